@@ -1,0 +1,383 @@
+// One deterministic run: owns the virtual clock, the scheduler, the choice
+// source, the decision log and the trace. No globals: two Simulations may run
+// at once on two OS threads. Inside a run, code finds its Simulation through
+// Simulation::current() (like asyncio.get_running_loop()).
+//
+//   Simulation sim({.seed = 42, .strategy = Strategy::random});
+//   sim.spawn("client", [&] { ... sleep(5 * kMillisecond); ... });
+//   RunResult result = sim.run();
+#pragma once
+
+#include <boost/context/fiber.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/choice.hpp"
+#include "asgisim/sim/decision_log.hpp"
+#include "asgisim/sim/ready_queue.hpp"
+#include "asgisim/sim/stack_pool.hpp"
+#include "asgisim/sim/task_group.hpp"
+#include "asgisim/sim/trace.hpp"
+#include "asgisim/sim/types.hpp"
+#include "asgisim/sim/wait.hpp"
+
+namespace asgisim::sim {
+
+enum class Strategy : std::uint8_t {
+  fifo,    // asyncio's order: ready tasks first-in first-out; threads first
+  random,  // uniform choice among ready tasks at every switch
+  pct,     // probabilistic concurrency testing (random priorities, depth-1 change points)
+};
+std::string_view to_string(Strategy strategy);
+bool parse_strategy(std::string_view text, Strategy& out);
+
+// Which anyio release's convention task groups follow for child exceptions.
+enum class TaskGroupErrors : std::uint8_t {
+  anyio3,  // one exception raised bare, several as an ExceptionGroup
+  anyio4,  // always an ExceptionGroup
+};
+
+// Whether a task models a coroutine on the event loop or a simulated OS thread.
+enum class Domain : std::uint8_t { loop, thread };
+
+enum class RunStatus : std::uint8_t {
+  not_run,
+  completed,          // every non-daemon task finished
+  deadlock,           // tasks blocked, nothing ready, no timer pending
+  liveness_steps,     // the step budget ran out
+  liveness_time,      // the virtual-time budget ran out
+  task_error,         // a task raised and nobody could receive the exception
+  replay_divergence,  // a strict replay met a decision it cannot answer
+};
+std::string_view to_string(RunStatus status);
+
+struct SimulationOptions {
+  // Seeds the default choice source (ignored when a source is supplied).
+  std::uint64_t seed = 0;
+  // How the next ready task is picked at each switch.
+  Strategy strategy = Strategy::fifo;
+  // PCT bug depth d: d-1 priority change points per run.
+  std::uint32_t pct_depth = 3;
+  // PCT's estimate of a run's length in steps (change points fall below it).
+  std::uint64_t pct_steps_estimate = 2'000;
+  // Liveness budgets: exceeding either stops the run.
+  std::uint64_t steps_max = 50'000'000;
+  Nanoseconds time_max_ns = 3'600 * kSecond;
+  // Task-group exception convention.
+  TaskGroupErrors task_group_errors = TaskGroupErrors::anyio3;
+  // Whether buggify() fault sites may fire at all.
+  bool buggify_enabled = true;
+  // Trace retention (the hash is always computed).
+  TraceOptions trace = {};
+  // Records every decision in the decision log (needed for replay/shrink).
+  bool record_decisions = true;
+};
+
+struct SpawnOptions {
+  // Daemons (an idle pool worker, a keep-alive connection waiting for its
+  // next request) do not keep the run alive and are not reported as
+  // deadlocked; they are unwound when the run ends.
+  bool daemon = false;
+  Domain domain = Domain::loop;
+};
+
+// One blocked task in a deadlock report's wait-for graph.
+struct BlockedTask {
+  TaskId task = kNoTask;
+  std::string task_name;
+  bool daemon = false;
+  bool thread = false;
+  std::string waits_on;   // "anyio.Lock 'db' #3 (state)"
+  ObjectId object = kNoObject;
+  std::vector<TaskId> held_by;
+};
+
+struct RunResult {
+  RunStatus status = RunStatus::not_run;
+  // Plain-text explanation for any status but `completed`.
+  std::string report;
+  std::uint64_t trace_hash = 0;
+  std::uint64_t steps = 0;
+  Nanoseconds end_time_ns = 0;
+  std::exception_ptr error;          // for task_error
+  std::vector<BlockedTask> blocked;  // for deadlock / liveness: who waits on what
+  bool ok() const { return status == RunStatus::completed; }
+};
+
+// Internal per-task state. Users see TaskId and TaskHandle.
+template <class Fn> class TaskEntry;
+
+class Task {
+ public:
+  TaskId id() const { return id_; }
+  const std::string& name() const { return name_; }
+  Domain domain() const { return domain_; }
+  bool daemon() const { return daemon_; }
+  const Stack& stack() const { return stack_; }
+
+ private:
+  friend class Simulation;
+  friend class CancelScope;
+  friend class TaskGroup;
+  friend class TaskHandle;
+  friend class StackAllocatorAdapter;
+  template <class Fn> friend class TaskEntry;
+
+  enum class State : std::uint8_t { free, ready, running, blocked, done };
+
+  boost::context::fiber context_;
+  Stack stack_;
+  TaskId id_ = kNoTask;
+  State state_ = State::free;
+  Domain domain_ = Domain::loop;
+  bool daemon_ = false;
+  bool unwind_requested_ = false;
+  bool cancellable_wait_ = false;
+  bool error_retrieved_ = false;
+  WakeReason wake_reason_ = WakeReason::notified;
+  std::string name_;
+  // Cancellation: innermost scope, and this task's links in its task list.
+  CancelScope* scope_ = nullptr;
+  Task* scope_next_ = nullptr;
+  Task* scope_prev_ = nullptr;
+  TaskGroup* group_ = nullptr;
+  // What the task is blocked on (for the deadlock report).
+  const Waitable* waiting_on_ = nullptr;
+  std::uint64_t wait_generation_ = 0;
+  std::exception_ptr error_;
+  WaitQueue joiners_;
+  std::uint32_t handles_ = 0;
+  std::uint64_t pct_priority_ = 0;
+  std::size_t live_index_ = 0;
+  void* asan_fake_stack_ = nullptr;
+  // What join() blocks on, so the deadlock report can name the task joined.
+  class JoinTarget final : public Waitable {
+   public:
+    explicit JoinTarget(const Task& task) : task_(task) {}
+    std::string_view kind() const override { return "join"; }
+    std::string state() const override;
+    void holders(std::vector<TaskId>& out) const override { out.push_back(task_.id_); }
+
+   private:
+    const Task& task_;
+  } join_target_{*this};
+};
+
+// A reference to a spawned task that can wait for it. While any handle
+// exists, an exception the task raises is kept for join() instead of failing
+// the run.
+class TaskHandle {
+ public:
+  TaskHandle() = default;
+  TaskHandle(const TaskHandle& other);
+  TaskHandle& operator=(TaskHandle other);
+  ~TaskHandle();
+
+  TaskId id() const { return id_; }
+  bool done() const;
+  // Blocks until the task ends; rethrows its exception. Cancellable: on
+  // cancellation the task keeps running and Cancelled is raised.
+  void join();
+
+ private:
+  friend class Simulation;
+  TaskHandle(Simulation* sim, Task* task);
+  Simulation* sim_ = nullptr;
+  Task* task_ = nullptr;
+  TaskId id_ = kNoTask;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(SimulationOptions options = {});
+  // Uses `source` for every decision instead of the seeded generator; the
+  // source must outlive the run.
+  Simulation(SimulationOptions options, ChoiceSource& source);
+  Simulation(SimulationOptions options, ChoiceSource* source, Runner& runner);
+  ~Simulation();
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  // The simulation running on this OS thread; throws WrongSideError outside a run.
+  static Simulation& current();
+  static Simulation* current_or_null();
+
+  // ---- tasks ---------------------------------------------------------------
+  template <class Fn> TaskHandle spawn(std::string name, Fn&& fn, SpawnOptions options = {});
+  // A simulated OS thread (Domain::thread).
+  template <class Fn> TaskHandle spawn_thread(std::string name, Fn&& fn, bool daemon = false);
+
+  // Runs until every non-daemon task has finished or the run fails. Call once.
+  RunResult run();
+
+  Task& current_task();
+  Task* current_task_or_null() { return current_ == &main_ ? nullptr : current_; }
+  void set_daemon(Task& task, bool daemon);
+
+  // ---- time and checkpoints -----------------------------------------------
+  Nanoseconds now() const { return now_ns_; }
+  // anyio's checkpoint(): yield to the scheduler, then raise Cancelled if the
+  // task's scope is cancelled.
+  void checkpoint();
+  void checkpoint_if_cancelled();
+  void cancel_shielded_checkpoint();
+  // Suspends the current task for `delay_ns` of virtual time. Cancellable
+  // (loop tasks); a simulated thread sleeps uninterruptibly (time.sleep).
+  void sleep(Nanoseconds delay_ns);
+  void sleep_until(Nanoseconds deadline_ns);
+  // A scheduling point of a simulated thread: under fifo the thread keeps
+  // running (it runs until it blocks); under random/pct it is a choice.
+  void thread_switch_point();
+
+  // ---- the waiting protocol (for primitives) ------------------------------
+  // Blocks the current task on `on` until wake(), cancellation (if
+  // `cancellable`) or the absolute deadline. Returns at once with
+  // `cancelled` if the task is already inside a cancelled scope.
+  WakeReason block(const Waitable& on, Nanoseconds deadline_ns = kNoDeadline, bool cancellable = true);
+  // Makes a blocked task ready; it resumes from block() with `reason`.
+  // Returns false (and does nothing) if the task was not blocked, e.g.
+  // because a cancellation or deadline already woke it.
+  bool wake(Task& task, WakeReason reason = WakeReason::notified);
+  bool is_cancelled(const Task& task) const;
+  // Throws WrongSideError unless the current task is in `domain`.
+  void require_domain(Domain domain, std::string_view operation);
+
+  // ---- choices and faults -------------------------------------------------
+  // A value in [0, n) from the choice source, recorded in the decision log.
+  // n <= 1 is answered 0 without a decision.
+  std::uint64_t choose(Label where, std::uint64_t n);
+  // A fault site (FoundationDB's BUGGIFY): swarm-style, each site is enabled
+  // for the whole run with probability 1/2 on first use; an enabled site
+  // fires with `probability`.
+  bool buggify(Label site, double probability);
+
+  // ---- trace ----------------------------------------------------------------
+  Trace& trace() { return trace_; }
+  void note(std::string_view what, std::uint64_t value = 0);
+  std::uint64_t trace_hash() const { return trace_.hash(); }
+  const DecisionLog& decisions() const { return log_; }
+  DecisionLog& decisions() { return log_; }
+  // Names of every task ever spawned, by id (index 0 is the main context).
+  const std::vector<std::string>& task_names() const { return task_names_; }
+
+  const SimulationOptions& options() const { return options_; }
+  std::uint64_t steps() const { return steps_; }
+  ObjectId next_object_id() { return ++object_ids_; }
+  std::uint64_t next_scope_id() { return ++scope_ids_; }
+
+  // Implementation hooks for CancelScope / TaskGroup / TaskHandle.
+  void register_scope_deadline(CancelScope& scope);
+  void deliver_cancel(CancelScope& scope);
+  void join(Task& task);
+  void release_handle(Task& task);
+  void adopt_into_group(TaskGroup& group, const TaskHandle& handle);
+  // True while the task with this id has not finished (reports only; O(tasks)).
+  bool is_live(TaskId id) const;
+
+ private:
+  friend class StackAllocatorAdapter;
+  friend class TaskGroup;
+  friend class CancelScope;
+  struct Timer {
+    Nanoseconds deadline_ns;
+    std::uint64_t sequence;
+    Task* task;               // wake this task (if its wait_generation matches) ...
+    std::uint64_t generation;
+    std::uint64_t scope_id;   // ... or cancel this scope (if non-zero and still live)
+    bool operator>(const Timer& other) const {
+      return deadline_ns != other.deadline_ns ? deadline_ns > other.deadline_ns : sequence > other.sequence;
+    }
+  };
+
+  template <class Fn> friend class TaskEntry;
+  Task* allocate_task(std::string name, SpawnOptions options);
+  // Called first thing on a new task's own stack.
+  void enter_task(Task* task, boost::context::fiber&& caller);
+  // Called last thing on a task's stack; returns the context to switch to.
+  boost::context::fiber finish_task(Task* task, std::exception_ptr error);
+  void recycle(Task* task);
+  void make_ready(Task* task);
+  // Picks the next task to run (advancing the clock if nothing is ready);
+  // returns &main_ when the run is over or has failed.
+  Task* pick_next();
+  Task* pick_from_ready();
+  void switch_to(Task* from, Task* to);
+  void after_switch(Task* self, boost::context::fiber&& caller);
+  bool fire_due_timers();
+  void stop_run(RunStatus status, std::string report);
+  // After stop_run() inside a task: leave for the main context at once.
+  void fail_now();
+  void dispatch(Task* self);  // self is ready or blocked: run whoever is next
+  void collect_blocked(RunResult& result) const;
+  std::string describe_blocked() const;
+  void unwind_remaining();
+  void scope_remove_task(Task* task);
+  void scope_add_task(CancelScope* scope, Task* task);
+
+  // What a sleeping task waits on (a timer), for traces and reports.
+  class SleepTarget final : public Waitable {
+   public:
+    std::string_view kind() const override { return "sleep"; }
+  };
+
+  SimulationOptions options_;
+  Runner& runner_;
+  SleepTarget sleep_target_;
+  std::unique_ptr<ChoiceSource> owned_source_;
+  ChoiceSource* source_;
+  Trace trace_;
+  DecisionLog log_;
+
+  Task main_;           // the context run() was called from
+  Task* current_ = &main_;
+  Task* previous_ = nullptr;
+  std::vector<std::unique_ptr<Task>> tasks_;  // pool; index != id
+  std::vector<Task*> free_tasks_;
+  std::vector<Task*> live_;                  // every task not yet done, spawn order
+  std::vector<std::string> task_names_;
+  ReadyQueue loop_ready_;
+  ReadyQueue thread_ready_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  std::map<std::uint64_t, CancelScope*> scopes_with_deadline_;
+  std::map<std::string, bool, std::less<>> buggify_sites_;
+  std::vector<std::uint64_t> pct_change_points_;  // sorted steps
+  std::size_t pct_next_change_ = 0;
+  Task* yielded_ = nullptr;  // PCT: the task that just yielded
+
+  Nanoseconds now_ns_ = 0;
+  std::uint64_t steps_ = 0;
+  std::uint64_t timer_sequence_ = 0;
+  std::uint64_t live_non_daemon_ = 0;
+  ObjectId object_ids_ = 0;
+  std::uint64_t scope_ids_ = 0;
+  RunStatus status_ = RunStatus::not_run;
+  std::string failure_report_;
+  std::exception_ptr failure_error_;
+  bool running_ = false;
+  bool tearing_down_ = false;
+  void* asan_main_bottom_ = nullptr;
+  std::size_t asan_main_size_ = 0;
+};
+
+// ---- free functions for code running inside a simulation -------------------
+inline Nanoseconds now() { return Simulation::current().now(); }
+inline void checkpoint() { Simulation::current().checkpoint(); }
+inline void sleep(Nanoseconds delay_ns) { Simulation::current().sleep(delay_ns); }
+inline std::uint64_t choose(Label where, std::uint64_t n) { return Simulation::current().choose(where, n); }
+inline bool buggify(Label site, double probability) { return Simulation::current().buggify(site, probability); }
+inline void note(std::string_view what, std::uint64_t value = 0) { Simulation::current().note(what, value); }
+
+}  // namespace asgisim::sim
+
+#include "asgisim/sim/detail/templates.hpp"

@@ -1,0 +1,403 @@
+// Blocking primitives for simulated OS threads, modelled on Python's
+// `threading`, `queue` and `time.sleep`, plus the two bridges from a thread
+// back to the event loop: call_soon_threadsafe() and LoopFuture.
+//
+// Sides. A simulated thread (Simulation::spawn_thread, Domain::thread) may
+// block without holding the event loop. Every call here that can block is for
+// threads only: from a loop task it raises WrongSideError, because in Python it
+// would freeze the whole loop. A call that cannot block (release, set, put,
+// get_nowait, acquire(false), a zero timeout) works from any side. The other
+// way round, the loop's primitives (anyio-style Lock, Event, Semaphore,
+// CapacityLimiter, memory object streams, cancel scopes, task groups and
+// LoopFuture::get) are for loop tasks only; a thread hands work to the loop
+// with call_soon_threadsafe() or a LoopFuture.
+//
+// Cancellation. Threads have no cancel scopes and cannot be cancelled: a
+// thread's wait ends only when it is notified or its timeout expires. Every
+// timeout is virtual time; `kWaitForever` (-1, Python's None) waits forever.
+//
+// Scheduling. Every thread-side synchronisation point (acquire, release, set,
+// clear, wait, put, get, sleep, call_soon_threadsafe) is a scheduling point
+// (Simulation::thread_switch_point): under `fifo` a thread runs until it
+// blocks; under `random` and `pct` the scheduler may switch there. Waits take
+// the point before they look at the state, signals after they change it.
+//
+// Fairness. CPython's locks promise no order among waiters; the model hands a
+// released lock, semaphore unit or queued item straight to the longest waiter,
+// one legal outcome that keeps runs reproducible.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/types.hpp"
+#include "asgisim/sim/wait.hpp"
+
+namespace asgisim::sim {
+
+// Python's `timeout=None` (or Lock's -1): wait until notified.
+inline constexpr Nanoseconds kWaitForever = -1;
+
+// queue.Empty: get_nowait() on an empty queue, or get() whose timeout expired.
+class QueueEmpty : public std::runtime_error {
+ public:
+  QueueEmpty() : std::runtime_error("queue.Empty") {}
+};
+
+namespace detail {
+// The simulation for a call that may block a simulated thread; throws
+// WrongSideError (naming `operation`) from a loop task or outside a task.
+Simulation& thread_side(std::string_view operation);
+// The simulation for a call that waits on the event loop; throws
+// WrongSideError from a simulated thread or outside a task.
+Simulation& loop_side(std::string_view operation);
+// A thread-side synchronisation point: thread_switch_point() if the caller
+// is a simulated thread, nothing otherwise (loop tasks, outside a run).
+void thread_sync_point(Simulation* sim);
+// Throws UsageError for a timeout Python would reject (ValueError).
+void check_timeout(std::string_view operation, bool blocking, Nanoseconds timeout_ns);
+// Blocks the current simulated thread on `on` until woken or until
+// `timeout_ns` (> 0 or kWaitForever) has passed: `notified` or `timed_out`.
+WakeReason block_thread(Simulation& sim, const Waitable& on, Nanoseconds timeout_ns);
+}  // namespace detail
+
+// threading.Lock. acquire() blocks a thread until the lock is free; with a
+// timeout it returns false once the timeout expires (never raises). Not owner
+// checked (any side may release), as in Python, but the owner is recorded for
+// the deadlock report; a thread acquiring a lock it holds deadlocks, as in
+// Python. Releasing an unlocked lock raises UsageError.
+class ThreadLock final : public Waitable {
+ public:
+  explicit ThreadLock(std::string name = {});
+  ~ThreadLock() override;
+
+  // Blocking from threads only; acquire(false) or a zero timeout anywhere.
+  bool acquire(bool blocking = true, Nanoseconds timeout_ns = kWaitForever);
+  void release();
+  bool locked() const { return locked_; }
+  // The task that acquired the lock last (kNoTask if free or taken outside a task).
+  TaskId owner() const { return owner_; }
+  std::size_t waiting() const { return waiters_.size(); }
+
+  std::string_view kind() const override { return "threading.Lock"; }
+  std::string state() const override;
+  void holders(std::vector<TaskId>& out) const override;
+
+ private:
+  void check_invariants() const;
+
+  WaitQueue waiters_;
+  bool locked_ = false;
+  TaskId owner_ = kNoTask;
+};
+
+// threading.Semaphore. acquire() blocks a thread while the value is 0; with a
+// timeout it returns false once the timeout expires. release(n) hands units to
+// the longest waiters first. Threads cannot be cancelled while waiting.
+// holders() lists the tasks that took a unit and have not given one back
+// (best effort: Python does not track this; a release by a non-holder
+// retires the oldest holder).
+class ThreadSemaphore : public Waitable {
+ public:
+  explicit ThreadSemaphore(std::uint64_t value = 1, std::string name = {});
+  ~ThreadSemaphore() override;
+
+  // Blocking from threads only; acquire(false) or a zero timeout anywhere.
+  bool acquire(bool blocking = true, Nanoseconds timeout_ns = kWaitForever);
+  // Any side. n must be at least 1.
+  void release(std::uint64_t n = 1);
+  std::uint64_t value() const { return value_; }
+  std::size_t waiting() const { return waiters_.size(); }
+
+  std::string_view kind() const override { return "threading.Semaphore"; }
+  std::string state() const override;
+  void holders(std::vector<TaskId>& out) const override;
+
+ protected:
+  ThreadSemaphore(std::uint64_t value, std::string name, bool bounded);
+
+ private:
+  void take_unit(TaskId task);
+  void retire_holder(TaskId releaser);
+  void check_invariants() const;
+
+  WaitQueue waiters_;
+  std::uint64_t value_;
+  std::uint64_t initial_value_;
+  bool bounded_;
+  std::vector<TaskId> holders_;  // in acquisition order
+};
+
+// threading.BoundedSemaphore: a release that would raise the value above its
+// initial value raises UsageError (Python's ValueError).
+class ThreadBoundedSemaphore final : public ThreadSemaphore {
+ public:
+  explicit ThreadBoundedSemaphore(std::uint64_t value = 1, std::string name = {})
+      : ThreadSemaphore(value, std::move(name), true) {}
+  std::string_view kind() const override { return "threading.BoundedSemaphore"; }
+};
+
+// threading.Event. wait() blocks a thread until the flag is set and returns
+// true, or returns false once the timeout expires. A thread woken by set()
+// returns true even if the flag was cleared again before it ran (as in
+// Python). set() and clear() work from any side. Threads cannot be cancelled.
+class ThreadEvent final : public Waitable {
+ public:
+  explicit ThreadEvent(std::string name = {});
+  ~ThreadEvent() override;
+
+  void set();
+  void clear();
+  bool is_set() const { return flag_; }
+  // Blocking from threads only; wait(0) polls from any side.
+  bool wait(Nanoseconds timeout_ns = kWaitForever);
+  std::size_t waiting() const { return waiters_.size(); }
+
+  std::string_view kind() const override { return "threading.Event"; }
+  std::string state() const override;
+
+ private:
+  void check_invariants() const;
+
+  WaitQueue waiters_;
+  bool flag_ = false;
+};
+
+// time.sleep() on a simulated thread: the thread blocks for `duration_ns` of
+// virtual time and nothing can wake it early (threads cannot be cancelled).
+// sleep(0) is only a scheduling point. From a loop task: WrongSideError.
+void thread_sleep(Nanoseconds duration_ns);
+
+namespace detail {
+// The item-independent half of SimpleQueue.
+class SimpleQueueBase : public Waitable {
+ public:
+  std::string_view kind() const override { return "queue.SimpleQueue"; }
+  std::size_t getters_waiting() const { return getters_.size(); }
+
+ protected:
+  explicit SimpleQueueBase(std::string name) : Waitable(std::move(name)) {}
+  ~SimpleQueueBase() override;
+  std::string describe(std::size_t items) const;
+  // Waits (thread side) until put() hands this getter an item; false on timeout.
+  bool wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns);
+  // Wakes `waiter`, into whose slot put() has just moved an item.
+  static void hand_over(Waiter& waiter);
+
+  WaitQueue getters_;
+};
+}  // namespace detail
+
+// queue.SimpleQueue: an unbounded FIFO. put() never blocks and works from any
+// side (the loop feeding a worker thread); it hands the item straight to the
+// longest-waiting getter. get() blocks a thread until an item arrives and
+// raises QueueEmpty once its timeout expires (threads cannot be cancelled).
+// get_nowait() works from any side and raises QueueEmpty when empty.
+template <class T>
+class SimpleQueue final : public detail::SimpleQueueBase {
+ public:
+  explicit SimpleQueue(std::string name = {}) : SimpleQueueBase(std::move(name)) {}
+
+  void put(T item);
+  // Blocking from threads only; get(0) works from any side.
+  T get(Nanoseconds timeout_ns = kWaitForever);
+  T get_nowait();
+  std::size_t qsize() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+
+  std::string state() const override { return describe(items_.size()); }
+
+ private:
+  void check_invariants() const {
+    // An item is handed to a waiting getter at once, never left queued.
+    assert(items_.empty() || getters_.empty());
+  }
+
+  std::deque<T> items_;
+};
+
+// loop.call_soon_threadsafe(fn): from a simulated thread, schedules `fn` to run
+// on the event loop as a new loop task named "call_soon_threadsafe" (appended
+// to the loop's ready queue, so callbacks keep their order under fifo). From a
+// loop task it behaves like call_soon. An exception that `fn` raises fails the
+// run (asyncio would log it; the model treats it as a bug).
+template <class Fn> void call_soon_threadsafe(Simulation& sim, Fn&& fn);
+template <class Fn> void call_soon_threadsafe(Fn&& fn) { call_soon_threadsafe(Simulation::current(), std::forward<Fn>(fn)); }
+
+namespace detail {
+// The type-independent half of LoopFuture's shared state.
+class LoopFutureCore : public Waitable {
+ public:
+  explicit LoopFutureCore(std::string name) : Waitable(std::move(name)) {}
+  ~LoopFutureCore() override;
+
+  std::string_view kind() const override { return "LoopFuture"; }
+  std::string state() const override;
+  void holders(std::vector<TaskId>& out) const override;
+
+  // Claims the one-shot result; UsageError if it was already set.
+  void claim(std::string_view operation);
+  // Completes the future for the loop: at once from a loop task (or outside a
+  // task), through a call_soon_threadsafe callback from a thread.
+  static void deliver(const std::shared_ptr<LoopFutureCore>& self);
+  // Loop side: waits until the future is done; Cancelled if `cancellable`
+  // and the caller's scope is cancelled first. Marks the result retrieved.
+  void wait_done(Simulation& sim, bool cancellable);
+
+  bool set_called = false;  // set_result/set_exception was called
+  bool done = false;        // the loop has seen the result
+  bool retrieved = false;   // get() took the result
+  TaskId producer = kNoTask;
+  std::exception_ptr error;
+
+ private:
+  void complete();
+  void check_invariants() const;
+
+  WaitQueue waiters_;
+};
+
+template <class T>
+struct LoopFutureState final : LoopFutureCore {
+  using Storage = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  using LoopFutureCore::LoopFutureCore;
+  std::optional<Storage> value;
+};
+}  // namespace detail
+
+// A one-shot result handed from a simulated thread to a loop task, as
+// asyncio.wrap_future / run_in_executor do: the thread calls set_result() or
+// set_exception(); the loop sees it only when a call_soon_threadsafe callback
+// has run (one loop step later), then the waiting task is woken (one more).
+// A LoopFuture is a cheap shared handle: copy it into the thread's body.
+//
+// get() is for loop tasks (WrongSideError from a thread) and has one
+// consumer: it moves the result out, and a second get() raises UsageError.
+// With `cancellable` (the default) a cancelled scope interrupts the wait with
+// Cancelled and the result stays in the future; without it the wait is
+// shielded (anyio's to_thread.run_sync waits this way): it ends only when the
+// result arrives, and the cancellation is raised at the next checkpoint.
+template <class T>
+class LoopFuture {
+ public:
+  using Storage = typename detail::LoopFutureState<T>::Storage;
+
+  explicit LoopFuture(std::string name = {})
+      : state_(std::make_shared<detail::LoopFutureState<T>>(std::move(name))) {}
+
+  // Any side; a second set raises UsageError (asyncio's InvalidStateError).
+  void set_result(Storage value) requires(!std::is_void_v<T>) { set(std::move(value)); }
+  void set_result() requires(std::is_void_v<T>) { set(Storage{}); }
+  void set_exception(std::exception_ptr error);
+
+  // Loop side only. Returns the result or rethrows the exception.
+  T get(bool cancellable = true);
+
+  // True once the loop has seen the result (after the callback ran).
+  bool done() const { return state_->done; }
+  // The thread expected to set the result, for the deadlock report.
+  void set_producer(TaskId producer) { state_->producer = producer; }
+  const Waitable& waitable() const { return *state_; }
+
+ private:
+  void set(Storage value);
+
+  std::shared_ptr<detail::LoopFutureState<T>> state_;
+};
+
+// ---- template definitions ---------------------------------------------------
+
+template <class T>
+void SimpleQueue<T>::put(T item) {
+  Simulation* sim = Simulation::current_or_null();
+  check_invariants();
+  if (Waiter* getter = getters_.pop_front()) {
+    auto* slot = static_cast<std::optional<T>*>(getter->slot);
+    assert(slot != nullptr && !slot->has_value());
+    slot->emplace(std::move(item));
+    hand_over(*getter);
+  } else {
+    items_.push_back(std::move(item));
+  }
+  check_invariants();
+  detail::thread_sync_point(sim);
+}
+
+template <class T>
+T SimpleQueue<T>::get(Nanoseconds timeout_ns) {
+  detail::check_timeout("queue.SimpleQueue.get", true, timeout_ns);
+  if (timeout_ns == 0) return get_nowait();
+  Simulation& sim = detail::thread_side("queue.SimpleQueue.get");
+  sim.thread_switch_point();
+  check_invariants();
+  if (!items_.empty()) {
+    T item = std::move(items_.front());
+    items_.pop_front();
+    return item;
+  }
+  std::optional<T> slot;
+  Waiter waiter{.task = &sim.current_task(), .slot = &slot};
+  if (!wait_for_item(sim, waiter, timeout_ns)) throw QueueEmpty();
+  assert(slot.has_value());
+  return std::move(*slot);
+}
+
+template <class T>
+T SimpleQueue<T>::get_nowait() {
+  detail::thread_sync_point(Simulation::current_or_null());
+  check_invariants();
+  if (items_.empty()) throw QueueEmpty();
+  T item = std::move(items_.front());
+  items_.pop_front();
+  return item;
+}
+
+template <class Fn>
+void call_soon_threadsafe(Simulation& sim, Fn&& fn) {
+  sim.spawn("call_soon_threadsafe", std::forward<Fn>(fn), SpawnOptions{.daemon = false, .domain = Domain::loop});
+  detail::thread_sync_point(&sim);
+}
+
+template <class T>
+void LoopFuture<T>::set(Storage value) {
+  state_->claim("LoopFuture.set_result");
+  state_->value.emplace(std::move(value));
+  detail::LoopFutureCore::deliver(state_);
+}
+
+template <class T>
+void LoopFuture<T>::set_exception(std::exception_ptr error) {
+  if (!error) throw UsageError("LoopFuture.set_exception() needs an exception");
+  state_->claim("LoopFuture.set_exception");
+  state_->error = std::move(error);
+  detail::LoopFutureCore::deliver(state_);
+}
+
+template <class T>
+T LoopFuture<T>::get(bool cancellable) {
+  Simulation& sim = detail::loop_side("LoopFuture.get");
+  state_->wait_done(sim, cancellable);
+  assert(state_->done && state_->retrieved);
+  assert(state_->value.has_value() != (state_->error != nullptr));
+  if (state_->error) std::rethrow_exception(state_->error);
+  if constexpr (!std::is_void_v<T>) {
+    T result = std::move(*state_->value);
+    state_->value.reset();
+    return result;
+  }
+}
+
+}  // namespace asgisim::sim

@@ -1,0 +1,93 @@
+// The run's trace: every step appended as a fixed-size 32-byte record and
+// folded into an incremental hash. The hash is the determinism check (same
+// seed, same hash); the records are kept in a ring buffer (a flight recorder
+// of the last `records_max` steps) for the timeline and Chrome export.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <map>
+#include <vector>
+
+#include "asgisim/sim/types.hpp"
+
+namespace asgisim::sim {
+
+enum class TraceKind : std::uint16_t {
+  run_start = 0,   // value: seed (or 0)
+  spawn,           // task: new task, object: parent task, detail: 1 if simulated thread
+  switch_to,       // task: task that now runs
+  yield,           // task yields at a checkpoint (stays ready)
+  block,           // task blocks; object: waitable id
+  wake,            // task made ready; object: waitable id; detail: WakeReason
+  finish,          // task ended; detail: 1 if it raised
+  timer_fire,      // time advanced to a timer; value: new time
+  decision,        // value: chosen value; object: n (truncated); detail: stream
+  cancel,          // object: cancel scope id
+  note,            // a model-level event; object: interned string id; value: payload
+  run_end,         // detail: RunStatus
+};
+
+// Layout is part of the trace-hash definition: do not reorder fields.
+struct TraceRecord {
+  Nanoseconds time_ns;   // virtual time of the step
+  TaskId task;           // task the step is about
+  TraceKind kind;
+  std::uint16_t detail;  // kind-specific small value
+  std::uint64_t object;  // kind-specific id
+  std::uint64_t value;   // kind-specific payload
+};
+static_assert(sizeof(TraceRecord) == 32, "trace records are fixed-size 32 bytes");
+
+struct TraceOptions {
+  // Records kept for export (a ring: older ones are overwritten). Rounded up
+  // to a power of two. 0 keeps none (the hash is still computed).
+  std::size_t records_max = std::size_t{1} << 16;
+};
+
+class Trace {
+ public:
+  explicit Trace(TraceOptions options = {});
+
+  void record(const TraceRecord& r) {
+    hash_ = mix(hash_, static_cast<std::uint64_t>(r.time_ns));
+    hash_ = mix(hash_, (static_cast<std::uint64_t>(r.task) << 32) |
+                           (static_cast<std::uint64_t>(r.kind) << 16) | r.detail);
+    hash_ = mix(hash_, r.object);
+    hash_ = mix(hash_, r.value);
+    if (!ring_.empty()) ring_[count_ & mask_] = r;
+    ++count_;
+  }
+
+  std::uint64_t hash() const { return hash_; }
+  std::uint64_t count() const { return count_; }   // records ever appended
+  bool truncated() const { return count_ > ring_.size(); }
+
+  // The retained records, oldest first.
+  std::vector<TraceRecord> records() const;
+
+  // Strings for `note` records and task names, interned in first-use order
+  // (deterministic ids, starting at 1). string() is empty for an id that
+  // intern() never returned.
+  std::uint32_t intern(std::string_view text);
+  std::string_view string(std::uint32_t id) const;
+
+ private:
+  static std::uint64_t mix(std::uint64_t h, std::uint64_t word) {
+    h ^= word * 0x9e3779b97f4a7c15ULL;
+    h = (h << 29) | (h >> 35);
+    return h * 0xbf58476d1ce4e5b9ULL;
+  }
+
+  std::vector<TraceRecord> ring_;
+  std::size_t mask_ = 0;
+  std::uint64_t count_ = 0;
+  std::uint64_t hash_ = 0x6a09e667f3bcc908ULL;
+  std::deque<std::string> strings_;
+  std::map<std::string, std::uint32_t, std::less<>> string_ids_;
+};
+
+}  // namespace asgisim::sim
