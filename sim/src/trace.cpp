@@ -1,0 +1,56 @@
+// The trace's flight-recorder ring and its string table. record() itself is
+// inline in the header because it sits on the hot path.
+#include "asgisim/sim/trace.hpp"
+
+#include <bit>
+#include <cassert>
+#include <limits>
+
+namespace asgisim::sim {
+
+Trace::Trace(TraceOptions options) {
+  if (options.records_max == 0) return;  // hash only
+  // A power of two lets record() wrap with a mask instead of a division.
+  assert(options.records_max <= (std::numeric_limits<std::size_t>::max() >> 1) + 1);
+  const std::size_t size = std::bit_ceil(options.records_max);
+  ring_.resize(size);
+  mask_ = size - 1;
+  assert(std::has_single_bit(ring_.size()));
+  assert(ring_.size() >= options.records_max);
+}
+
+std::vector<TraceRecord> Trace::records() const {
+  std::vector<TraceRecord> out;
+  if (ring_.empty()) return out;
+  if (count_ <= ring_.size()) {
+    out.assign(ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(count_));
+    return out;
+  }
+  // Full ring: the oldest retained record is the one the next append overwrites.
+  const auto oldest = static_cast<std::ptrdiff_t>(count_ & mask_);
+  out.reserve(ring_.size());
+  out.insert(out.end(), ring_.begin() + oldest, ring_.end());
+  out.insert(out.end(), ring_.begin(), ring_.begin() + oldest);
+  assert(out.size() == ring_.size());
+  return out;
+}
+
+std::uint32_t Trace::intern(std::string_view text) {
+  const auto found = string_ids_.find(text);
+  if (found != string_ids_.end()) return found->second;
+  assert(strings_.size() < std::numeric_limits<std::uint32_t>::max());
+  strings_.emplace_back(text);
+  const auto id = static_cast<std::uint32_t>(strings_.size());  // ids start at 1
+  string_ids_.emplace(strings_.back(), id);
+  assert(string_ids_.size() == strings_.size());
+  return id;
+}
+
+std::string_view Trace::string(std::uint32_t id) const {
+  // Lenient on purpose: exporters read ids out of records and should show a
+  // placeholder rather than crash on a record that was not a note.
+  if (id == 0 || id > strings_.size()) return {};
+  return strings_[id - 1];
+}
+
+}  // namespace asgisim::sim
