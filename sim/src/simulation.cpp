@@ -358,14 +358,17 @@ void Simulation::unwind_remaining() {
   tearing_down_ = true;
   // Unwind in spawn order; each task throws TaskUnwound from where it is
   // suspended (or skips its body if it never started) and comes back here.
-  std::vector<Task*> remaining = live_;
-  std::sort(remaining.begin(), remaining.end(), [](const Task* a, const Task* b) { return a->id_ < b->id_; });
-  for (Task* task : remaining) {
-    if (task->state_ == Task::State::done || task->state_ == Task::State::free) continue;
-    task->unwind_requested_ = true;
-    switch_to(&main_, task);
+  // A destructor running during the unwind may spawn (e.g. a callback handed
+  // to the loop); such tasks never run their body and are unwound next round.
+  while (!live_.empty()) {
+    std::vector<Task*> remaining = live_;
+    std::sort(remaining.begin(), remaining.end(), [](const Task* a, const Task* b) { return a->id_ < b->id_; });
+    for (Task* task : remaining) {
+      if (task->state_ == Task::State::done || task->state_ == Task::State::free) continue;
+      task->unwind_requested_ = true;
+      switch_to(&main_, task);
+    }
   }
-  assert(live_.empty());
 }
 
 void Simulation::stop_run(RunStatus status, std::string report) {

@@ -234,8 +234,12 @@ class SimpleQueue final : public detail::SimpleQueueBase {
 // to the loop's ready queue, so callbacks keep their order under fifo). From a
 // loop task it behaves like call_soon. An exception that `fn` raises fails the
 // run (asyncio would log it; the model treats it as a bug).
-template <class Fn> void call_soon_threadsafe(Simulation& sim, Fn&& fn);
-template <class Fn> void call_soon_threadsafe(Fn&& fn) { call_soon_threadsafe(Simulation::current(), std::forward<Fn>(fn)); }
+template <class Fn>
+void call_soon_threadsafe(Simulation& sim, Fn&& fn);
+template <class Fn>
+void call_soon_threadsafe(Fn&& fn) {
+  call_soon_threadsafe(Simulation::current(), std::forward<Fn>(fn));
+}
 
 namespace detail {
 // The type-independent half of LoopFuture's shared state.
@@ -282,7 +286,8 @@ struct LoopFutureState final : LoopFutureCore {
 // asyncio.wrap_future / run_in_executor do: the thread calls set_result() or
 // set_exception(); the loop sees it only when a call_soon_threadsafe callback
 // has run (one loop step later), then the waiting task is woken (one more).
-// A LoopFuture is a cheap shared handle: copy it into the thread's body.
+// Set from a loop task, the future completes at once. A LoopFuture is a cheap
+// shared handle: copy it into the thread's body.
 //
 // get() is for loop tasks (WrongSideError from a thread) and has one
 // consumer: it moves the result out, and a second get() raises UsageError.
@@ -290,6 +295,8 @@ struct LoopFutureState final : LoopFutureCore {
 // Cancelled and the result stays in the future; without it the wait is
 // shielded (anyio's to_thread.run_sync waits this way): it ends only when the
 // result arrives, and the cancellation is raised at the next checkpoint.
+// A result that is already there is returned at once, without a checkpoint
+// (like awaiting a done asyncio future).
 template <class T>
 class LoopFuture {
  public:
@@ -367,7 +374,8 @@ T SimpleQueue<T>::get_nowait() {
 
 template <class Fn>
 void call_soon_threadsafe(Simulation& sim, Fn&& fn) {
-  sim.spawn("call_soon_threadsafe", std::forward<Fn>(fn), SpawnOptions{.daemon = false, .domain = Domain::loop});
+  sim.spawn("call_soon_threadsafe", std::forward<Fn>(fn),
+            SpawnOptions{.daemon = false, .domain = Domain::loop});
   detail::thread_sync_point(&sim);
 }
 

@@ -1,0 +1,456 @@
+// Blocking primitives for simulated OS threads (threading, queue, time.sleep)
+// and the hand-back to the event loop. See threading.hpp for the semantics.
+#include "asgisim/sim/threading.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace asgisim::sim {
+
+namespace detail {
+
+namespace {
+
+// The current task, or nullptr outside a task (no run, or the run's main context).
+Task* current_task(Simulation* sim) { return sim == nullptr ? nullptr : sim->current_task_or_null(); }
+
+bool on_thread(Simulation* sim) {
+  Task* task = current_task(sim);
+  return task != nullptr && task->domain() == Domain::thread;
+}
+
+TaskId current_task_id(Simulation* sim) {
+  Task* task = current_task(sim);
+  return task == nullptr ? kNoTask : task->id();
+}
+
+Nanoseconds deadline_after(Nanoseconds now_ns, Nanoseconds timeout_ns) {
+  assert(now_ns >= 0);
+  if (timeout_ns == kWaitForever) return kNoDeadline;
+  assert(timeout_ns > 0);
+  return timeout_ns >= kNoDeadline - now_ns ? kNoDeadline : now_ns + timeout_ns;
+}
+
+}  // namespace
+
+Simulation& thread_side(std::string_view operation) {
+  Simulation& sim = Simulation::current();
+  Task* task = sim.current_task_or_null();
+  if (task == nullptr) {
+    throw WrongSideError(
+        fmt::format("{}() called outside a simulated task: call it from a simulated thread", operation));
+  }
+  if (task->domain() != Domain::thread) {
+    throw WrongSideError(fmt::format(
+        "{}() would block the event loop: call it from a simulated thread (task '{}' is a loop task; only "
+        "non-blocking calls such as release, set, put and get_nowait work on the loop)",
+        operation, task->name()));
+  }
+  return sim;
+}
+
+Simulation& loop_side(std::string_view operation) {
+  Simulation& sim = Simulation::current();
+  Task* task = sim.current_task_or_null();
+  if (task == nullptr) {
+    throw WrongSideError(
+        fmt::format("{}() called outside a simulated task: call it from an event-loop task", operation));
+  }
+  if (task->domain() != Domain::loop) {
+    throw WrongSideError(fmt::format(
+        "{}() waits on the event loop and cannot be used from simulated thread '{}': loop primitives "
+        "(anyio locks, events, semaphores, limiters, streams, cancel scopes, task groups, LoopFuture.get) "
+        "are "
+        "for loop tasks; hand work to the loop with call_soon_threadsafe()",
+        operation, task->name()));
+  }
+  return sim;
+}
+
+void thread_sync_point(Simulation* sim) {
+  if (on_thread(sim)) sim->thread_switch_point();
+}
+
+void check_timeout(std::string_view operation, bool blocking, Nanoseconds timeout_ns) {
+  if (!blocking && timeout_ns != kWaitForever) {
+    throw UsageError(fmt::format("{}(): can't specify a timeout for a non-blocking call", operation));
+  }
+  if (timeout_ns < 0 && timeout_ns != kWaitForever) {
+    throw UsageError(
+        fmt::format("{}(): timeout must be non-negative or kWaitForever, got {} ns", operation, timeout_ns));
+  }
+}
+
+WakeReason block_thread(Simulation& sim, const Waitable& on, Nanoseconds timeout_ns) {
+  assert(on_thread(&sim));
+  const Nanoseconds deadline_ns = deadline_after(sim.now(), timeout_ns);
+  const WakeReason reason = sim.block(on, deadline_ns, /*cancellable=*/false);
+  // Threads have no cancel scopes: only a wake or the deadline ends the wait.
+  // An uncancellable block() answers `cancelled` only while the run tears
+  // down its remaining tasks (from a destructor on an unwinding stack); the
+  // wait then ends as if it had timed out, since nothing can wake it anymore.
+  if (reason == WakeReason::cancelled) return WakeReason::timed_out;
+  assert(reason != WakeReason::timed_out || (deadline_ns != kNoDeadline && sim.now() >= deadline_ns));
+  return reason;
+}
+
+// ---- SimpleQueueBase -------------------------------------------------------
+
+SimpleQueueBase::~SimpleQueueBase() {
+  // A getter still linked would resume into a destroyed queue.
+  assert(getters_.empty());
+}
+
+std::string SimpleQueueBase::describe(std::size_t items) const {
+  return fmt::format("{} item{}, {} getter{} waiting", items, items == 1 ? "" : "s", getters_.size(),
+                     getters_.size() == 1 ? "" : "s");
+}
+
+bool SimpleQueueBase::wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns) {
+  assert(!waiter.linked && !waiter.handed && waiter.slot != nullptr);
+  {
+    WaiterGuard guard(getters_, waiter);
+    getters_.push_back(waiter);
+    block_thread(sim, *this, timeout_ns);
+  }
+  // A put() that raced with the timeout still handed its item over: keep it.
+  assert(!waiter.linked);
+  return waiter.handed;
+}
+
+void SimpleQueueBase::hand_over(Waiter& waiter) {
+  assert(!waiter.linked && !waiter.handed && waiter.task != nullptr);
+  waiter.handed = true;
+  Simulation::current().wake(*waiter.task, WakeReason::notified);
+}
+
+// ---- LoopFutureCore --------------------------------------------------------
+
+LoopFutureCore::~LoopFutureCore() { assert(waiters_.empty()); }
+
+std::string LoopFutureCore::state() const {
+  if (!set_called) return "pending";
+  if (!done)
+    return error ? "exception set by the thread, not yet delivered to the loop"
+                 : "result set by the thread, not yet delivered to the loop";
+  if (retrieved) return "done, retrieved";
+  return error ? "done (exception)" : "done (result)";
+}
+
+void LoopFutureCore::holders(std::vector<TaskId>& out) const {
+  if (!set_called && producer != kNoTask) out.push_back(producer);
+}
+
+void LoopFutureCore::claim(std::string_view operation) {
+  check_invariants();
+  if (set_called) throw UsageError(fmt::format("{}(): the LoopFuture's result is already set", operation));
+  set_called = true;
+}
+
+void LoopFutureCore::deliver(const std::shared_ptr<LoopFutureCore>& self) {
+  assert(self != nullptr && self->set_called && !self->done);
+  Simulation* sim = Simulation::current_or_null();
+  if (!on_thread(sim)) {
+    // A loop task (or setup code outside a task) completes the future directly.
+    self->complete();
+    return;
+  }
+  // asyncio: the concurrent future's done-callback calls
+  // loop.call_soon_threadsafe(_set_state); the waiter wakes one hop later.
+  call_soon_threadsafe(*sim, [state = self] { state->complete(); });
+}
+
+void LoopFutureCore::complete() {
+  assert(set_called && !done);
+  done = true;
+  Simulation* sim = Simulation::current_or_null();
+  while (Waiter* waiter = waiters_.pop_front()) {
+    assert(sim != nullptr && !waiter->handed);
+    waiter->handed = true;
+    sim->wake(*waiter->task, WakeReason::notified);
+  }
+  check_invariants();
+}
+
+void LoopFutureCore::wait_done(Simulation& sim, bool cancellable) {
+  check_invariants();
+  if (retrieved)
+    throw UsageError("LoopFuture.get(): the result was already retrieved (a LoopFuture has one consumer)");
+  if (!waiters_.empty())
+    throw UsageError("LoopFuture.get(): another task is already waiting (a LoopFuture has one consumer)");
+  if (!done) {
+    Waiter waiter{.task = &sim.current_task()};
+    WakeReason reason = WakeReason::notified;
+    {
+      WaiterGuard guard(waiters_, waiter);
+      waiters_.push_back(waiter);
+      reason = sim.block(*this, kNoDeadline, cancellable);
+    }
+    (void)reason;
+    assert(!waiter.linked);
+    // A completion that raced with the cancellation is kept: the result is
+    // returned and the cancellation is raised at the next checkpoint.
+    if (!waiter.handed) {
+      assert(reason == WakeReason::cancelled && !done);
+      // Uncancellable waits end early only while the run tears down.
+      if (!cancellable) throw TaskUnwound();
+      throw Cancelled();
+    }
+  }
+  assert(done);
+  retrieved = true;
+  check_invariants();
+}
+
+void LoopFutureCore::check_invariants() const {
+  assert(!done || set_called);
+  assert(!retrieved || done);
+  assert(waiters_.size() <= 1);
+  assert(!done || waiters_.empty());
+}
+
+}  // namespace detail
+
+// ---- ThreadLock ------------------------------------------------------------
+
+ThreadLock::ThreadLock(std::string name) : Waitable(std::move(name)) {}
+
+ThreadLock::~ThreadLock() { assert(waiters_.empty()); }
+
+bool ThreadLock::acquire(bool blocking, Nanoseconds timeout_ns) {
+  detail::check_timeout("threading.Lock.acquire", blocking, timeout_ns);
+  const bool may_block = blocking && timeout_ns != 0;
+  Simulation* sim =
+      may_block ? &detail::thread_side("threading.Lock.acquire") : Simulation::current_or_null();
+  detail::thread_sync_point(sim);
+  check_invariants();
+  if (!locked_) {
+    locked_ = true;
+    owner_ = detail::current_task_id(sim);
+    check_invariants();
+    return true;
+  }
+  if (!may_block) return false;
+  Waiter waiter{.task = &sim->current_task()};
+  {
+    WaiterGuard guard(waiters_, waiter);
+    waiters_.push_back(waiter);
+    detail::block_thread(*sim, *this, timeout_ns);
+  }
+  assert(!waiter.linked);
+  // release() hands the lock over; one that raced with the timeout still did.
+  if (waiter.handed) {
+    assert(locked_ && owner_ == waiter.task->id());
+    return true;
+  }
+  check_invariants();
+  return false;
+}
+
+void ThreadLock::release() {
+  check_invariants();
+  if (!locked_) throw UsageError(fmt::format("threading.Lock.release(): release unlocked lock {}", name()));
+  Simulation* sim = Simulation::current_or_null();
+  if (Waiter* next = waiters_.pop_front()) {
+    assert(sim != nullptr && !next->handed);
+    owner_ = next->task->id();
+    next->handed = true;
+    sim->wake(*next->task, WakeReason::notified);
+  } else {
+    locked_ = false;
+    owner_ = kNoTask;
+  }
+  check_invariants();
+  detail::thread_sync_point(sim);
+}
+
+std::string ThreadLock::state() const {
+  if (!locked_) return "unlocked";
+  return fmt::format("locked by task {}, {} waiting", owner_, waiters_.size());
+}
+
+void ThreadLock::holders(std::vector<TaskId>& out) const {
+  if (locked_ && owner_ != kNoTask) out.push_back(owner_);
+}
+
+void ThreadLock::check_invariants() const {
+  assert(locked_ || waiters_.empty());
+  assert(locked_ || owner_ == kNoTask);
+}
+
+// ---- ThreadSemaphore -------------------------------------------------------
+
+ThreadSemaphore::ThreadSemaphore(std::uint64_t value, std::string name)
+    : ThreadSemaphore(value, std::move(name), false) {}
+
+ThreadSemaphore::ThreadSemaphore(std::uint64_t value, std::string name, bool bounded)
+    : Waitable(std::move(name)), value_(value), initial_value_(value), bounded_(bounded) {
+  check_invariants();
+}
+
+ThreadSemaphore::~ThreadSemaphore() { assert(waiters_.empty()); }
+
+bool ThreadSemaphore::acquire(bool blocking, Nanoseconds timeout_ns) {
+  detail::check_timeout("threading.Semaphore.acquire", blocking, timeout_ns);
+  const bool may_block = blocking && timeout_ns != 0;
+  Simulation* sim =
+      may_block ? &detail::thread_side("threading.Semaphore.acquire") : Simulation::current_or_null();
+  detail::thread_sync_point(sim);
+  check_invariants();
+  if (value_ > 0) {
+    --value_;
+    take_unit(detail::current_task_id(sim));
+    check_invariants();
+    return true;
+  }
+  if (!may_block) return false;
+  Waiter waiter{.task = &sim->current_task(), .amount = 1};
+  {
+    WaiterGuard guard(waiters_, waiter);
+    waiters_.push_back(waiter);
+    detail::block_thread(*sim, *this, timeout_ns);
+  }
+  assert(!waiter.linked);
+  check_invariants();
+  // release() hands a unit over; one that raced with the timeout still did.
+  return waiter.handed;
+}
+
+void ThreadSemaphore::release(std::uint64_t n) {
+  check_invariants();
+  if (n == 0) throw UsageError("threading.Semaphore.release(): n must be one or more");
+  if (bounded_ && (value_ > initial_value_ || n > initial_value_ - value_)) {
+    throw UsageError(
+        fmt::format("threading.BoundedSemaphore.release(): semaphore {} released too many times", name()));
+  }
+  Simulation* sim = Simulation::current_or_null();
+  const TaskId releaser = detail::current_task_id(sim);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    retire_holder(releaser);
+    if (Waiter* next = waiters_.pop_front()) {
+      // Waiters exist only while the value is 0: the unit goes to the waiter.
+      assert(sim != nullptr && value_ == 0 && !next->handed && next->amount == 1);
+      next->handed = true;
+      take_unit(next->task->id());
+      sim->wake(*next->task, WakeReason::notified);
+    } else {
+      ++value_;
+    }
+    check_invariants();
+  }
+  detail::thread_sync_point(sim);
+}
+
+void ThreadSemaphore::take_unit(TaskId task) {
+  if (task != kNoTask) holders_.push_back(task);
+}
+
+void ThreadSemaphore::retire_holder(TaskId releaser) {
+  if (holders_.empty()) return;
+  auto it = std::find(holders_.begin(), holders_.end(), releaser);
+  holders_.erase(it != holders_.end() ? it : holders_.begin());
+}
+
+std::string ThreadSemaphore::state() const {
+  return fmt::format("value {}/{}, {} waiting", value_, initial_value_, waiters_.size());
+}
+
+void ThreadSemaphore::holders(std::vector<TaskId>& out) const {
+  for (TaskId task : holders_) {
+    if (std::find(out.begin(), out.end(), task) == out.end()) out.push_back(task);
+  }
+}
+
+void ThreadSemaphore::check_invariants() const {
+  assert(value_ == 0 || waiters_.empty());
+  assert(!bounded_ || value_ <= initial_value_);
+  assert(!bounded_ || holders_.size() <= initial_value_ - value_);
+}
+
+// ---- ThreadEvent -----------------------------------------------------------
+
+ThreadEvent::ThreadEvent(std::string name) : Waitable(std::move(name)) {}
+
+ThreadEvent::~ThreadEvent() { assert(waiters_.empty()); }
+
+void ThreadEvent::set() {
+  check_invariants();
+  Simulation* sim = Simulation::current_or_null();
+  flag_ = true;
+  while (Waiter* waiter = waiters_.pop_front()) {
+    assert(sim != nullptr && !waiter->handed);
+    waiter->handed = true;
+    sim->wake(*waiter->task, WakeReason::notified);
+  }
+  check_invariants();
+  detail::thread_sync_point(sim);
+}
+
+void ThreadEvent::clear() {
+  Simulation* sim = Simulation::current_or_null();
+  detail::thread_sync_point(sim);
+  flag_ = false;
+  check_invariants();
+}
+
+bool ThreadEvent::wait(Nanoseconds timeout_ns) {
+  detail::check_timeout("threading.Event.wait", true, timeout_ns);
+  Simulation* sim =
+      timeout_ns != 0 ? &detail::thread_side("threading.Event.wait") : Simulation::current_or_null();
+  detail::thread_sync_point(sim);
+  check_invariants();
+  if (flag_) return true;
+  if (timeout_ns == 0) return false;
+  Waiter waiter{.task = &sim->current_task()};
+  {
+    WaiterGuard guard(waiters_, waiter);
+    waiters_.push_back(waiter);
+    detail::block_thread(*sim, *this, timeout_ns);
+  }
+  assert(!waiter.linked);
+  check_invariants();
+  return waiter.handed;
+}
+
+std::string ThreadEvent::state() const {
+  return fmt::format("{}, {} waiting", flag_ ? "set" : "not set", waiters_.size());
+}
+
+void ThreadEvent::check_invariants() const { assert(!flag_ || waiters_.empty()); }
+
+// ---- time.sleep ------------------------------------------------------------
+
+namespace {
+// What a sleeping thread waits on, for traces and reports.
+class ThreadSleep final : public Waitable {
+ public:
+  explicit ThreadSleep(Nanoseconds until_ns) : until_ns_(until_ns) {}
+  std::string_view kind() const override { return "time.sleep"; }
+  std::string state() const override { return fmt::format("until {} ns", until_ns_); }
+
+ private:
+  Nanoseconds until_ns_;
+};
+}  // namespace
+
+void thread_sleep(Nanoseconds duration_ns) {
+  Simulation& sim = detail::thread_side("time.sleep");
+  if (duration_ns < 0) throw UsageError("time.sleep(): sleep length must be non-negative");
+  if (duration_ns == 0) {
+    // time.sleep(0) only lets other threads run.
+    sim.thread_switch_point();
+    return;
+  }
+  const Nanoseconds until_ns = detail::deadline_after(sim.now(), duration_ns);
+  ThreadSleep sleeping(until_ns);
+  const WakeReason reason = detail::block_thread(sim, sleeping, duration_ns);
+  // Nothing else knows this waitable: only the deadline (or the run's
+  // teardown, which block_thread reports as a timeout) ends the sleep.
+  assert(reason == WakeReason::timed_out);
+  (void)reason;
+  (void)until_ns;
+}
+
+}  // namespace asgisim::sim
