@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what asgisim needs to build and test on Debian 12, and only what is
+# missing: when everything is present this is a few dpkg-query calls and no
+# network. Safe to run again; noninteractive; root or sudo.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost-context-dev librapidcheck-dev libgtest-dev libgmock-dev libfmt-dev
+  libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  python3-starlette python3-anyio python3-hypothesis
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo -n)
+else
+  echo "setup: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup: done"
