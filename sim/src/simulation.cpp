@@ -2,6 +2,7 @@
 // virtual time and timers, the waiting protocol, choices and faults.
 #include "asgisim/sim/simulation.hpp"
 
+#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,6 +20,23 @@ constexpr Label kPickLabel{"sched.pick", Stream::scheduler};
 constexpr Label kPctPriorityLabel{"pct.priority", Stream::scheduler};
 constexpr Label kPctChangeLabel{"pct.change_point", Stream::scheduler};
 constexpr std::uint64_t kPctPriorityRange = std::uint64_t{1} << 32;
+
+// The Itanium C++ ABI's per-thread exception globals (libstdc++ and libc++
+// share this layout on every target we build for). Fibers share the OS
+// thread, so each task keeps its own copy across switches.
+struct ExceptionGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+void swap_exception_state(void*& from_caught, unsigned int& from_uncaught, void* to_caught,
+                          unsigned int to_uncaught) {
+  auto* globals = reinterpret_cast<ExceptionGlobals*>(abi::__cxa_get_globals());
+  from_caught = globals->caught_exceptions;
+  from_uncaught = globals->uncaught_exceptions;
+  globals->caught_exceptions = to_caught;
+  globals->uncaught_exceptions = to_uncaught;
+}
 }  // namespace
 
 std::string_view to_string(Strategy strategy) {
@@ -123,6 +141,8 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   task->waiting_on_ = nullptr;
   task->error_ = nullptr;
   task->asan_fake_stack_ = nullptr;
+  task->eh_caught_ = nullptr;
+  task->eh_uncaught_ = 0;
   task->live_index_ = live_.size();
   live_.push_back(task);
   if (!task->daemon_) ++live_non_daemon_;
@@ -185,6 +205,7 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
   current_ = next;
   next->state_ = Task::State::running;
   trace_.record({now_ns_, next->id_, TraceKind::switch_to, 0, task->id_, steps_});
+  swap_exception_state(task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
   const bool to_main = next == &main_;
   // A finished fiber's fake stack is released by passing nullptr.
   detail::asan_start_switch(nullptr, to_main ? asan_main_bottom_ : next->stack_.bottom(),
@@ -218,6 +239,7 @@ void Simulation::switch_to(Task* from, Task* to) {
   previous_ = from;
   current_ = to;
   to->state_ = Task::State::running;
+  swap_exception_state(from->eh_caught_, from->eh_uncaught_, to->eh_caught_, to->eh_uncaught_);
   const bool to_main = to == &main_;
   detail::asan_start_switch(&from->asan_fake_stack_, to_main ? asan_main_bottom_ : to->stack_.bottom(),
                             to_main ? asan_main_size_ : to->stack_.size);

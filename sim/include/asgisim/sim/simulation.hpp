@@ -161,6 +161,11 @@ class Task {
   std::uint64_t pct_priority_ = 0;
   std::size_t live_index_ = 0;
   void* asan_fake_stack_ = nullptr;
+  // The C++ runtime's per-thread exception state (the stack of caught
+  // exceptions and the uncaught count), saved while the task is switched
+  // out, so that a task may block inside a catch block and still rethrow.
+  void* eh_caught_ = nullptr;
+  unsigned int eh_uncaught_ = 0;
   // What join() blocks on, so the deadlock report can name the task joined.
   class JoinTarget final : public Waitable {
    public:
