@@ -1,0 +1,120 @@
+// The observation spine of the model. Every layer (server, client, validators
+// at ASGI boundaries, responses, background tasks, middleware, thread pool)
+// reports what happens as Observations to one Observer per run; Checkers
+// subscribe to it and report Violations with an invariant id (DESIGN.md's
+// table) and the layer to blame. The protocol validator is one Checker; the
+// scenario layer adds one per invariant on the same interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asgisim/core/asgi.hpp"
+#include "asgisim/sim/types.hpp"
+
+namespace asgisim::core {
+
+using RequestId = std::uint64_t;  // numbered by the server in arrival order, from 1
+
+enum class ObservationKind : std::uint8_t {
+  // A message crossing an ASGI boundary. `layer` names the boundary as
+  // "outer->inner" (e.g. "server->ServerErrorMiddleware").
+  received,  // the inner app's receive() returned `message`
+  sent,      // the inner app called send(message)
+  // Server side.
+  request_started,     // the server started the app call for a request
+  app_returned,        // the app call returned normally
+  app_raised,          // the app call raised; `detail` has the exception
+  response_completed,  // the server saw the final body message (more_body=false)
+  connection_closed,   // the server closed the connection; `detail` says why
+  server_500,          // the server answered 500 on the app's behalf
+  send_dropped,        // a send after disconnect was dropped silently
+  protocol_error,      // the server raised ProtocolError into the app; `detail` has the message
+  // Client side.
+  client_sent_request,  // all request body bytes sent
+  client_disconnected,  // the client closed the connection; `detail` says when
+  client_got_start,     // the client received the status line; `value` = status
+  client_got_body,      // body bytes arrived; `value` = byte count
+  client_got_complete,  // the response ended properly
+  // Work the stack does on the request's behalf.
+  background_scheduled,  // `detail` names the task
+  background_started,
+  background_finished,   // ran to the end
+  background_cancelled,  // was cancelled / killed before the end
+  context_entered,       // a context manager (`async with` / `with`) entered; `detail` names it
+  context_exited,        // its exit ran to the end; `value` = 1 if it saw a cancellation
+  context_exit_cancelled,  // its exit was itself cut short by cancellation
+  error_raised,          // an endpoint or middleware raised; `detail` has it
+  // Threads and memory.
+  thread_started,  // a worker thread started; `value` = threads now
+  thread_stopped,  // a worker thread exited; `value` = threads now
+  memory_retained, // retained bytes changed; `value` = bytes now
+};
+
+std::string_view to_string(ObservationKind kind);
+
+struct Observation {
+  ObservationKind kind;
+  sim::Nanoseconds time_ns = 0;
+  RequestId request = 0;  // 0 when not tied to one request
+  std::string layer;      // who reports (or the boundary, for messages)
+  std::optional<Message> message;  // for received / sent
+  std::string detail;
+  std::uint64_t value = 0;
+};
+
+struct Violation {
+  std::string invariant;  // an id from DESIGN.md's table, e.g. "start-once"
+  std::string layer;      // the layer to blame
+  RequestId request = 0;
+  sim::Nanoseconds time_ns = 0;
+  std::string detail;
+  bool warning = false;   // reported but not a failure (e.g. no-send-after-disconnect)
+};
+
+class Observer;
+
+class Checker {
+ public:
+  virtual ~Checker() = default;
+  virtual void observe(const Observation& observation, Observer& observer) = 0;
+  // Called once when the run has ended, for invariants judged at the end
+  // (every background task completed, every request answered, ...).
+  virtual void finish(Observer& observer) { (void)observer; }
+};
+
+class Observer {
+ public:
+  void add(std::unique_ptr<Checker> checker) { checkers_.push_back(std::move(checker)); }
+  template <class C, class... Args> C& emplace(Args&&... args) {
+    auto owned = std::make_unique<C>(std::forward<Args>(args)...);
+    C& ref = *owned;
+    checkers_.push_back(std::move(owned));
+    return ref;
+  }
+
+  // Stamps the virtual time (and notes the observation in the run's trace
+  // when a simulation is running), then shows it to every checker.
+  void observe(Observation observation);
+  void report(Violation violation);
+  void finish();
+
+  const std::vector<Violation>& violations() const { return violations_; }
+  // The first violation that is not a warning, if any.
+  const Violation* first_failure() const;
+  // Everything observed, in order (kept for reports and differential tests).
+  const std::vector<Observation>& log() const { return log_; }
+  void set_keep_log(bool keep) { keep_log_ = keep; }
+
+ private:
+  std::vector<std::unique_ptr<Checker>> checkers_;
+  std::vector<Violation> violations_;
+  std::vector<Observation> log_;
+  bool keep_log_ = true;
+  bool finished_ = false;
+};
+
+}  // namespace asgisim::core
