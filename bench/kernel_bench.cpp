@@ -1,0 +1,3 @@
+// Kernel benchmarks (being written).
+#include <benchmark/benchmark.h>
+BENCHMARK_MAIN();
