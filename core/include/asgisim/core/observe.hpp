@@ -57,21 +57,21 @@ enum class ObservationKind : std::uint8_t {
 std::string_view to_string(ObservationKind kind);
 
 struct Observation {
-  ObservationKind kind;
+  ObservationKind kind = ObservationKind::received;
   sim::Nanoseconds time_ns = 0;
-  RequestId request = 0;  // 0 when not tied to one request
-  std::string layer;      // who reports (or the boundary, for messages)
-  std::optional<Message> message;  // for received / sent
-  std::string detail;
+  RequestId request = 0;             // 0 when not tied to one request
+  std::string layer{};               // who reports (or the boundary, for messages)
+  std::optional<Message> message{};  // for received / sent
+  std::string detail{};
   std::uint64_t value = 0;
 };
 
 struct Violation {
-  std::string invariant;  // an id from DESIGN.md's table, e.g. "start-once"
-  std::string layer;      // the layer to blame
+  std::string invariant{};  // an id from DESIGN.md's table, e.g. "start-once"
+  std::string layer{};      // the layer to blame
   RequestId request = 0;
   sim::Nanoseconds time_ns = 0;
-  std::string detail;
+  std::string detail{};
   bool warning = false;   // reported but not a failure (e.g. no-send-after-disconnect)
 };
 

@@ -110,9 +110,7 @@ void shielded(Body&& body) {
 template <class Fn>
 void TaskGroup::start_soon(std::string name, Fn&& fn) {
   using Body = std::decay_t<Fn>;
-  TaskHandle handle = sim_.spawn(
-      std::move(name), [this, body = Body(std::forward<Fn>(fn))]() mutable { body(); },
-      SpawnOptions{});
+  TaskHandle handle = sim_.spawn(std::move(name), Body(std::forward<Fn>(fn)), SpawnOptions{});
   sim_.adopt_into_group(*this, handle);
 }
 
