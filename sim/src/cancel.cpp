@@ -38,7 +38,12 @@ void CancelScope::set_shield(bool shield) {
 
 void CancelScope::set_deadline(Nanoseconds deadline_ns) {
   deadline_ = deadline_ns;
-  if (exited_ || cancel_called_ || deadline_ns == kNoDeadline) return;
+  if (exited_ || cancel_called_) return;
+  if (deadline_ns == kNoDeadline) {
+    ++timer_generation_;
+    sim_.scopes_with_deadline_.erase(id_);
+    return;
+  }
   if (deadline_ns <= sim_.now()) {
     cancel();
     return;
@@ -61,6 +66,7 @@ bool CancelScope::exit(bool by_cancelled) {
   }
   assert(first_child_ == nullptr && "child scopes and task groups are left before their parent");
   ++timer_generation_;  // a pending deadline timer becomes stale
+  sim_.scopes_with_deadline_.erase(id_);
   exited_ = true;
   if (by_cancelled && cancel_called_) {
     cancelled_caught_ = true;

@@ -22,7 +22,7 @@ void Simulation::collect_blocked(RunResult& result) const {
     if (task->state_ != Task::State::blocked || task->waiting_on_ == nullptr) continue;
     BlockedTask entry;
     entry.task = task->id_;
-    entry.task_name = task->name_;
+    entry.task_name = *task->name_;
     entry.daemon = task->daemon_;
     entry.thread = task->domain_ == Domain::thread;
     const Waitable& on = *task->waiting_on_;
@@ -44,7 +44,7 @@ std::string Simulation::describe_blocked() const {
       "deadlock: {} task(s) blocked, nothing ready and no timer pending (virtual time {} ns, step {})\n", non_daemon,
       now_ns_, steps_);
   auto task_label = [this](TaskId id) {
-    return fmt::format("#{} '{}'", id, id < task_names_.size() ? task_names_[id] : std::string("?"));
+    return fmt::format("#{} '{}'", id, task_name(id));
   };
   std::map<TaskId, std::vector<TaskId>> edges;
   for (const auto& b : scratch.blocked) {

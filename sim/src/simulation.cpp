@@ -29,9 +29,10 @@ struct ExceptionGlobals {
   unsigned int uncaught_exceptions;
 };
 
-void swap_exception_state(void*& from_caught, unsigned int& from_uncaught, void* to_caught,
-                          unsigned int to_uncaught) {
-  auto* globals = reinterpret_cast<ExceptionGlobals*>(abi::__cxa_get_globals());
+[[gnu::always_inline]] inline void swap_exception_state(void* globals_raw, void*& from_caught,
+                                                      unsigned int& from_uncaught, void* to_caught,
+                                                      unsigned int to_uncaught) {
+  auto* globals = static_cast<ExceptionGlobals*>(globals_raw);
   from_caught = globals->caught_exceptions;
   from_uncaught = globals->uncaught_exceptions;
   globals->caught_exceptions = to_caught;
@@ -76,7 +77,7 @@ ObjectId Waitable::object_id(Simulation& sim) const {
   return id_;
 }
 
-std::string Task::JoinTarget::state() const { return fmt::format("task #{} '{}'", task_.id_, task_.name_); }
+std::string Task::JoinTarget::state() const { return fmt::format("task #{} '{}'", task_.id_, *task_.name_); }
 
 // ---- construction -------------------------------------------------------------
 
@@ -92,15 +93,35 @@ Simulation::Simulation(SimulationOptions options, ChoiceSource* source, Runner& 
       source_(source ? source : owned_source_.get()),
       trace_(options.trace) {
   main_.id_ = kNoTask;
-  main_.name_ = "main";
   main_.state_ = Task::State::running;
-  task_names_.push_back("main");
+  names_.emplace_back("main");
+  name_ids_.emplace("main", 0);
+  task_name_ids_.push_back(0);
+  main_.name_ = &names_.front();
 }
 
 Simulation::~Simulation() {
-  // Tasks spawned but never run (run() not called) still own suspended
-  // fibers; destroying a fiber unwinds it and returns its stack to the pool.
-  for (auto& task : tasks_) task->context_ = {};
+  // Tasks spawned but never run still own suspended fibers: unwind them
+  // through the scheduler (annotated switches), not by destroying fibers.
+  if (!live_.empty() && !running_) {
+    Simulation* outer = tls_current;
+    tls_current = this;
+    eh_globals_ = abi::__cxa_get_globals();
+    unwind_remaining();
+    tls_current = outer;
+  }
+}
+
+std::vector<std::string> Simulation::task_names() const {
+  std::vector<std::string> names;
+  names.reserve(task_name_ids_.size());
+  for (std::uint32_t id : task_name_ids_) names.push_back(names_[id]);
+  return names;
+}
+
+const std::string& Simulation::task_name(TaskId id) const {
+  static const std::string unknown = "?";
+  return id < task_name_ids_.size() ? names_[task_name_ids_[id]] : unknown;
 }
 
 Simulation& Simulation::current() {
@@ -118,18 +139,26 @@ Task& Simulation::current_task() {
 // ---- tasks ----------------------------------------------------------------------
 
 Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
+  // Draw first: a strict replay may diverge here and leave for the main
+  // context, which must not find a half-made task in live_.
+  const std::uint64_t pct_priority =
+      options_.strategy == Strategy::pct ? options_.pct_depth + choose(kPctPriorityLabel, kPctPriorityRange) : 0;
   Task* task;
   if (!free_tasks_.empty()) {
     task = free_tasks_.back();
     free_tasks_.pop_back();
   } else {
-    tasks_.push_back(std::make_unique<Task>());
-    task = tasks_.back().get();
+    task = &tasks_.emplace_back();
   }
   assert(task->state_ == Task::State::free && task->handles_ == 0 && task->joiners_.empty());
-  task->id_ = static_cast<TaskId>(task_names_.size());
-  task_names_.push_back(name);
-  task->name_ = std::move(name);
+  task->id_ = static_cast<TaskId>(task_name_ids_.size());
+  auto found = name_ids_.find(name);
+  if (found == name_ids_.end()) {
+    names_.push_back(name);
+    found = name_ids_.emplace(std::move(name), static_cast<std::uint32_t>(names_.size() - 1)).first;
+  }
+  task_name_ids_.push_back(found->second);
+  task->name_ = &names_[found->second];
   task->domain_ = options.domain;
   task->daemon_ = options.daemon;
   task->unwind_requested_ = false;
@@ -146,17 +175,10 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   task->live_index_ = live_.size();
   live_.push_back(task);
   if (!task->daemon_) ++live_non_daemon_;
-  if (options_.strategy == Strategy::pct) {
-    task->pct_priority_ = options_.pct_depth + choose(kPctPriorityLabel, kPctPriorityRange);
-  }
+  task->pct_priority_ = pct_priority;
   const TaskId parent = current_->id_;
   trace_.record({now_ns_, task->id_, TraceKind::spawn, static_cast<std::uint16_t>(options.domain), parent, 0});
   return task;
-}
-
-void Simulation::make_ready(Task* task) {
-  task->state_ = Task::State::ready;
-  (task->domain_ == Domain::thread ? thread_ready_ : loop_ready_).push_back(task);
 }
 
 void Simulation::enter_task(Task* task, boost::context::fiber&& caller) {
@@ -174,6 +196,9 @@ void Simulation::enter_task(Task* task, boost::context::fiber&& caller) {
 
 boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr error) {
   assert(current_ == task && task->state_ != Task::State::done);
+  if (task->stack_.canary != nullptr && *task->stack_.canary != kStackCanary) {
+    report_stack_overflow(task->name_->c_str(), task->id_, "its stack canary was overwritten");
+  }
   task->state_ = Task::State::done;
   task->waiting_on_ = nullptr;
   trace_.record({now_ns_, task->id_, TraceKind::finish, static_cast<std::uint16_t>(error ? 1 : 0), 0, 0});
@@ -186,14 +211,14 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
   if (task->group_ != nullptr) {
     TaskGroup* group = task->group_;
     task->group_ = nullptr;
-    if (!tearing_down_) group->child_finished(task, error);
+    group->child_finished(task, tearing_down_ ? nullptr : error);
   } else if (error) {
     if (task->handles_ > 0) {
       task->error_ = error;
     } else if (!tearing_down_) {
       failure_error_ = error;
       stop_run(RunStatus::task_error,
-               fmt::format("task #{} '{}' raised an exception nobody receives: {}", task->id_, task->name_,
+               fmt::format("task #{} '{}' raised an exception nobody receives: {}", task->id_, *task->name_,
                            describe(error)));
     }
   }
@@ -205,7 +230,7 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
   current_ = next;
   next->state_ = Task::State::running;
   trace_.record({now_ns_, next->id_, TraceKind::switch_to, 0, task->id_, steps_});
-  swap_exception_state(task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
+  swap_exception_state(eh_globals_, task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
   const bool to_main = next == &main_;
   // A finished fiber's fake stack is released by passing nullptr.
   detail::asan_start_switch(nullptr, to_main ? asan_main_bottom_ : next->stack_.bottom(),
@@ -230,16 +255,16 @@ void Simulation::set_daemon(Task& task, bool daemon) {
 
 // ---- switching ------------------------------------------------------------------
 
-void Simulation::switch_to(Task* from, Task* to) {
+[[gnu::always_inline]] inline void Simulation::switch_to(Task* from, Task* to) {
   assert(from == current_ && from != to);
   if (from->stack_.canary != nullptr && *from->stack_.canary != kStackCanary) {
-    report_stack_overflow(from->name_.c_str(), from->id_, "its stack canary was overwritten");
+    report_stack_overflow(from->name_->c_str(), from->id_, "its stack canary was overwritten");
   }
   trace_.record({now_ns_, to->id_, TraceKind::switch_to, 0, from->id_, steps_});
   previous_ = from;
   current_ = to;
   to->state_ = Task::State::running;
-  swap_exception_state(from->eh_caught_, from->eh_uncaught_, to->eh_caught_, to->eh_uncaught_);
+  swap_exception_state(eh_globals_, from->eh_caught_, from->eh_uncaught_, to->eh_caught_, to->eh_uncaught_);
   const bool to_main = to == &main_;
   detail::asan_start_switch(&from->asan_fake_stack_, to_main ? asan_main_bottom_ : to->stack_.bottom(),
                             to_main ? asan_main_size_ : to->stack_.size);
@@ -247,7 +272,7 @@ void Simulation::switch_to(Task* from, Task* to) {
   after_switch(from, std::move(caller));
 }
 
-void Simulation::after_switch(Task* self, boost::context::fiber&& caller) {
+[[gnu::always_inline]] inline void Simulation::after_switch(Task* self, boost::context::fiber&& caller) {
   const void* bottom_old = nullptr;
   std::size_t size_old = 0;
   detail::asan_finish_switch(self->asan_fake_stack_, &bottom_old, &size_old);
@@ -260,8 +285,16 @@ void Simulation::after_switch(Task* self, boost::context::fiber&& caller) {
   if (self->unwind_requested_ && self != &main_) throw TaskUnwound{};
 }
 
-void Simulation::dispatch(Task* self) {
-  Task* next = pick_next();
+[[gnu::always_inline]] inline void Simulation::dispatch(Task* self) {
+  Task* next;
+  // The common case, kept inline: fifo with a loop task ready, nothing failed.
+  if (options_.strategy == Strategy::fifo && status_ == RunStatus::not_run && live_non_daemon_ != 0 &&
+      thread_ready_.empty() && !loop_ready_.empty() && steps_ < options_.steps_max) {
+    ++steps_;
+    next = loop_ready_.pop_front();
+  } else {
+    next = pick_next();
+  }
   if (next == self) {
     self->state_ = Task::State::running;
     trace_.record({now_ns_, self->id_, TraceKind::switch_to, 0, self->id_, steps_});
@@ -316,8 +349,8 @@ Task* Simulation::pick_from_ready() {
       // At a change point the task that ran last drops below every initial
       // priority (d-1 change points get priorities d-1 .. 1).
       while (pct_next_change_ < pct_change_points_.size() && pct_change_points_[pct_next_change_] <= steps_) {
-        if (previous_ != nullptr && previous_ != &main_) {
-          previous_->pct_priority_ = options_.pct_depth - 1 - pct_next_change_;
+        if (current_ != &main_) {
+          current_->pct_priority_ = options_.pct_depth - 1 - pct_next_change_;
         }
         ++pct_next_change_;
       }
@@ -345,10 +378,12 @@ Task* Simulation::pick_from_ready() {
 // ---- running ----------------------------------------------------------------------
 
 RunResult Simulation::run() {
-  if (status_ != RunStatus::not_run || running_) throw UsageError("Simulation::run() may be called only once");
+  if (ran_ || running_) throw UsageError("Simulation::run() may be called only once");
+  ran_ = true;
   if (tls_current != nullptr) throw UsageError("a simulation is already running on this thread");
   tls_current = this;
   running_ = true;
+  eh_globals_ = abi::__cxa_get_globals();
   // The seed is not part of the trace: a strict replay of a run must hash the same.
   trace_.record({0, kNoTask, TraceKind::run_start, static_cast<std::uint16_t>(options_.strategy), 0, 0});
   if (options_.strategy == Strategy::pct) {
@@ -384,7 +419,7 @@ void Simulation::unwind_remaining() {
   // to the loop); such tasks never run their body and are unwound next round.
   while (!live_.empty()) {
     std::vector<Task*> remaining = live_;
-    std::sort(remaining.begin(), remaining.end(), [](const Task* a, const Task* b) { return a->id_ < b->id_; });
+    std::sort(remaining.begin(), remaining.end(), [](const Task* a, const Task* b) { return a->id_ > b->id_; });
     for (Task* task : remaining) {
       if (task->state_ == Task::State::done || task->state_ == Task::State::free) continue;
       task->unwind_requested_ = true;
@@ -432,7 +467,9 @@ void Simulation::thread_switch_point() {
   dispatch(self);
 }
 
-void Simulation::sleep(Nanoseconds delay_ns) { sleep_until(now_ns_ + std::max<Nanoseconds>(delay_ns, 0)); }
+void Simulation::sleep(Nanoseconds delay_ns) {
+  sleep_until(delay_ns >= kNoDeadline - now_ns_ ? kNoDeadline : now_ns_ + std::max<Nanoseconds>(delay_ns, 0));
+}
 
 void Simulation::sleep_until(Nanoseconds deadline_ns) {
   Task& self = current_task();
@@ -513,11 +550,11 @@ void Simulation::require_domain(Domain domain, std::string_view operation) {
     throw WrongSideError(fmt::format(
         "{} is an event-loop primitive and was called from simulated thread #{} '{}'; hand work to the loop "
         "with call_soon_threadsafe",
-        operation, current_->id_, current_->name_));
+        operation, current_->id_, *current_->name_));
   }
   throw WrongSideError(fmt::format(
       "{} would block the event loop (called from loop task #{} '{}'); call it from a simulated thread",
-      operation, current_->id_, current_->name_));
+      operation, current_->id_, *current_->name_));
 }
 
 // ---- choices, faults, notes ----------------------------------------------------
@@ -586,7 +623,7 @@ void Simulation::release_handle(Task& task) {
   if (task.error_ && !task.error_retrieved_ && !tearing_down_ && status_ == RunStatus::not_run) {
     failure_error_ = task.error_;
     stop_run(RunStatus::task_error, fmt::format("task #{} '{}' raised an exception that was never joined: {}",
-                                                task.id_, task.name_, describe(task.error_)));
+                                                task.id_, *task.name_, describe(task.error_)));
   }
   recycle(&task);
 }

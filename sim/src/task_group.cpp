@@ -25,7 +25,10 @@ bool is_cancellation(const std::exception_ptr& error) {
 TaskGroup::TaskGroup(Simulation& sim)
     : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {}
 
-TaskGroup::~TaskGroup() { assert(live_children_ == 0); }
+TaskGroup::~TaskGroup() {
+  if (!scope_.exited_) scope_.exit(false);
+  assert(live_children_ == 0);
+}
 
 std::string TaskGroup::state() const { return fmt::format("{} child task(s) running", live_children_); }
 
@@ -39,6 +42,7 @@ void TaskGroup::child_finished(Task* child, std::exception_ptr error) {
   (void)child;
   assert(live_children_ > 0);
   --live_children_;
+  if (sim_.tearing_down_) return;
   if (error && !is_cancellation(error)) {
     errors_.push_back(std::move(error));
     scope_.cancel();
@@ -49,6 +53,11 @@ void TaskGroup::child_finished(Task* child, std::exception_ptr error) {
 }
 
 void TaskGroup::finish(std::exception_ptr body_error) {
+  if (sim_.tearing_down_) {
+    scope_.exit(false);
+    if (body_error) std::rethrow_exception(body_error);
+    return;
+  }
   bool cancelled = false;
   if (body_error) {
     // Any exception leaving the body, cancellation included, cancels the children.

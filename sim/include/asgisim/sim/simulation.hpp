@@ -11,6 +11,7 @@
 #include <boost/context/fiber.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <map>
@@ -121,7 +122,7 @@ template <class Fn> class TaskEntry;
 class Task {
  public:
   TaskId id() const { return id_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return *name_; }
   Domain domain() const { return domain_; }
   bool daemon() const { return daemon_; }
   const Stack& stack() const { return stack_; }
@@ -146,7 +147,7 @@ class Task {
   bool cancellable_wait_ = false;
   bool error_retrieved_ = false;
   WakeReason wake_reason_ = WakeReason::notified;
-  std::string name_;
+  const std::string* name_ = nullptr;  // interned by the Simulation
   // Cancellation: innermost scope, and this task's links in its task list.
   CancelScope* scope_ = nullptr;
   Task* scope_next_ = nullptr;
@@ -274,7 +275,8 @@ class Simulation {
   const DecisionLog& decisions() const { return log_; }
   DecisionLog& decisions() { return log_; }
   // Names of every task ever spawned, by id (index 0 is the main context).
-  const std::vector<std::string>& task_names() const { return task_names_; }
+  std::vector<std::string> task_names() const;
+  const std::string& task_name(TaskId id) const;
 
   const SimulationOptions& options() const { return options_; }
   std::uint64_t steps() const { return steps_; }
@@ -312,7 +314,10 @@ class Simulation {
   // Called last thing on a task's stack; returns the context to switch to.
   boost::context::fiber finish_task(Task* task, std::exception_ptr error);
   void recycle(Task* task);
-  void make_ready(Task* task);
+  void make_ready(Task* task) {
+    task->state_ = Task::State::ready;
+    (task->domain_ == Domain::thread ? thread_ready_ : loop_ready_).push_back(task);
+  }
   // Picks the next task to run (advancing the clock if nothing is ready);
   // returns &main_ when the run is over or has failed.
   Task* pick_next();
@@ -347,10 +352,14 @@ class Simulation {
   Task main_;           // the context run() was called from
   Task* current_ = &main_;
   Task* previous_ = nullptr;
-  std::vector<std::unique_ptr<Task>> tasks_;  // pool; index != id
+  std::deque<Task> tasks_;  // pool, allocated in chunks; index != id
   std::vector<Task*> free_tasks_;
-  std::vector<Task*> live_;                  // every task not yet done, spawn order
-  std::vector<std::string> task_names_;
+  std::vector<Task*> live_;  // every task not yet done
+  // Task names, interned: most tasks share a handful of names, and spawning
+  // must not copy a string per task.
+  std::vector<std::uint32_t> task_name_ids_;  // by task id
+  std::deque<std::string> names_;
+  std::map<std::string, std::uint32_t, std::less<>> name_ids_;
   ReadyQueue loop_ready_;
   ReadyQueue thread_ready_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
@@ -370,9 +379,12 @@ class Simulation {
   std::string failure_report_;
   std::exception_ptr failure_error_;
   bool running_ = false;
+  bool ran_ = false;
   bool tearing_down_ = false;
   void* asan_main_bottom_ = nullptr;
   std::size_t asan_main_size_ = 0;
+  // This OS thread's C++ exception globals, fetched once per run.
+  void* eh_globals_ = nullptr;
 };
 
 // ---- free functions for code running inside a simulation -------------------

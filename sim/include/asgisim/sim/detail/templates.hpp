@@ -94,7 +94,9 @@ bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield) {
 
 template <class Body>
 bool move_on_after(Nanoseconds delay_ns, Body&& body) {
-  return cancel_scope(std::forward<Body>(body), Simulation::current().now() + delay_ns, false);
+  const Nanoseconds now = Simulation::current().now();
+  const Nanoseconds deadline = delay_ns >= kNoDeadline - now ? kNoDeadline : now + delay_ns;
+  return cancel_scope(std::forward<Body>(body), deadline, false);
 }
 
 template <class Body>

@@ -1,0 +1,453 @@
+// Tests of cancel scopes (cancel.hpp): nesting, level-triggered delivery,
+// shields, deadlines in virtual time, cancellation from another task, and
+// Cancelled staying out of reach of `catch (const std::exception&)`.
+#include "asgisim/sim/cancel.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "asgisim/sim/simulation.hpp"
+
+namespace asgisim::sim {
+namespace {
+
+std::string status_text(const RunResult& result) {
+  return std::string(to_string(result.status)) + ": " + result.report;
+}
+
+// Runs `body` as the only task of a fresh simulation and checks the run completed.
+template <class Body>
+RunResult run_task(Body&& body, SimulationOptions options = {}) {
+  Simulation sim(options);
+  sim.spawn("test", std::forward<Body>(body));
+  RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << status_text(result);
+  return result;
+}
+
+// ---- nesting ----------------------------------------------------------------------
+
+TEST(CancelScope, CancellingTheOuterScopeReachesTheInnerOneAndOnlyTheOuterSwallowsIt) {
+  bool outer_caught = false;
+  bool inner_caught = true;
+  bool after_inner = false;
+  run_task([&] {
+    outer_caught = cancel_scope([&](CancelScope& outer) {
+      cancel_scope([&](CancelScope& inner) {
+        outer.cancel();
+        try {
+          checkpoint();
+        } catch (const Cancelled&) {
+          inner_caught = inner.cancelled_caught();
+          throw;
+        }
+      });
+      after_inner = true;  // not reached: the inner scope does not swallow
+    });
+  });
+  EXPECT_TRUE(outer_caught);
+  EXPECT_FALSE(inner_caught);
+  EXPECT_FALSE(after_inner);
+}
+
+TEST(CancelScope, CancellingTheInnerScopeLeavesTheOuterOneRunning) {
+  bool inner_result = false;
+  bool outer_result = true;
+  Nanoseconds outer_end = -1;
+  run_task([&] {
+    outer_result = cancel_scope([&](CancelScope& outer) {
+      inner_result = cancel_scope([&](CancelScope& inner) {
+        inner.cancel();
+        sim::sleep(kSecond);
+        ADD_FAILURE() << "sleep in a cancelled scope returned";
+      });
+      EXPECT_FALSE(outer.cancel_called());
+      sim::sleep(kMillisecond);  // the outer scope is not cancelled
+      outer_end = now();
+    });
+  });
+  EXPECT_TRUE(inner_result);
+  EXPECT_FALSE(outer_result);
+  EXPECT_EQ(outer_end, kMillisecond);
+}
+
+TEST(CancelScope, ACancelledScopeWhoseBodyNeverCheckpointsCatchesNothing) {
+  run_task([&] {
+    bool caught = cancel_scope([&](CancelScope& scope) {
+      scope.cancel();
+      EXPECT_TRUE(scope.cancel_called());
+    });
+    EXPECT_FALSE(caught) << "no checkpoint ran in the scope, so nothing was cancelled";
+  });
+}
+
+// ---- level-triggered ---------------------------------------------------------------
+
+TEST(CancelScope, EveryCheckpointInsideACancelledScopeRaisesAgainUntilItIsLeft) {
+  int raised = 0;
+  bool caught = false;
+  bool after_scope_ok = false;
+  run_task([&] {
+    caught = cancel_scope([&](CancelScope& scope) {
+      scope.cancel();
+      for (int i = 0; i < 3; ++i) {
+        try {
+          checkpoint();
+        } catch (const Cancelled&) {
+          ++raised;
+        }
+      }
+      try {
+        sim::sleep(kSecond);
+      } catch (const Cancelled&) {
+        ++raised;
+      }
+      try {
+        Simulation::current().checkpoint_if_cancelled();
+      } catch (const Cancelled&) {
+        ++raised;
+      }
+      checkpoint();  // the fifth time: let it leave the scope
+    });
+    checkpoint();  // outside the scope nothing is cancelled any more
+    after_scope_ok = true;
+  });
+  EXPECT_EQ(raised, 5);
+  EXPECT_TRUE(caught);
+  EXPECT_TRUE(after_scope_ok);
+}
+
+TEST(CancelScope, CancelShieldedCheckpointDoesNotRaise) {
+  run_task([&] {
+    bool caught = cancel_scope([&](CancelScope& scope) {
+      scope.cancel();
+      Simulation::current().cancel_shielded_checkpoint();
+      EXPECT_THROW(checkpoint(), Cancelled);
+    });
+    EXPECT_FALSE(caught) << "the Cancelled was caught inside the body";
+  });
+}
+
+// ---- shields ----------------------------------------------------------------------
+
+TEST(CancelScope, AShieldBlocksOuterCancellationUntilItIsLeft) {
+  Nanoseconds shielded_sleep_end = -1;
+  Nanoseconds cancelled_at = -1;
+  bool caught = false;
+  run_task([&] {
+    caught = move_on_after(10 * kMillisecond, [&] {
+      shielded([&] {
+        sim::sleep(50 * kMillisecond);  // the outer deadline passes meanwhile
+        shielded_sleep_end = now();
+        checkpoint();  // still shielded: no Cancelled
+      });
+      try {
+        checkpoint();
+      } catch (const Cancelled&) {
+        cancelled_at = now();
+        throw;
+      }
+    });
+  });
+  EXPECT_EQ(shielded_sleep_end, 50 * kMillisecond);
+  EXPECT_EQ(cancelled_at, 50 * kMillisecond);
+  EXPECT_TRUE(caught);
+}
+
+TEST(CancelScope, AShieldDoesNotBlockItsOwnCancellation) {
+  run_task([&] {
+    bool caught = cancel_scope(
+        [&](CancelScope& scope) {
+          scope.cancel();
+          sim::sleep(kSecond);
+        },
+        kNoDeadline, /*shield=*/true);
+    EXPECT_TRUE(caught);
+    EXPECT_EQ(now(), 0);
+  });
+}
+
+TEST(CancelScope, DroppingAShieldExposesABlockedTaskToTheOuterCancellation) {
+  Simulation sim;
+  CancelScope* inner_scope = nullptr;
+  Nanoseconds cancelled_at = -1;
+  sim.spawn("guarded", [&] {
+    cancel_scope([&](CancelScope& outer) {
+      cancel_scope(
+          [&](CancelScope& inner) {
+            inner_scope = &inner;
+            outer.cancel();
+            try {
+              sim::sleep(kSecond);
+            } catch (const Cancelled&) {
+              cancelled_at = now();
+              throw;
+            }
+          },
+          kNoDeadline, /*shield=*/true);
+    });
+    inner_scope = nullptr;
+  });
+  sim.spawn("unshield", [&] {
+    sim::sleep(3 * kMillisecond);
+    ASSERT_NE(inner_scope, nullptr);
+    inner_scope->set_shield(false);
+  });
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  EXPECT_EQ(cancelled_at, 3 * kMillisecond);
+}
+
+// ---- deadlines --------------------------------------------------------------------
+
+TEST(Deadlines, MoveOnAfterCutsABodyShortAtExactlyTheDeadline) {
+  run_task([&] {
+    sim::sleep(kMillisecond);
+    EXPECT_TRUE(move_on_after(10 * kMillisecond, [] { sim::sleep(3'600 * kSecond); }));
+    EXPECT_EQ(now(), 11 * kMillisecond);
+    EXPECT_FALSE(move_on_after(10 * kMillisecond, [] { sim::sleep(4 * kMillisecond); }));
+    EXPECT_EQ(now(), 15 * kMillisecond);
+  });
+}
+
+TEST(Deadlines, FailAfterRaisesTimeoutErrorAtTheDeadline) {
+  run_task([&] {
+    try {
+      fail_after(25 * kMillisecond, [] { sim::sleep(kSecond); });
+      ADD_FAILURE() << "fail_after did not raise";
+    } catch (const TimeoutError& error) {
+      EXPECT_EQ(now(), 25 * kMillisecond);
+      EXPECT_NE(std::string(error.what()).find("deadline"), std::string::npos);
+    }
+    EXPECT_NO_THROW(fail_after(25 * kMillisecond, [] { sim::sleep(5 * kMillisecond); }));
+    EXPECT_EQ(now(), 30 * kMillisecond);
+  });
+}
+
+TEST(Deadlines, ADeadlineInThePastCancelsAtOnce) {
+  run_task([&] {
+    sim::sleep(kSecond);
+    for (Nanoseconds delay : {Nanoseconds{0}, -5 * kMillisecond}) {
+      SCOPED_TRACE(testing::Message() << "delay " << delay);
+      bool cancel_called = false;
+      const bool caught = move_on_after(delay, [&] {
+        cancel_called = true;
+        sim::sleep(kSecond);
+      });
+      EXPECT_TRUE(caught);
+      EXPECT_TRUE(cancel_called);
+      EXPECT_EQ(now(), kSecond);
+    }
+    // An absolute deadline already passed.
+    EXPECT_TRUE(cancel_scope([] { checkpoint(); }, now() - 1));
+    EXPECT_THROW(fail_after(0, [] { checkpoint(); }), TimeoutError);
+    EXPECT_EQ(now(), kSecond);
+  });
+}
+
+TEST(Deadlines, NestedDeadlinesFireInOrderAndTheEarlierWins) {
+  run_task([&] {
+    bool outer_caught = false;
+    bool inner_caught = false;
+    outer_caught = move_on_after(5 * kMillisecond, [&] {
+      inner_caught = move_on_after(20 * kMillisecond, [] { sim::sleep(kSecond); });
+    });
+    EXPECT_TRUE(outer_caught);
+    EXPECT_FALSE(inner_caught);
+    EXPECT_EQ(now(), 5 * kMillisecond);
+  });
+}
+
+TEST(Deadlines, SetDeadlineMovesTheDeadline) {
+  run_task([&] {
+    // Later.
+    EXPECT_TRUE(cancel_scope(
+        [](CancelScope& scope) {
+          scope.set_deadline(now() + 30 * kMillisecond);
+          sim::sleep(kSecond);
+        },
+        now() + 10 * kMillisecond));
+    EXPECT_EQ(now(), 30 * kMillisecond);
+    // Earlier.
+    EXPECT_TRUE(cancel_scope(
+        [](CancelScope& scope) {
+          scope.set_deadline(now() + 2 * kMillisecond);
+          EXPECT_EQ(scope.deadline(), 32 * kMillisecond);
+          sim::sleep(kSecond);
+        },
+        now() + 10 * kMillisecond));
+    EXPECT_EQ(now(), 32 * kMillisecond);
+  });
+}
+
+TEST(Deadlines, RemovingTheDeadlineStopsItFromFiring) {
+  bool caught = true;
+  run_task([&] {
+    caught = cancel_scope(
+        [](CancelScope& scope) {
+          scope.set_deadline(kNoDeadline);
+          EXPECT_EQ(scope.deadline(), kNoDeadline);
+          sim::sleep(20 * kMillisecond);
+        },
+        10 * kMillisecond);
+    EXPECT_EQ(now(), 20 * kMillisecond);
+  });
+  EXPECT_FALSE(caught) << "the scope was cancelled by a deadline it no longer had";
+}
+
+// anyio's move_on_after(math.inf): an infinite relative delay means no
+// deadline, whatever the current time (now() + delay must not overflow).
+TEST(Deadlines, AnInfiniteDelayMeansNoDeadline) {
+  run_task([&] {
+    sim::sleep(kMillisecond);
+    const bool caught = move_on_after(kNoDeadline, [] { sim::sleep(5 * kMillisecond); });
+    EXPECT_FALSE(caught) << "cancelled at once: the deadline overflowed";
+    EXPECT_EQ(now(), 6 * kMillisecond);
+  });
+}
+
+// A deadline scope that ended early must leave no live timer behind: a later
+// scope of the same task (likely built at the same stack address) must get
+// its own deadline, not the first one's.
+TEST(Deadlines, AnExitedScopesDeadlineDoesNotCancelALaterScope) {
+  bool first_caught = true;
+  bool second_caught = true;
+  Nanoseconds second_end = -1;
+  run_task([&] {
+    for (int round = 0; round < 2; ++round) {
+      const Nanoseconds deadline = round == 0 ? 10 * kMillisecond : 100 * kMillisecond;
+      const Nanoseconds nap = round == 0 ? kMillisecond : 50 * kMillisecond;
+      const bool caught = move_on_after(deadline, [&] { sim::sleep(nap); });
+      (round == 0 ? first_caught : second_caught) = caught;
+    }
+    second_end = now();
+  });
+  EXPECT_FALSE(first_caught);
+  EXPECT_FALSE(second_caught) << "cancelled at virtual time " << second_end
+                              << " ns by the first scope's stale deadline (10 ms)";
+  EXPECT_EQ(second_end, 51 * kMillisecond);
+}
+
+// ---- cancellation from another task -------------------------------------------------
+
+TEST(CrossTask, CancelFromAnotherTaskWakesABlockedSleeperAtTheCancelTime) {
+  Simulation sim;
+  CancelScope* scope_of_sleeper = nullptr;
+  Nanoseconds woke_at = -1;
+  bool caught = false;
+  sim.spawn("sleeper", [&] {
+    caught = cancel_scope([&](CancelScope& scope) {
+      scope_of_sleeper = &scope;
+      try {
+        sim::sleep(3'600 * kSecond);
+      } catch (const Cancelled&) {
+        woke_at = now();
+        throw;
+      }
+    });
+    scope_of_sleeper = nullptr;
+  });
+  sim.spawn("canceller", [&] {
+    sim::sleep(7 * kMillisecond);
+    ASSERT_NE(scope_of_sleeper, nullptr);
+    scope_of_sleeper->cancel();
+  });
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  EXPECT_TRUE(caught);
+  EXPECT_EQ(woke_at, 7 * kMillisecond);
+  EXPECT_EQ(result.end_time_ns, 7 * kMillisecond);
+}
+
+TEST(CrossTask, AReadyTaskSeesTheCancellationWhenItsCheckpointResumes) {
+  Simulation sim;
+  CancelScope* target = nullptr;
+  int steps_after_cancel = 0;
+  bool cancel_sent = false;
+  sim.spawn("busy", [&] {
+    cancel_scope([&](CancelScope& scope) {
+      target = &scope;
+      for (;;) {
+        if (cancel_sent) ++steps_after_cancel;
+        checkpoint();
+      }
+    });
+    target = nullptr;
+  });
+  sim.spawn("canceller", [&] {
+    checkpoint();
+    checkpoint();
+    target->cancel();
+    cancel_sent = true;
+  });
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  // busy was suspended in a checkpoint when cancel() ran: that checkpoint
+  // raises as it resumes, so no step runs after the cancellation.
+  EXPECT_EQ(steps_after_cancel, 0);
+}
+
+// ---- Cancelled is not a std::exception ----------------------------------------------
+
+TEST(CancelledType, IsNotCaughtByCatchStdException) {
+  bool swallowed_by_std_exception = false;
+  bool caught = false;
+  run_task([&] {
+    caught = move_on_after(kMillisecond, [&] {
+      try {
+        sim::sleep(kSecond);
+      } catch (const std::exception&) {
+        swallowed_by_std_exception = true;
+      }
+    });
+  });
+  EXPECT_FALSE(swallowed_by_std_exception);
+  EXPECT_TRUE(caught);
+}
+
+// cancelled_caught() becomes true when the scope is left (a scope object
+// does not outlive cancel_scope(), whose return value carries the same fact).
+TEST(CancelledType, CancelledCaughtIsReportedOnlyWhenTheScopeSwallowedItsOwnCancellation) {
+  run_task([&] {
+    EXPECT_TRUE(cancel_scope([](CancelScope& scope) {
+      EXPECT_FALSE(scope.cancelled_caught());
+      scope.cancel();
+      EXPECT_FALSE(scope.cancelled_caught()) << "not before the scope is left";
+      checkpoint();
+    }));
+    // Cancelled but never raised inside: nothing caught.
+    EXPECT_FALSE(cancel_scope([](CancelScope& scope) { scope.cancel(); }));
+    // Raised, but caught inside the body: the scope itself caught nothing.
+    EXPECT_FALSE(cancel_scope([](CancelScope& scope) {
+      scope.cancel();
+      EXPECT_THROW(checkpoint(), Cancelled);
+    }));
+    // Not cancelled at all.
+    EXPECT_FALSE(cancel_scope([] { checkpoint(); }));
+  });
+}
+
+TEST(CancelledType, AnExceptionOtherThanCancelledPassesThroughACancelledScope) {
+  run_task([&] {
+    EXPECT_THROW(cancel_scope([](CancelScope& scope) {
+                   scope.cancel();
+                   throw std::runtime_error("not a cancellation");
+                 }),
+                 std::runtime_error);
+    checkpoint();  // the scope was left cleanly: no cancellation leaks out
+  });
+}
+
+TEST(CancelledType, CheckpointsOutsideAnyScopeNeverRaise) {
+  run_task([&] {
+    for (int i = 0; i < 10; ++i) checkpoint();
+    Simulation::current().checkpoint_if_cancelled();
+    EXPECT_FALSE(Simulation::current().is_cancelled(Simulation::current().current_task()));
+  });
+}
+
+}  // namespace
+}  // namespace asgisim::sim

@@ -1,0 +1,444 @@
+// Tests of task groups (task_group.hpp): waiting for every child, the first
+// error cancelling siblings and body, both anyio conventions for surfacing
+// errors, and cancellation flowing into and out of a group.
+#include "asgisim/sim/task_group.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "asgisim/sim/simulation.hpp"
+
+namespace asgisim::sim {
+namespace {
+
+std::string status_text(const RunResult& result) {
+  return std::string(to_string(result.status)) + ": " + result.report;
+}
+
+template <class Body>
+RunResult run_task(Body&& body, SimulationOptions options = {}) {
+  Simulation sim(options);
+  sim.spawn("host", std::forward<Body>(body));
+  RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << status_text(result);
+  return result;
+}
+
+// The messages of an ExceptionGroup's members, in order.
+std::vector<std::string> messages(const ExceptionGroup& group) {
+  std::vector<std::string> out;
+  for (const auto& e : group.exceptions()) out.push_back(describe(e));
+  return out;
+}
+
+// Sleeps for an hour and records whether it was cancelled, and when.
+struct Sleeper {
+  bool cancelled = false;
+  Nanoseconds cancelled_at = -1;
+  void operator()() {
+    try {
+      sim::sleep(3'600 * kSecond);
+    } catch (const Cancelled&) {
+      cancelled = true;
+      cancelled_at = now();
+      throw;
+    }
+  }
+};
+
+TEST(TaskGroup, WaitsForEveryChild) {
+  std::vector<int> finished;
+  Nanoseconds left_at = -1;
+  run_task([&] {
+    task_group([&](TaskGroup& tg) {
+      for (int i = 3; i >= 1; --i) {
+        tg.start_soon("child", [&finished, i] {
+          sim::sleep(i * kMillisecond);
+          finished.push_back(i);
+        });
+      }
+    });
+    left_at = now();
+  });
+  EXPECT_EQ(finished, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(left_at, 3 * kMillisecond);
+}
+
+TEST(TaskGroup, AnEmptyGroupLeavesAtOnce) {
+  run_task([&] {
+    task_group([](TaskGroup&) {});
+    EXPECT_EQ(now(), 0);
+  });
+}
+
+TEST(TaskGroup, ChildrenStartAfterTheBodyYields) {
+  std::vector<std::string> log;
+  run_task([&] {
+    task_group([&](TaskGroup& tg) {
+      tg.start_soon("a", [&] { log.push_back("a"); });
+      tg.start_soon("b", [&] { log.push_back("b"); });
+      log.push_back("body");
+    });
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"body", "a", "b"}));
+}
+
+TEST(TaskGroup, TheFirstChildErrorCancelsSiblingsAndBodyAndSurfacesBareInAnyio3) {
+  Sleeper sibling;
+  Sleeper body_sleep;
+  std::string surfaced;
+  run_task(
+      [&] {
+        try {
+          task_group([&](TaskGroup& tg) {
+            tg.start_soon("failing", [] {
+              sim::sleep(kMillisecond);
+              throw std::runtime_error("child failed");
+            });
+            tg.start_soon("sibling", [&] { sibling(); });
+            body_sleep();
+          });
+        } catch (const std::runtime_error& error) {
+          surfaced = error.what();
+        }
+        EXPECT_EQ(now(), kMillisecond);
+      },
+      {.task_group_errors = TaskGroupErrors::anyio3});
+  EXPECT_EQ(surfaced, "child failed");
+  EXPECT_TRUE(sibling.cancelled);
+  EXPECT_EQ(sibling.cancelled_at, kMillisecond);
+  EXPECT_TRUE(body_sleep.cancelled);
+  EXPECT_EQ(body_sleep.cancelled_at, kMillisecond);
+}
+
+TEST(TaskGroup, TheFirstChildErrorSurfacesAsAGroupInAnyio4) {
+  Sleeper sibling;
+  std::vector<std::string> surfaced;
+  run_task(
+      [&] {
+        try {
+          task_group([&](TaskGroup& tg) {
+            tg.start_soon("failing", [] {
+              sim::sleep(kMillisecond);
+              throw std::runtime_error("child failed");
+            });
+            tg.start_soon("sibling", [&] { sibling(); });
+          });
+        } catch (const ExceptionGroup& group) {
+          surfaced = messages(group);
+        }
+      },
+      {.task_group_errors = TaskGroupErrors::anyio4});
+  EXPECT_EQ(surfaced, (std::vector<std::string>{"child failed"}));
+  EXPECT_TRUE(sibling.cancelled);
+}
+
+class BothConventions : public ::testing::TestWithParam<TaskGroupErrors> {};
+
+TEST_P(BothConventions, TwoFailingChildrenSurfaceAsAGroup) {
+  std::vector<std::string> surfaced;
+  std::string what;
+  run_task(
+      [&] {
+        try {
+          task_group([&](TaskGroup& tg) {
+            // Both wake at 1 ms; the second is already ready when the first
+            // fails, so it raises its own error instead of Cancelled.
+            tg.start_soon("a", [] {
+              sim::sleep(kMillisecond);
+              throw std::runtime_error("a failed");
+            });
+            tg.start_soon("b", [] {
+              sim::sleep(kMillisecond);
+              throw std::logic_error("b failed");
+            });
+          });
+        } catch (const ExceptionGroup& group) {
+          surfaced = messages(group);
+          what = group.what();
+        }
+      },
+      {.task_group_errors = GetParam()});
+  EXPECT_EQ(surfaced, (std::vector<std::string>{"a failed", "b failed"}));
+  EXPECT_NE(what.find("2 exception(s)"), std::string::npos) << what;
+  EXPECT_NE(what.find("a failed"), std::string::npos) << what;
+}
+
+TEST_P(BothConventions, ABodyExceptionCancelsTheChildren) {
+  Sleeper child;
+  std::vector<std::string> surfaced;
+  run_task(
+      [&] {
+        try {
+          task_group([&](TaskGroup& tg) {
+            tg.start_soon("child", [&] { child(); });
+            sim::sleep(2 * kMillisecond);
+            throw std::runtime_error("body failed");
+          });
+        } catch (const ExceptionGroup& group) {
+          surfaced = messages(group);
+        } catch (const std::runtime_error& error) {
+          surfaced = {std::string("bare: ") + error.what()};
+        }
+        EXPECT_EQ(now(), 2 * kMillisecond);
+      },
+      {.task_group_errors = GetParam()});
+  EXPECT_TRUE(child.cancelled);
+  EXPECT_EQ(child.cancelled_at, 2 * kMillisecond);
+  if (GetParam() == TaskGroupErrors::anyio3) {
+    EXPECT_EQ(surfaced, (std::vector<std::string>{"bare: body failed"}));
+  } else {
+    EXPECT_EQ(surfaced, (std::vector<std::string>{"body failed"}));
+  }
+}
+
+TEST_P(BothConventions, ChildrenThatOnlyRaiseCancelledAddNoError) {
+  run_task(
+      [&] {
+        EXPECT_NO_THROW(task_group([&](TaskGroup& tg) {
+          tg.start_soon("a", [] { sim::sleep(kSecond); });
+          tg.start_soon("b", [] { sim::sleep(kSecond); });
+          sim::sleep(kMillisecond);
+          tg.cancel_scope().cancel();
+        }));
+        EXPECT_EQ(now(), kMillisecond);
+      },
+      {.task_group_errors = GetParam()});
+}
+
+INSTANTIATE_TEST_SUITE_P(Conventions, BothConventions,
+                         ::testing::Values(TaskGroupErrors::anyio3, TaskGroupErrors::anyio4),
+                         [](const auto& info) {
+                           return std::string(info.param == TaskGroupErrors::anyio3 ? "anyio3" : "anyio4");
+                         });
+
+TEST(TaskGroup, OuterCancellationPropagatesThroughTheGroup) {
+  Sleeper a;
+  Sleeper b;
+  bool after_group = false;
+  bool caught = false;
+  run_task([&] {
+    caught = move_on_after(5 * kMillisecond, [&] {
+      task_group([&](TaskGroup& tg) {
+        tg.start_soon("a", [&] { a(); });
+        tg.start_soon("b", [&] { b(); });
+      });
+      after_group = true;  // not reached: the outer Cancelled keeps going
+    });
+    EXPECT_EQ(now(), 5 * kMillisecond);
+  });
+  EXPECT_TRUE(caught);
+  EXPECT_FALSE(after_group);
+  EXPECT_TRUE(a.cancelled);
+  EXPECT_TRUE(b.cancelled);
+  EXPECT_EQ(a.cancelled_at, 5 * kMillisecond);
+}
+
+TEST(TaskGroup, OuterCancellationWhileTheBodyRunsReachesBodyAndChildren) {
+  Sleeper body;
+  Sleeper child;
+  bool caught = false;
+  run_task([&] {
+    caught = move_on_after(4 * kMillisecond, [&] {
+      task_group([&](TaskGroup& tg) {
+        tg.start_soon("child", [&] { child(); });
+        body();
+      });
+    });
+  });
+  EXPECT_TRUE(caught);
+  EXPECT_TRUE(body.cancelled);
+  EXPECT_TRUE(child.cancelled);
+  EXPECT_EQ(child.cancelled_at, 4 * kMillisecond);
+}
+
+TEST(TaskGroup, CancellingTheGroupsScopeIsSwallowed) {
+  Sleeper child;
+  bool after_group = false;
+  run_task([&] {
+    task_group([&](TaskGroup& tg) {
+      tg.start_soon("child", [&] { child(); });
+      sim::sleep(3 * kMillisecond);
+      tg.cancel_scope().cancel();
+      checkpoint();  // raises Cancelled out of the body
+      ADD_FAILURE() << "the body's checkpoint did not raise";
+    });
+    after_group = true;
+    checkpoint();  // nothing is cancelled any more
+  });
+  EXPECT_TRUE(after_group);
+  EXPECT_TRUE(child.cancelled);
+  EXPECT_EQ(child.cancelled_at, 3 * kMillisecond);
+}
+
+TEST(TaskGroup, AChildCanCancelItsOwnGroup) {
+  Sleeper sibling;
+  run_task([&] {
+    task_group([&](TaskGroup& tg) {
+      tg.start_soon("sibling", [&] { sibling(); });
+      tg.start_soon("canceller", [&] {
+        sim::sleep(6 * kMillisecond);
+        tg.cancel_scope().cancel();
+      });
+    });
+    EXPECT_EQ(now(), 6 * kMillisecond);
+  });
+  EXPECT_TRUE(sibling.cancelled);
+}
+
+TEST(TaskGroup, AChildCanStartMoreChildren) {
+  std::vector<std::string> log;
+  run_task([&] {
+    task_group([&](TaskGroup& tg) {
+      tg.start_soon("first", [&] {
+        sim::sleep(kMillisecond);
+        tg.start_soon("second", [&] {
+          sim::sleep(kMillisecond);
+          log.push_back("second");
+        });
+        log.push_back("first");
+      });
+    });
+    log.push_back("left");
+    EXPECT_EQ(now(), 2 * kMillisecond);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"first", "second", "left"}));
+}
+
+TEST(TaskGroup, NestedGroupsPropagateAChildErrorOutward) {
+  Sleeper outer_sibling;
+  std::string surfaced;
+  run_task([&] {
+    try {
+      task_group([&](TaskGroup& outer) {
+        outer.start_soon("outer-sibling", [&] { outer_sibling(); });
+        outer.start_soon("inner-host", [] {
+          task_group([](TaskGroup& inner) {
+            inner.start_soon("deep", [] {
+              sim::sleep(kMillisecond);
+              throw std::runtime_error("deep failure");
+            });
+          });
+        });
+      });
+    } catch (const std::runtime_error& error) {
+      surfaced = error.what();
+    }
+  });
+  EXPECT_EQ(surfaced, "deep failure");
+  EXPECT_TRUE(outer_sibling.cancelled);
+}
+
+TEST(TaskGroup, ShieldedCleanupInAChildRunsToTheEnd) {
+  Nanoseconds cleanup_done = -1;
+  run_task([&] {
+    move_on_after(kMillisecond, [&] {
+      task_group([&](TaskGroup& tg) {
+        tg.start_soon("with-cleanup", [&] {
+          try {
+            sim::sleep(kSecond);
+          } catch (const Cancelled&) {
+            shielded([&] { sim::sleep(5 * kMillisecond); });
+            cleanup_done = now();
+            throw;
+          }
+        });
+      });
+    });
+    EXPECT_EQ(now(), 6 * kMillisecond) << "the group waited for the shielded cleanup";
+  });
+  EXPECT_EQ(cleanup_done, 6 * kMillisecond);
+}
+
+// ---- teardown: runs that end while a group still has live children -----------------
+
+// Runs `scenario` in a child process with a watchdog: the process must exit
+// with status 0, not hang (SIGALRM) and not abort.
+#define EXPECT_RUNS_CLEANLY(scenario) \
+  EXPECT_EXIT(                        \
+      {                               \
+        ::alarm(5);                   \
+        scenario();                   \
+        std::_Exit(0);                \
+      },                              \
+      ::testing::ExitedWithCode(0), "")
+
+// A group's child is not a daemon even when its host is: an idle child
+// says so itself, so that it does not keep the run alive.
+void idle_reader() {
+  Simulation& sim = Simulation::current();
+  sim.set_daemon(sim.current_task(), true);
+  for (;;) sim::sleep(kSecond);
+}
+
+// A daemon (a keep-alive connection, say) whose task group still has a child
+// when the last non-daemon task ends: the run completes and must unwind
+// both the host blocked in the group and the child.
+void daemon_blocked_leaving_a_group() {
+  Simulation sim;
+  sim.spawn(
+      "connection", [] { task_group([](TaskGroup& tg) { tg.start_soon("reader", idle_reader); }); },
+      SpawnOptions{.daemon = true});
+  sim.spawn("request", [] { sim::sleep(2 * kSecond); });
+  const RunResult result = sim.run();
+  if (!result.ok()) std::_Exit(3);
+}
+
+// As above, but the host is still inside the group's body.
+void daemon_blocked_inside_a_group_body() {
+  Simulation sim;
+  sim.spawn(
+      "connection",
+      [] {
+        task_group([](TaskGroup& tg) {
+          tg.start_soon("reader", idle_reader);
+          for (;;) sim::sleep(kSecond);
+        });
+      },
+      SpawnOptions{.daemon = true});
+  sim.spawn("request", [] { sim::sleep(2 * kSecond); });
+  const RunResult result = sim.run();
+  if (!result.ok()) std::_Exit(3);
+}
+
+// A liveness failure inside a task group: the run stops with the group's
+// host and children suspended, and tearing it down must not hang or abort.
+void liveness_failure_inside_a_group() {
+  Simulation sim({.time_max_ns = 10 * kSecond});
+  sim.spawn("server", [] {
+    task_group([](TaskGroup& tg) {
+      tg.start_soon("poller", [] {
+        for (;;) sim::sleep(kSecond);
+      });
+      tg.start_soon("spinner", [] {
+        for (;;) sim::sleep(kSecond);
+      });
+    });
+  });
+  const RunResult result = sim.run();
+  if (result.status != RunStatus::liveness_time) std::_Exit(3);
+}
+
+TEST(TaskGroupTeardown, ADaemonBlockedLeavingAGroupIsUnwound) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_RUNS_CLEANLY(daemon_blocked_leaving_a_group);
+}
+
+TEST(TaskGroupTeardown, ADaemonBlockedInsideAGroupBodyIsUnwound) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_RUNS_CLEANLY(daemon_blocked_inside_a_group_body);
+}
+
+TEST(TaskGroupTeardown, ALivenessFailureInsideAGroupIsTornDown) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_RUNS_CLEANLY(liveness_failure_inside_a_group);
+}
+
+}  // namespace
+}  // namespace asgisim::sim
