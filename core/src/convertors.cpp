@@ -1,0 +1,355 @@
+// Path templates and convertors, matched with Python's regex semantics.
+#include "asgisim/core/convertors.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+#include <system_error>
+
+#include "asgisim/core/datastructures.hpp"
+
+namespace asgisim::core {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_identifier_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
+bool all_digits(std::string_view text) { return !text.empty() && std::all_of(text.begin(), text.end(), is_digit); }
+
+std::string_view strip_whitespace(std::string_view text) {
+  const std::string_view blanks = " \t\n\r\f\v";
+  const std::size_t first = text.find_first_not_of(blanks);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(blanks) - first + 1);
+}
+
+// Digits with single underscores between them (Python numeric literals);
+// returns the digits alone, or nullopt.
+std::optional<std::string> digits_without_underscores(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '_' && i > 0 && i + 1 < text.size() && is_digit(text[i - 1]) && is_digit(text[i + 1])) continue;
+    if (!is_digit(text[i])) return std::nullopt;
+    out.push_back(text[i]);
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::int64_t parse_int64(std::string_view digits, bool negative) {
+  std::uint64_t magnitude = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude);
+  const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+  if (error != std::errc() || end != digits.data() + digits.size() || magnitude > limit) {
+    throw PathParamOverflow("integer " + std::string(negative ? "-" : "") + std::string(digits) +
+                            " does not fit in 64 bits");
+  }
+  if (negative) return magnitude == (std::uint64_t{1} << 63) ? std::numeric_limits<std::int64_t>::min()
+                                                             : -static_cast<std::int64_t>(magnitude);
+  return static_cast<std::int64_t>(magnitude);
+}
+
+// Python's int(value).
+std::int64_t python_int(const PathParam& value) {
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return *integer;
+  if (const auto* number = std::get_if<double>(&value)) {
+    if (std::isnan(*number)) throw std::invalid_argument("cannot convert float NaN to integer");
+    if (std::isinf(*number)) throw std::invalid_argument("cannot convert float infinity to integer");
+    const double truncated = std::trunc(*number);
+    if (truncated < -9.2233720368547758e18 || truncated >= 9.2233720368547758e18) {
+      throw PathParamOverflow("integer " + python_float_repr(truncated) + " does not fit in 64 bits");
+    }
+    return static_cast<std::int64_t>(truncated);
+  }
+  const std::string& text = std::get<std::string>(value);
+  std::string_view body = strip_whitespace(text);
+  bool negative = false;
+  if (!body.empty() && (body.front() == '+' || body.front() == '-')) {
+    negative = body.front() == '-';
+    body.remove_prefix(1);
+  }
+  const auto digits = digits_without_underscores(body);
+  if (!digits) throw std::invalid_argument("invalid literal for int() with base 10: '" + text + "'");
+  return parse_int64(*digits, negative);
+}
+
+double decimal_to_double(std::string_view text) {
+  double result = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), result);
+  if (error == std::errc::result_out_of_range) {
+    // Overflow gives inf in Python, underflow 0.0; only a huge integer part overflows.
+    const std::size_t point = std::min(text.find('.'), text.size());
+    const bool large = text.substr(0, point).find_first_not_of("0+-") != std::string_view::npos;
+    return large ? std::numeric_limits<double>::infinity() : 0.0;
+  }
+  if (error != std::errc() || end != text.data() + text.size()) throw std::invalid_argument("bad float");
+  return result;
+}
+
+// Python's float(value).
+double python_float(const PathParam& value) {
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return static_cast<double>(*integer);
+  if (const auto* number = std::get_if<double>(&value)) return *number;
+  const std::string& text = std::get<std::string>(value);
+  const std::string error = "could not convert string to float: '" + text + "'";
+  std::string_view body = strip_whitespace(text);
+  bool negative = false;
+  if (!body.empty() && (body.front() == '+' || body.front() == '-')) {
+    negative = body.front() == '-';
+    body.remove_prefix(1);
+  }
+  std::string lower(body);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  double result = 0;
+  if (lower == "inf" || lower == "infinity") {
+    result = std::numeric_limits<double>::infinity();
+  } else if (lower == "nan") {
+    result = std::numeric_limits<double>::quiet_NaN();
+  } else {
+    // Drop the underscores Python allows between digits, then parse.
+    std::string cleaned;
+    for (std::size_t i = 0; i < lower.size(); ++i) {
+      if (lower[i] == '_') {
+        if (i == 0 || i + 1 == lower.size() || !is_digit(lower[i - 1]) || !is_digit(lower[i + 1])) {
+          throw std::invalid_argument(error);
+        }
+        continue;
+      }
+      cleaned.push_back(lower[i]);
+    }
+    if (cleaned.empty() || cleaned.front() == '+' || cleaned.front() == '-' ||
+        cleaned.find_first_of("0123456789") == std::string::npos ||
+        cleaned.find_first_not_of("0123456789.e+-") != std::string::npos) {
+      throw std::invalid_argument(error);
+    }
+    try {
+      result = decimal_to_double(cleaned);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument(error);
+    }
+  }
+  return negative ? -result : result;
+}
+
+bool is_uuid(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!is_digit(c) && !(c >= 'a' && c <= 'f')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// How far a parameter of `type` could reach from `at` (its character class).
+std::size_t reach(ConvertorType type, std::string_view path, std::size_t at) {
+  std::size_t end = at;
+  switch (type) {
+    case ConvertorType::str: while (end < path.size() && path[end] != '/') ++end; break;
+    case ConvertorType::path: while (end < path.size() && path[end] != '\n') ++end; break;
+    case ConvertorType::integer: while (end < path.size() && is_digit(path[end])) ++end; break;
+    case ConvertorType::floating:
+      while (end < path.size() && (is_digit(path[end]) || path[end] == '.')) ++end;
+      break;
+    case ConvertorType::uuid: end = std::min(path.size(), at + 36); break;
+  }
+  return end - at;
+}
+
+// Python's backtracking: each parameter tries its longest match first (for
+// every convertor regex, greedy order is longest-first).
+bool match_from(const CompiledPath& compiled, std::string_view path, std::size_t piece, std::size_t at,
+                std::vector<std::pair<std::string, std::string>>& captured) {
+  if (piece == compiled.pieces.size()) {
+    return at == path.size() || (at + 1 == path.size() && path[at] == '\n');
+  }
+  const CompiledPath::Piece& current = compiled.pieces[piece];
+  if (current.param.empty()) {
+    if (path.substr(at, current.literal.size()) != current.literal) return false;
+    return match_from(compiled, path, piece + 1, at + current.literal.size(), captured);
+  }
+  for (std::size_t length = reach(current.type, path, at) + 1; length-- > 0;) {
+    const std::string_view candidate = path.substr(at, length);
+    if (!convertor_accepts(current.type, candidate)) continue;
+    captured.emplace_back(current.param, std::string(candidate));
+    if (match_from(compiled, path, piece + 1, at + length, captured)) return true;
+    captured.pop_back();
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ConvertorType> parse_convertor_type(std::string_view name) {
+  if (name == "str") return ConvertorType::str;
+  if (name == "path") return ConvertorType::path;
+  if (name == "int") return ConvertorType::integer;
+  if (name == "float") return ConvertorType::floating;
+  if (name == "uuid") return ConvertorType::uuid;
+  return std::nullopt;
+}
+
+std::string_view to_string(ConvertorType type) {
+  switch (type) {
+    case ConvertorType::str: return "str";
+    case ConvertorType::path: return "path";
+    case ConvertorType::integer: return "int";
+    case ConvertorType::floating: return "float";
+    case ConvertorType::uuid: return "uuid";
+  }
+  return "?";
+}
+
+std::string python_str(const PathParam& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
+  return python_float_repr(std::get<double>(value));
+}
+
+bool convertor_accepts(ConvertorType type, std::string_view text) {
+  switch (type) {
+    case ConvertorType::str: return !text.empty() && text.find('/') == std::string_view::npos;
+    case ConvertorType::path: return text.find('\n') == std::string_view::npos;
+    case ConvertorType::integer: return all_digits(text);
+    case ConvertorType::floating: {
+      const std::size_t point = text.find('.');
+      if (point == std::string_view::npos) return all_digits(text);
+      return all_digits(text.substr(0, point)) && all_digits(text.substr(point + 1));
+    }
+    case ConvertorType::uuid: return is_uuid(text);
+  }
+  return false;
+}
+
+PathParam convertor_convert(ConvertorType type, std::string_view text) {
+  switch (type) {
+    case ConvertorType::integer: return parse_int64(text, false);
+    case ConvertorType::floating: return decimal_to_double(text);
+    default: return std::string(text);
+  }
+}
+
+std::string convertor_to_string(ConvertorType type, const PathParam& value) {
+  switch (type) {
+    case ConvertorType::str: {
+      std::string text = python_str(value);
+      if (text.find('/') != std::string::npos) throw ConvertorError("May not contain path separators");
+      if (text.empty()) throw ConvertorError("Must not be empty");
+      return text;
+    }
+    case ConvertorType::integer: {
+      const std::int64_t integer = python_int(value);
+      if (integer < 0) throw ConvertorError("Negative integers are not supported");
+      return std::to_string(integer);
+    }
+    case ConvertorType::floating: {
+      const double number = python_float(value);
+      if (!(number >= 0.0)) throw ConvertorError("Negative floats are not supported");
+      if (std::isinf(number)) throw ConvertorError("Infinite values are not supported");
+      // "%0.20f" % value, then rstrip("0").rstrip(".").
+      const int size = std::snprintf(nullptr, 0, "%0.20f", number);
+      std::string text(static_cast<std::size_t>(size) + 1, '\0');
+      std::snprintf(text.data(), text.size(), "%0.20f", number);
+      text.resize(static_cast<std::size_t>(size));
+      while (!text.empty() && text.back() == '0') text.pop_back();
+      if (!text.empty() && text.back() == '.') text.pop_back();
+      return text;
+    }
+    case ConvertorType::path:
+    case ConvertorType::uuid: return python_str(value);
+  }
+  return python_str(value);
+}
+
+std::optional<ConvertorType> CompiledPath::convertor_of(std::string_view name) const {
+  for (const auto& [param, type] : params) {
+    if (param == name) return type;
+  }
+  return std::nullopt;
+}
+
+CompiledPath compile_path(std::string_view path) {
+  CompiledPath compiled;
+  std::set<std::string> duplicated;
+  std::size_t literal_start = 0;
+  const auto add_literal = [&](std::size_t end) {
+    if (end > literal_start) {
+      compiled.pieces.push_back({.literal = std::string(path.substr(literal_start, end - literal_start))});
+      compiled.format.append(path.substr(literal_start, end - literal_start));
+    }
+  };
+  // PARAM_REGEX = "{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}", found left to right.
+  for (std::size_t at = 0; at < path.size(); ++at) {
+    if (path[at] != '{' || at + 1 >= path.size() || !is_identifier_start(path[at + 1])) continue;
+    std::size_t end = at + 2;
+    while (end < path.size() && is_identifier_char(path[end])) ++end;
+    const std::string name(path.substr(at + 1, end - at - 1));
+    std::string type_name = "str";
+    if (end + 1 < path.size() && path[end] == ':' && is_identifier_start(path[end + 1])) {
+      std::size_t type_end = end + 2;
+      while (type_end < path.size() && is_identifier_char(path[type_end])) ++type_end;
+      if (type_end < path.size() && path[type_end] == '}') {
+        type_name = std::string(path.substr(end + 1, type_end - end - 1));
+        end = type_end;
+      }
+    }
+    if (end >= path.size() || path[end] != '}') continue;
+    const auto type = parse_convertor_type(type_name);
+    if (!type) throw std::invalid_argument("Unknown path convertor '" + type_name + "'");
+    add_literal(at);
+    compiled.pieces.push_back({.param = name, .type = *type});
+    compiled.format += "{" + name + "}";
+    if (compiled.convertor_of(name)) {
+      duplicated.insert(name);
+      for (auto& entry : compiled.params) {
+        if (entry.first == name) entry.second = *type;  // the later convertor wins, as in the dict
+      }
+    } else {
+      compiled.params.emplace_back(name, *type);
+    }
+    literal_start = end + 1;
+    at = end;
+  }
+  add_literal(path.size());
+  if (!duplicated.empty()) {
+    std::string names;
+    for (const auto& name : duplicated) names += (names.empty() ? "" : ", ") + name;
+    throw std::invalid_argument(std::string("Duplicated param name") + (duplicated.size() > 1 ? "s " : " ") + names +
+                                " at path " + std::string(path));
+  }
+  return compiled;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> match_path(const CompiledPath& compiled,
+                                                                            std::string_view path) {
+  std::vector<std::pair<std::string, std::string>> captured;
+  if (!match_from(compiled, path, 0, 0, captured)) return std::nullopt;
+  return captured;
+}
+
+std::string replace_params(std::string_view format, const CompiledPath& compiled, PathParams& params) {
+  std::string path(format);
+  for (auto it = params.begin(); it != params.end();) {
+    const std::string token = "{" + it->first + "}";
+    const auto type = compiled.convertor_of(it->first);
+    if (path.find(token) == std::string::npos || !type) {
+      ++it;
+      continue;
+    }
+    const std::string value = convertor_to_string(*type, it->second);
+    for (std::size_t at = path.find(token); at != std::string::npos; at = path.find(token, at + value.size())) {
+      path.replace(at, token.size(), value);
+    }
+    it = params.erase(it);
+  }
+  return path;
+}
+
+}  // namespace asgisim::core

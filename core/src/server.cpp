@@ -1,0 +1,553 @@
+// uvicorn's HTTP protocol and RequestResponseCycle (uvicorn 0.28.x to 0.32.x,
+// httptools_impl.py with h11_impl.py where they agree) over an in-memory
+// transport. Messages and rules follow the Python source; where uvicorn would
+// crash with a KeyError or ValueError on a bad message, the model raises a
+// ProtocolError with a clear message into the app instead.
+#include "asgisim/core/server.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "asgisim/sim/event.hpp"
+
+namespace asgisim::core {
+
+namespace {
+
+char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = lower_ascii(c);
+  return out;
+}
+
+// RFC 9110 token characters: what a header name may contain.
+bool is_token_byte(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// Control bytes other than TAB, and DEL, may not appear in a header value.
+bool is_bad_value_byte(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7F; }
+
+// Bytes as a readable string: control and non-ASCII bytes become \xNN.
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7F || c == '\\') {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The exception for an app_raised observation; `client_disconnected` tells
+// whether it was ClientDisconnected.
+std::string describe_error(const std::exception_ptr& error, bool& client_disconnected) {
+  client_disconnected = false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const ProtocolError& e) {
+    return fmt::format("ProtocolError: {}", e.what());
+  } catch (const ClientDisconnected& e) {
+    client_disconnected = true;
+    return fmt::format("ClientDisconnected: {}", e.what());
+  } catch (...) {
+    return sim::describe(error);
+  }
+}
+
+}  // namespace
+
+ServerOptions uvicorn_options(std::string_view version) {
+  // "0.28.1" -> 28001; missing or malformed parts count as 0.
+  int number = 0;
+  for (int part = 0; part < 3; ++part) {
+    int value = 0;
+    const auto [end, error] = std::from_chars(version.data(), version.data() + version.size(), value);
+    if (error == std::errc()) version.remove_prefix(static_cast<std::size_t>(end - version.data()));
+    if (!version.empty() && version.front() == '.') version.remove_prefix(1);
+    number = number * 1'000 + value;
+  }
+  ServerOptions options;
+  // spec_version 2.4 from 0.28.0 to 0.32.0; 0.32.1 (PR #2513) went back to 2.3.
+  if (number >= 28'000 && number < 32'001) options.spec_version = "2.4";
+  if (number == 28'000) options.send_after_disconnect = SendAfterDisconnect::raise;
+  return options;
+}
+
+// ---- detail::AsyncioEvent -------------------------------------------------------
+
+namespace detail {
+
+void AsyncioEvent::set() {
+  set_ = true;
+  if (waiters_.empty()) return;
+  sim::Simulation& sim = sim::Simulation::current();
+  while (sim::Waiter* waiter = waiters_.pop_front()) {
+    waiter->handed = true;
+    sim.wake(*waiter->task);  // false if a cancellation woke it first: nothing to do
+  }
+}
+
+void AsyncioEvent::wait() {
+  sim::Simulation& sim = sim::Simulation::current();
+  sim.require_domain(sim::Domain::loop, "asyncio.Event.wait");
+  if (set_) return;
+  sim::Waiter waiter{.task = &sim.current_task()};
+  waiters_.push_back(waiter);
+  sim::WaiterGuard guard(waiters_, waiter);
+  sim::detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/false);
+}
+
+// The state a server shares with its connections and request tasks, and
+// uvicorn's run_asgi.
+struct ServerCore {
+  ServerCore(sim::Simulation& sim, Observer& observer, App app, ServerOptions options)
+      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {}
+
+  void start_cycle(std::shared_ptr<Connection> connection, std::shared_ptr<RequestResponseCycle> cycle);
+  // RequestResponseCycle.run_asgi: the body of a request's task.
+  void run_asgi(const std::shared_ptr<Connection>& connection,
+                const std::shared_ptr<RequestResponseCycle>& cycle);
+  void send_500(RequestResponseCycle& cycle, std::string why);
+  void observe(ObservationKind kind, RequestId request, std::string detail = {}, std::uint64_t value = 0,
+               const Message* message = nullptr);
+
+  sim::Simulation& sim;
+  Observer& observer;
+  App app;
+  ServerOptions options;
+  RequestId next_request_id = 1;
+};
+
+}  // namespace detail
+
+// ---- RequestResponseCycle -------------------------------------------------------
+
+// One request and its response, as uvicorn's RequestResponseCycle.
+class RequestResponseCycle {
+ public:
+  RequestResponseCycle(std::shared_ptr<detail::ServerCore> core, Connection& connection, RequestId id,
+                       Scope scope)
+      : core(std::move(core)),
+        connection(connection),
+        id(id),
+        scope(std::move(scope)),
+        message_event(fmt::format("request {} message_event", id)),
+        keep_alive(this->core->options.keep_alive) {}
+
+  Message receive();
+  // Returns false if the message was dropped because the client had left.
+  bool send(Message message, bool from_server);
+
+  const std::shared_ptr<detail::ServerCore> core;
+  Connection& connection;  // kept alive by the request's task and callables
+  const RequestId id;
+  Scope scope;
+  detail::AsyncioEvent message_event;
+  // Connection state.
+  bool disconnected = false;
+  bool keep_alive = true;
+  std::string close_reason = "keep-alive disabled";
+  // Request state: bytes received from the client, not yet handed to the app.
+  Bytes body;
+  bool more_body = true;
+  // Response state.
+  bool response_started = false;
+  bool response_complete = false;
+  bool chunked = false;
+  bool framing_known = false;  // uvicorn's chunked_encoding is not None
+  std::uint64_t expected_content_length = 0;
+  std::uint64_t body_bytes_sent = 0;
+
+ private:
+  [[noreturn]] void fail(std::string message);
+  void start_response(const Message& message);
+  void send_body(const Message& message);
+  void check_invariants() const {
+    ASGISIM_PRIMITIVE_CHECK(!response_complete || response_started);
+    ASGISIM_PRIMITIVE_CHECK(!(disconnected && response_complete));
+  }
+};
+
+void RequestResponseCycle::fail(std::string message) {
+  core->observe(ObservationKind::protocol_error, id, message);
+  throw ProtocolError(message);
+}
+
+Message RequestResponseCycle::receive() {
+  if (!disconnected && !response_complete) {
+    connection.resume_reading();
+    message_event.wait();
+    message_event.clear();
+  }
+  Message message = Message::disconnect();
+  if (!disconnected && !response_complete) {
+    message = Message::request(std::move(body), more_body);
+    body.clear();
+  }
+  if (core->options.observe_messages) core->observe(ObservationKind::received, id, {}, 0, &message);
+  return message;
+}
+
+bool RequestResponseCycle::send(Message message, bool from_server) {
+  if (connection.write_paused_ && !disconnected) connection.writable_.wait();  // flow.drain()
+  if (!from_server && core->options.observe_messages)
+    core->observe(ObservationKind::sent, id, {}, 0, &message);
+  if (disconnected) {
+    const bool raise = !from_server && core->options.send_after_disconnect == SendAfterDisconnect::raise;
+    core->observe(ObservationKind::send_dropped, id,
+                  raise ? "raised ClientDisconnected" : "client disconnected", 0, &message);
+    if (raise) throw ClientDisconnected();
+    return false;
+  }
+  if (!response_started) {
+    if (message.type != MessageType::http_response_start) {
+      fail(
+          fmt::format("Expected ASGI message 'http.response.start', but got '{}'.", to_string(message.type)));
+    }
+    start_response(message);
+  } else if (!response_complete) {
+    if (message.type != MessageType::http_response_body) {
+      fail(fmt::format("Expected ASGI message 'http.response.body', but got '{}'.", to_string(message.type)));
+    }
+    send_body(message);
+  } else {
+    fail(fmt::format("Unexpected ASGI message '{}' sent, after response already completed.",
+                     to_string(message.type)));
+  }
+  check_invariants();
+  return true;
+}
+
+void RequestResponseCycle::start_response(const Message& message) {
+  // uvicorn marks the response started before it validates anything, so a bad
+  // start message closes the connection instead of giving a 500.
+  response_started = true;
+  if (message.status < 100 || message.status > 599) {
+    fail(fmt::format("Invalid HTTP status code {} in 'http.response.start' (must be 100 to 599).",
+                     message.status));
+  }
+  Headers headers = message.headers;
+  const Header close_header{"connection", "close"};
+  auto has_close = [&](const Headers& list) {
+    for (const Header& header : list) {
+      if (header == close_header) return true;
+    }
+    return false;
+  };
+  if (has_close(scope.headers) && !has_close(headers)) headers.push_back(close_header);
+  for (auto& [name, value] : headers) {
+    if (name.empty()) fail("Invalid HTTP header name '' in 'http.response.start': empty.");
+    for (const char c : name) {
+      if (!is_token_byte(static_cast<unsigned char>(c))) {
+        fail(fmt::format(
+            "Invalid HTTP header name '{}' in 'http.response.start': byte 0x{:02x} is not allowed.",
+            printable(name), static_cast<unsigned char>(c)));
+      }
+    }
+    for (const char c : value) {
+      if (is_bad_value_byte(static_cast<unsigned char>(c))) {
+        fail(
+            fmt::format("Invalid HTTP header value '{}' for '{}' in 'http.response.start': byte 0x{:02x} is "
+                        "not allowed.",
+                        printable(value), printable(name), static_cast<unsigned char>(c)));
+      }
+    }
+    name = lower(name);
+    if (name == "content-length" && !framing_known) {
+      std::uint64_t length = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
+      if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
+        fail(fmt::format("Invalid Content-Length value '{}' in 'http.response.start'.", printable(value)));
+      }
+      expected_content_length = length;
+      framing_known = true;
+    } else if (name == "transfer-encoding" && lower(value) == "chunked") {
+      expected_content_length = 0;
+      chunked = true;
+      framing_known = true;
+    } else if (name == "connection" && lower(value) == "close") {
+      keep_alive = false;
+      close_reason = "connection: close";
+    }
+  }
+  if (!framing_known && scope.method != "HEAD" && message.status != 204 && message.status != 304) {
+    chunked = true;
+    framing_known = true;
+    headers.emplace_back("transfer-encoding", "chunked");
+  }
+  connection.write(
+      {.kind = ResponseEvent::Kind::start, .status = message.status, .headers = std::move(headers)});
+}
+
+void RequestResponseCycle::send_body(const Message& message) {
+  const std::uint64_t size = message.body.size();
+  if (scope.method == "HEAD") {
+    expected_content_length = 0;  // the server strips the body of a HEAD response
+  } else if (chunked) {
+    if (size > 0) connection.write({.kind = ResponseEvent::Kind::body, .body = message.body});
+    body_bytes_sent += size;
+  } else {
+    if (size > expected_content_length) {
+      fail(fmt::format("Response content longer than Content-Length: {} more byte(s) declared, {} sent.",
+                       expected_content_length, size));
+    }
+    expected_content_length -= size;
+    if (size > 0) connection.write({.kind = ResponseEvent::Kind::body, .body = message.body});
+    body_bytes_sent += size;
+  }
+  if (message.more_body) return;
+  if (expected_content_length != 0) {
+    fail(fmt::format("Response content shorter than Content-Length: {} byte(s) sent, {} more declared.",
+                     body_bytes_sent, expected_content_length));
+  }
+  response_complete = true;
+  message_event.set();
+  connection.write({.kind = ResponseEvent::Kind::end});
+  core->observe(ObservationKind::response_completed, id, {}, body_bytes_sent);
+  if (!keep_alive) connection.close_transport(id, close_reason);
+  connection.on_response_complete();
+}
+
+// ---- Connection -----------------------------------------------------------------
+
+Connection::Connection(std::shared_ptr<detail::ServerCore> core, std::uint64_t id)
+    : core_(std::move(core)),
+      id_(id),
+      read_resumed_(fmt::format("connection {} reading resumed", id)),
+      writable_(fmt::format("connection {} writable", id)),
+      inbox_ready_(fmt::format("connection {} response data", id)) {
+  read_resumed_.set();
+  writable_.set();
+}
+
+Connection::~Connection() = default;
+
+RequestId Connection::send_head(RequestHead head) {
+  sim::checkpoint();
+  while (read_paused_ && !closed_) read_resumed_.wait();
+  if (closed_) return 0;
+  const ServerOptions& options = core_->options;
+  Scope scope;
+  scope.spec_version = options.spec_version;
+  scope.method = std::move(head.method);
+  scope.path = options.root_path + head.path;
+  scope.raw_path = options.root_path + head.path;
+  scope.query_string = std::move(head.query_string);
+  scope.root_path = options.root_path;
+  for (auto& [name, value] : head.headers) scope.headers.emplace_back(lower(name), std::move(value));
+  const RequestId id = core_->next_request_id++;
+  scope.request_id = id;
+  auto cycle = std::make_shared<RequestResponseCycle>(core_, *this, id, std::move(scope));
+  const bool start_now = !cycle_ || cycle_->response_complete;
+  cycle_ = cycle;
+  if (start_now) {
+    core_->start_cycle(shared_from_this(), cycle);
+  } else {
+    pipeline_.push_back(cycle);  // pipelined: waits for the previous response
+    pause_reading();
+  }
+  check_invariants();
+  return id;
+}
+
+bool Connection::send_body(Bytes chunk) {
+  sim::checkpoint();
+  while (read_paused_ && !closed_) read_resumed_.wait();
+  if (closed_) return false;
+  if (!cycle_) throw sim::UsageError("Connection::send_body before send_head");
+  RequestResponseCycle& cycle = *cycle_;
+  if (cycle.response_complete || chunk.empty()) return true;  // uvicorn discards it
+  cycle.body += chunk;
+  if (cycle.body.size() > core_->options.read_pause_bytes) pause_reading();
+  cycle.message_event.set();
+  check_invariants();
+  return true;
+}
+
+bool Connection::end_request() {
+  // No checkpoint: with Content-Length the message ends with its last body
+  // byte, in the same data_received call.
+  if (closed_) return false;
+  if (!cycle_) throw sim::UsageError("Connection::end_request before send_head");
+  if (cycle_->response_complete) return true;
+  cycle_->more_body = false;
+  cycle_->message_event.set();
+  return true;
+}
+
+ResponseEvent Connection::read() {
+  sim::checkpoint();
+  for (;;) {
+    if (!inbox_.empty()) {
+      ResponseEvent event = std::move(inbox_.front());
+      inbox_.pop_front();
+      unread_bytes_ -= event.body.size();
+      if (write_paused_ && unread_bytes_ <= core_->options.write_low_water_bytes) resume_writing();
+      check_invariants();
+      return event;
+    }
+    if (closed_) return {};
+    inbox_ready_.clear();
+    inbox_ready_.wait();
+  }
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  connection_lost();
+}
+
+void Connection::write(ResponseEvent event) {
+  if (closed_) return;  // asyncio ignores writes to a closing transport
+  unread_bytes_ += event.body.size();
+  inbox_.push_back(std::move(event));
+  inbox_ready_.set();
+  if (!write_paused_ && unread_bytes_ > core_->options.write_high_water_bytes) {
+    write_paused_ = true;
+    writable_.clear();
+  }
+  check_invariants();
+}
+
+void Connection::close_transport(RequestId request, std::string why) {
+  if (closed_) return;
+  closed_ = true;
+  closed_by_server_ = true;
+  core_->observe(ObservationKind::connection_closed, request, std::move(why));
+  inbox_ready_.set();
+  connection_lost();
+}
+
+void Connection::connection_lost() {
+  // Only the newest request learns of the disconnect, as in uvicorn; requests
+  // queued behind it (pipelining) never start.
+  if (cycle_ && !cycle_->response_complete) cycle_->disconnected = true;
+  if (cycle_) cycle_->message_event.set();
+  pipeline_.clear();
+  resume_writing();
+  read_resumed_.set();  // blocked client writes wake and see the closed connection
+  check_invariants();
+}
+
+void Connection::on_response_complete() {
+  if (closed_) return;
+  resume_reading();
+  if (!pipeline_.empty()) {
+    std::shared_ptr<RequestResponseCycle> next = std::move(pipeline_.front());
+    pipeline_.pop_front();
+    core_->start_cycle(shared_from_this(), std::move(next));
+  }
+}
+
+void Connection::check_invariants() const {
+  std::size_t unread = 0;
+  for (const ResponseEvent& event : inbox_) unread += event.body.size();
+  ASGISIM_PRIMITIVE_CHECK(unread == unread_bytes_);
+  ASGISIM_PRIMITIVE_CHECK(read_paused_ != read_resumed_.is_set() || closed_);
+  ASGISIM_PRIMITIVE_CHECK(write_paused_ != writable_.is_set());
+  ASGISIM_PRIMITIVE_CHECK(!closed_ || pipeline_.empty());
+}
+
+// ---- ServerCore and Server ------------------------------------------------------
+
+namespace detail {
+
+void ServerCore::start_cycle(std::shared_ptr<Connection> connection,
+                             std::shared_ptr<RequestResponseCycle> cycle) {
+  sim.spawn(fmt::format("request {}", cycle->id), [core = cycle->core, connection = std::move(connection),
+                                                   cycle] { core->run_asgi(connection, cycle); });
+}
+
+void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
+                          const std::shared_ptr<RequestResponseCycle>& cycle_ptr) {
+  RequestResponseCycle& cycle = *cycle_ptr;
+  observe(ObservationKind::request_started, cycle.id,
+          fmt::format("{} {}", cycle.scope.method, cycle.scope.path));
+  // The callables own the cycle and its connection, so an app may keep them
+  // past its return (in a background task).
+  const Receive receive = [connection, cycle_ptr] { return cycle_ptr->receive(); };
+  const Send send = [connection, cycle_ptr](Message message) { cycle_ptr->send(std::move(message), false); };
+  std::exception_ptr error;
+  try {
+    app(cycle.scope, receive, send);
+  } catch (const sim::TaskUnwound&) {
+    throw;
+  } catch (const boost::context::detail::forced_unwind&) {
+    throw;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) {
+    bool client_disconnected = false;
+    const std::string what = describe_error(error, client_disconnected);
+    if (client_disconnected && options.send_after_disconnect == SendAfterDisconnect::raise) {
+      // uvicorn 0.28.0: `except ClientDisconnected: pass`.
+      observe(ObservationKind::app_raised, cycle.id, what + " (ignored by the server)");
+      return;
+    }
+    observe(ObservationKind::app_raised, cycle.id, what);
+    if (!cycle.response_started) {
+      send_500(cycle, "app raised before http.response.start");
+    } else {
+      connection->close_transport(cycle.id, "app raised after http.response.start");
+    }
+    return;
+  }
+  observe(ObservationKind::app_returned, cycle.id);
+  if (!cycle.response_started && !cycle.disconnected) {
+    send_500(cycle, "app returned without starting the response");
+  } else if (!cycle.response_complete && !cycle.disconnected) {
+    connection->close_transport(cycle.id, "app returned without completing the response");
+  }
+}
+
+void ServerCore::send_500(RequestResponseCycle& cycle, std::string why) {
+  const Headers headers{{"content-type", "text/plain; charset=utf-8"}, {"connection", "close"}};
+  if (cycle.send(Message::start(500, headers), /*from_server=*/true)) {
+    observe(ObservationKind::server_500, cycle.id, std::move(why), 500);
+  }
+  cycle.send(Message::body_chunk("Internal Server Error"), /*from_server=*/true);
+}
+
+void ServerCore::observe(ObservationKind kind, RequestId request, std::string detail, std::uint64_t value,
+                         const Message* message) {
+  const bool boundary = kind == ObservationKind::received || kind == ObservationKind::sent;
+  observer.observe(Observation{.kind = kind,
+                               .request = request,
+                               .layer = boundary ? options.name + "->app" : options.name,
+                               .message = message ? std::optional<Message>(*message) : std::nullopt,
+                               .detail = std::move(detail),
+                               .value = value});
+}
+
+}  // namespace detail
+
+Server::Server(sim::Simulation& sim, Observer& observer, App app, ServerOptions options)
+    : core_(std::make_shared<detail::ServerCore>(sim, observer, std::move(app), std::move(options))) {}
+
+Server::~Server() = default;
+
+std::shared_ptr<Connection> Server::connect() {
+  connections_.push_back(std::make_shared<Connection>(core_, connections_.size() + 1));
+  return connections_.back();
+}
+
+const ServerOptions& Server::options() const { return core_->options; }
+sim::Simulation& Server::simulation() const { return core_->sim; }
+Observer& Server::observer() const { return core_->observer; }
+std::uint64_t Server::requests_received() const { return core_->next_request_id - 1; }
+
+}  // namespace asgisim::core
