@@ -1,0 +1,108 @@
+// Starlette's BaseHTTPMiddleware (starlette/middleware/base.py) in each of its
+// historical behaviours, 0.15.0 to 0.29.0, named after the releases that had
+// them (DESIGN.md, "core/" -> Middleware). dispatch(request, call_next) gets
+// the request; call_next runs the downstream app in the middleware's task
+// group and returns a StreamingResponse fed through a zero-buffer memory
+// object stream; the response dispatch returns is sent; then, depending on
+// the behaviour, the task group is cancelled or the downstream app is told
+// that the response is gone.
+//
+//   App app = base_http_middleware(endpoint_app,
+//       [](DispatchRequest& request, const CallNext& call_next) {
+//         Response response = call_next(request);
+//         response.set_header("custom-header", "Example");
+//         return response;
+//       },
+//       {.behaviour = BaseHttpBehaviour::cancel});
+//
+// Not modelled: the http.response.debug extension (0.24+), contextvars, and
+// the asyncgen finalizer that closes a body_stream abandoned half-way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "asgisim/core/asgi.hpp"
+#include "asgisim/core/middleware/dispatch_request.hpp"
+#include "asgisim/core/observe.hpp"
+#include "asgisim/core/response.hpp"
+
+namespace asgisim::core {
+
+enum class BaseHttpBehaviour : std::uint8_t {
+  // 0.15.0 to 0.20.0: body_stream reads until the downstream app (background
+  // tasks included) has finished; then the task group is cancelled. Work is
+  // killed when the outer response is cut short (#1438).
+  cancel_drain,
+  // 0.20.1 to 0.20.4 (PR #1609): body_stream stops at the final body message
+  // and skips empty ones, so the cancellation right after the response
+  // kills background tasks and inner context-manager exits.
+  cancel,
+  // 0.21.0 to 0.23.0 (PR #1715): no cancellation; once the response is sent
+  // an event makes downstream receive() answer http.disconnect, the receive
+  // end of the stream is closed, and downstream send() swallows the
+  // BrokenResourceError. The app call returns when the downstream app has.
+  disconnect,
+  // 0.23.1 to 0.27.x (PR #1940): as disconnect, but body_stream no longer
+  // stops at the final body message: the response's completion waits for
+  // the downstream app, background tasks included.
+  no_break,
+  // 0.28.0 (PR #1692): no_break plus _CachedRequest: the body dispatch read
+  // is replayed downstream.
+  cached_body,
+  // 0.29.0 (PR #2194): cached_body with the stop at the final body message restored.
+  fixed,
+};
+std::string_view to_string(BaseHttpBehaviour behaviour);
+bool parse_base_http_behaviour(std::string_view text, BaseHttpBehaviour& out);
+// "0.15.0 to 0.20.0", for reports.
+std::string_view starlette_versions(BaseHttpBehaviour behaviour);
+// The behaviour of a Starlette release ("0.20.4" -> cancel); nullopt for a
+// malformed version or one before 0.15.0 (the asyncio-era implementation).
+// Every release from 0.29.0 maps to fixed: the later changes (0.38.3 #2620,
+// 0.38.5 #2688, 0.46.0 #2812) are not modelled yet.
+std::optional<BaseHttpBehaviour> base_http_behaviour_for_starlette(std::string_view version);
+
+// The points where the behaviours differ, as flags.
+struct BaseHttpTraits {
+  // After the response: cancel the task group (before 0.21) instead of
+  // setting response_sent (disconnecting the downstream app).
+  bool cancel_downstream = false;
+  // body_stream breaks at the body message with more_body false (#1609,
+  // removed by #1940, restored by #2194).
+  bool stop_at_final_body = false;
+  // body_stream yields only non-empty bodies (#1609).
+  bool skip_empty_chunks = false;
+  // dispatch gets a _CachedRequest whose wrapped_receive feeds the
+  // downstream app and the outer response (#1692).
+  bool cache_request_body = false;
+};
+BaseHttpTraits traits(BaseHttpBehaviour behaviour);
+
+// call_next(request): runs the downstream app and returns its response as a
+// StreamingResponse (listen behaviour, as in every modelled release).
+// Raises the downstream exception, or std::runtime_error("No response
+// returned.") when the app ended without http.response.start.
+using CallNext = std::function<Response(DispatchRequest& request)>;
+// dispatch(request, call_next) -> the response to send.
+using DispatchFunction = std::function<Response(DispatchRequest& request, const CallNext& call_next)>;
+
+struct BaseHttpOptions {
+  BaseHttpBehaviour behaviour = BaseHttpBehaviour::fixed;
+  // The layer name in observations, trace notes and stream names.
+  std::string name = "BaseHTTPMiddleware";
+  // error_raised is reported here when call_next raises "No response returned.".
+  Observer* observer = nullptr;
+};
+
+// BaseHTTPMiddleware(app, dispatch=dispatch) as an ASGI app. Non-http scopes
+// go straight to `app`.
+App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions options = {});
+
+// `async def passthrough(request, call_next): return await call_next(request)`.
+DispatchFunction passthrough_dispatch();
+
+}  // namespace asgisim::core

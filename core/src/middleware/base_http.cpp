@@ -1,0 +1,329 @@
+// BaseHTTPMiddleware.__call__ and call_next, 0.15.0 to 0.29.0, one code path
+// with the behaviours' differences as BaseHttpTraits flags at the lines
+// where upstream differs. Python names are kept (body_stream, coro,
+// receive_or_disconnect, send_no_error, close_recv_stream_on_response_sent).
+#include "asgisim/core/middleware/base_http.hpp"
+
+#include <array>
+#include <charconv>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "asgisim/sim/event.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/stream.hpp"
+#include "asgisim/sim/task_group.hpp"
+
+namespace asgisim::core {
+
+namespace {
+
+constexpr std::array<std::pair<BaseHttpBehaviour, std::string_view>, 6> kNames{{
+    {BaseHttpBehaviour::cancel_drain, "cancel_drain"},
+    {BaseHttpBehaviour::cancel, "cancel"},
+    {BaseHttpBehaviour::disconnect, "disconnect"},
+    {BaseHttpBehaviour::no_break, "no_break"},
+    {BaseHttpBehaviour::cached_body, "cached_body"},
+    {BaseHttpBehaviour::fixed, "fixed"},
+}};
+
+// The zero-buffer stream between the downstream app and body_stream, and
+// the downstream exception (`app_exc`).
+struct CallNextStreams {
+  sim::MemoryObjectSendStream<Message> send_stream{};
+  sim::MemoryObjectReceiveStream<Message> recv_stream{};
+  std::exception_ptr app_exc{};
+};
+
+// call_next's body_stream() async generator: `async with recv_stream:
+// async for message in recv_stream: ...`, then `raise app_exc`.
+class BodyStream {
+ public:
+  BodyStream(std::shared_ptr<CallNextStreams> streams, BaseHttpTraits traits)
+      : streams_(std::move(streams)), traits_(traits) {}
+
+  std::optional<Bytes> next() {
+    if (done_) return std::nullopt;
+    if (break_after_yield_) return finish();
+    for (;;) {
+      Message message;
+      try {
+        message = streams_->recv_stream.receive();
+      } catch (const sim::EndOfStream&) {
+        return finish();
+      } catch (...) {
+        // Cancelled (the outer response was cut short) or teardown: leaving
+        // `async with recv_stream` closes it all the same.
+        close();
+        throw;
+      }
+      if (message.type != MessageType::http_response_body) {
+        close();
+        throw std::logic_error("assert message['type'] == 'http.response.body'");
+      }
+      const bool stop = traits_.stop_at_final_body && !message.more_body;
+      if (!traits_.skip_empty_chunks || !message.body.empty()) {
+        break_after_yield_ = stop;
+        return std::move(message.body);
+      }
+      if (stop) return finish();
+    }
+  }
+
+ private:
+  std::optional<Bytes> finish() {
+    close();
+    if (streams_->app_exc) std::rethrow_exception(streams_->app_exc);
+    return std::nullopt;
+  }
+  void close() {
+    done_ = true;
+    streams_->recv_stream.close();
+  }
+
+  std::shared_ptr<CallNextStreams> streams_;
+  BaseHttpTraits traits_;
+  bool break_after_yield_ = false;  // yielded the final body; the next step breaks
+  bool done_ = false;
+};
+
+struct Middleware {
+  App app{};
+  DispatchFunction dispatch{};
+  BaseHttpOptions options{};
+  BaseHttpTraits traits{};
+};
+
+// One BaseHTTPMiddleware.__call__ for an http scope.
+class MiddlewareCall {
+ public:
+  MiddlewareCall(const Middleware& middleware, Scope& scope, const Receive& receive, const Send& send)
+      : middleware_(middleware),
+        traits_(middleware.traits),
+        scope_(scope),
+        receive_(receive),
+        send_(send),
+        request_(scope, receive,
+                 traits_.cache_request_body ? StreamConsumedRule::on_last : StreamConsumedRule::on_start),
+        response_sent_(middleware.options.name + " response_sent") {}
+
+  void run() {
+    sim::task_group([&](sim::TaskGroup& task_group) {
+      const CallNext call_next = [this, &task_group](DispatchRequest& request) {
+        return this->call_next(task_group, request);
+      };
+      const Response response = middleware_.dispatch(request_, call_next);
+      if (traits_.cache_request_body) {
+        const Receive wrapped_receive = [this] { return request_.wrapped_receive(); };
+        response(scope_, wrapped_receive, send_);
+      } else {
+        response(scope_, receive_, send_);
+      }
+      if (traits_.cancel_downstream) {
+        sim::note(middleware_.options.name + ": response sent, cancelling the task group", scope_.request_id);
+        task_group.cancel_scope().cancel();
+      } else {
+        sim::note(middleware_.options.name + ": response sent, response_sent.set()", scope_.request_id);
+        response_sent_.set();
+      }
+    });
+  }
+
+ private:
+  Response call_next(sim::TaskGroup& task_group, DispatchRequest& request) {
+    const std::string& name = middleware_.options.name;
+    auto streams = std::make_shared<CallNextStreams>();
+    auto [send_stream, recv_stream] = sim::create_memory_object_stream<Message>(0, name + " call_next");
+    streams->send_stream = std::move(send_stream);
+    streams->recv_stream = std::move(recv_stream);
+    // Python's closures keep the receive end open (never closed by garbage
+    // collection); so does this call, until it ends.
+    streams_.push_back(streams);
+
+    Receive downstream_receive;
+    Send downstream_send;
+    if (traits_.cancel_downstream) {
+      downstream_receive = request.receive();
+      downstream_send = [streams](Message message) { streams->send_stream.send(std::move(message)); };
+    } else {
+      // 0.28 reads the middleware's own _CachedRequest whatever request
+      // call_next was given; before, request.receive.
+      Receive inner = traits_.cache_request_body ? Receive([this] { return request_.wrapped_receive(); })
+                                                 : request.receive();
+      downstream_receive = [this, inner = std::move(inner)] { return receive_or_disconnect(inner); };
+      downstream_send = [streams](Message message) {  // send_no_error
+        try {
+          streams->send_stream.send(std::move(message));
+        } catch (const sim::BrokenResourceError&) {
+          // "recv_stream has been closed, i.e. response_sent has been set."
+        }
+      };
+      task_group.start_soon(name + " close_recv_stream_on_response_sent", [this, streams] {
+        response_sent_.wait();
+        streams->recv_stream.close();
+      });
+    }
+    task_group.start_soon(name + " coro", [this, streams, downstream_receive, downstream_send] {
+      // async with send_stream: try: await self.app(...) except Exception as exc: app_exc = exc
+      try {
+        middleware_.app(scope_, downstream_receive, downstream_send);
+      } catch (const std::exception&) {
+        streams->app_exc = std::current_exception();
+      } catch (...) {
+        streams->send_stream.close();
+        throw;
+      }
+      streams->send_stream.close();
+    });
+
+    Message message;
+    try {
+      message = streams->recv_stream.receive();
+    } catch (const sim::EndOfStream&) {
+      if (streams->app_exc) std::rethrow_exception(streams->app_exc);
+      report_error("No response returned.");
+      throw std::runtime_error("No response returned.");
+    }
+    if (message.type != MessageType::http_response_start) {
+      throw std::logic_error("assert message['type'] == 'http.response.start'");
+    }
+    auto body_stream = std::make_shared<BodyStream>(streams, traits_);
+    StreamingResponse response([body_stream] { return body_stream->next(); }, {.status_code = message.status});
+    response.headers() = std::move(message.headers);  // response.raw_headers = message["headers"]
+    return response;
+  }
+
+  // receive_or_disconnect (0.21+): whichever comes first, the next message
+  // of `inner` or response_sent; once the response is sent, http.disconnect.
+  Message receive_or_disconnect(const Receive& inner) {
+    if (response_sent_.is_set()) return Message::disconnect();
+    Message message;
+    sim::task_group([&](sim::TaskGroup& task_group) {
+      task_group.start_soon(middleware_.options.name + " response_sent.wait", [&] {
+        response_sent_.wait();
+        task_group.cancel_scope().cancel();
+      });
+      message = inner();
+      task_group.cancel_scope().cancel();
+    });
+    if (response_sent_.is_set()) return Message::disconnect();
+    return message;
+  }
+
+  void report_error(const std::string& what) {
+    Observer* observer = middleware_.options.observer;
+    if (observer == nullptr) return;
+    observer->observe(Observation{.kind = ObservationKind::error_raised,
+                                  .request = scope_.request_id,
+                                  .layer = middleware_.options.name,
+                                  .message = std::nullopt,
+                                  .detail = what});
+  }
+
+  const Middleware& middleware_;
+  const BaseHttpTraits traits_;
+  Scope& scope_;
+  const Receive& receive_;
+  const Send& send_;
+  DispatchRequest request_;
+  sim::Event response_sent_;
+  std::vector<std::shared_ptr<CallNextStreams>> streams_;
+};
+
+}  // namespace
+
+std::string_view to_string(BaseHttpBehaviour behaviour) {
+  for (const auto& [value, name] : kNames) {
+    if (value == behaviour) return name;
+  }
+  return "?";
+}
+
+bool parse_base_http_behaviour(std::string_view text, BaseHttpBehaviour& out) {
+  for (const auto& [value, name] : kNames) {
+    if (name == text) {
+      out = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view starlette_versions(BaseHttpBehaviour behaviour) {
+  switch (behaviour) {
+    case BaseHttpBehaviour::cancel_drain: return "0.15.0 to 0.20.0";
+    case BaseHttpBehaviour::cancel: return "0.20.1 to 0.20.4";
+    case BaseHttpBehaviour::disconnect: return "0.21.0 to 0.23.0";
+    case BaseHttpBehaviour::no_break: return "0.23.1 to 0.27.x";
+    case BaseHttpBehaviour::cached_body: return "0.28.0";
+    case BaseHttpBehaviour::fixed: return "0.29.0";
+  }
+  return "?";
+}
+
+std::optional<BaseHttpBehaviour> base_http_behaviour_for_starlette(std::string_view version) {
+  std::array<int, 3> parts{0, 0, 0};
+  std::size_t count = 0;
+  const char* cursor = version.data();
+  const char* const end = version.data() + version.size();
+  while (count < parts.size()) {
+    const auto [next, error] = std::from_chars(cursor, end, parts[count]);
+    if (error != std::errc() || parts[count] < 0) return std::nullopt;
+    ++count;
+    cursor = next;
+    if (cursor == end) break;
+    if (*cursor != '.') return std::nullopt;
+    ++cursor;
+  }
+  if (cursor != end || count < 2) return std::nullopt;
+  const auto at_least = [&](int major, int minor, int patch) {
+    return parts >= std::array<int, 3>{major, minor, patch};
+  };
+  if (!at_least(0, 15, 0)) return std::nullopt;
+  if (at_least(0, 29, 0)) return BaseHttpBehaviour::fixed;
+  if (at_least(0, 28, 0)) return BaseHttpBehaviour::cached_body;
+  if (at_least(0, 23, 1)) return BaseHttpBehaviour::no_break;
+  if (at_least(0, 21, 0)) return BaseHttpBehaviour::disconnect;
+  if (at_least(0, 20, 1)) return BaseHttpBehaviour::cancel;
+  return BaseHttpBehaviour::cancel_drain;
+}
+
+BaseHttpTraits traits(BaseHttpBehaviour behaviour) {
+  switch (behaviour) {
+    case BaseHttpBehaviour::cancel_drain: return {.cancel_downstream = true};
+    case BaseHttpBehaviour::cancel:
+      return {.cancel_downstream = true, .stop_at_final_body = true, .skip_empty_chunks = true};
+    case BaseHttpBehaviour::disconnect: return {.stop_at_final_body = true, .skip_empty_chunks = true};
+    case BaseHttpBehaviour::no_break: return {.skip_empty_chunks = true};
+    case BaseHttpBehaviour::cached_body: return {.skip_empty_chunks = true, .cache_request_body = true};
+    case BaseHttpBehaviour::fixed:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true};
+  }
+  return {};
+}
+
+App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions options) {
+  if (!app || !dispatch) throw std::invalid_argument("base_http_middleware needs an app and a dispatch function");
+  auto middleware = std::make_shared<const Middleware>(Middleware{.app = std::move(app),
+                                                                  .dispatch = std::move(dispatch),
+                                                                  .options = options,
+                                                                  .traits = traits(options.behaviour)});
+  return [middleware](Scope& scope, const Receive& receive, const Send& send) {
+    if (scope.type != "http") {
+      middleware->app(scope, receive, send);
+      return;
+    }
+    MiddlewareCall call(*middleware, scope, receive, send);
+    call.run();
+  };
+}
+
+DispatchFunction passthrough_dispatch() {
+  return [](DispatchRequest& request, const CallNext& call_next) { return call_next(request); };
+}
+
+}  // namespace asgisim::core
