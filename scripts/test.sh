@@ -3,28 +3,28 @@
 # installs what is missing, then
 #   1. dev preset (gcc, Debug): build everything, run every test (all labels);
 #   2. asan preset (gcc, ASan + UBSan): run labels unit|sim|property except slow;
-#   3. fuzz preset (clang-14, libFuzzer): build, replay the corpora, fuzz each
-#      target for a bounded time -- off by default until the targets mature.
+#   3. fuzz preset (clang-14, libFuzzer + ASan + UBSan): build, then fuzz each
+#      target for a bounded time (30 s each by default).
 # Budget: the whole of .ci/run must stay under 40 minutes on 2 cores.
 #
 # Options:
 #   --no-asan          skip stage 2
-#   --fuzz             run stage 3 (scripts/fuzz.sh) after the others
-#   --fuzz-seconds N   time per fuzz target in stage 3 (default 60)
+#   --no-fuzz          skip stage 3
+#   --fuzz-seconds N   time per fuzz target in stage 3 (default 30)
 # Environment: ASGISIM_JOBS, ASGISIM_BUILD_PREFIX (see scripts/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 
 run_asan=1
-run_fuzz=0  # TODO(fuzz): switch on in CI once the stack fuzz targets exist
-fuzz_seconds=60
+run_fuzz=1
+fuzz_seconds=30
 while (($#)); do
   case "$1" in
     --no-asan) run_asan=0 ;;
-    --fuzz) run_fuzz=1 ;;
+    --no-fuzz) run_fuzz=0 ;;
     --fuzz-seconds) fuzz_seconds=$2; shift ;;
-    *) echo "usage: $0 [--no-asan] [--fuzz] [--fuzz-seconds N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-asan] [--no-fuzz] [--fuzz-seconds N]" >&2; exit 2 ;;
   esac
   shift
 done
