@@ -1,8 +1,9 @@
-// uvicorn's HTTP protocol and RequestResponseCycle (uvicorn 0.28.x to 0.32.x,
-// httptools_impl.py with h11_impl.py where they agree) over an in-memory
-// transport. Messages and rules follow the Python source; where uvicorn would
-// crash with a KeyError or ValueError on a bad message, the model raises a
-// ProtocolError with a clear message into the app instead.
+// uvicorn's HTTP protocol (uvicorn 0.28.x to 0.32.x, httptools_impl.py with
+// h11_impl.py where they agree) over an in-memory transport: the connection,
+// run_asgi and the server (the RequestResponseCycle is in
+// request_response_cycle.cpp). Messages and rules follow the Python source;
+// where uvicorn would crash with a KeyError or ValueError on a bad message, the
+// model raises a ProtocolError with a clear message into the app instead.
 #include "asgisim/core/server.hpp"
 
 #include <fmt/format.h>
@@ -14,41 +15,11 @@
 #include <utility>
 
 #include "asgisim/sim/event.hpp"
+#include "request_response_cycle.hpp"
 
 namespace asgisim::core {
 
 namespace {
-
-char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = lower_ascii(c);
-  return out;
-}
-
-// RFC 9110 token characters: what a header name may contain.
-bool is_token_byte(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-// Control bytes other than TAB, and DEL, may not appear in a header value.
-bool is_bad_value_byte(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7F; }
-
-// Bytes as a readable string: control and non-ASCII bytes become \xNN.
-std::string printable(std::string_view bytes) {
-  std::string out;
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7F || c == '\\') {
-      out += fmt::format("\\x{:02x}", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // The exception for an app_raised observation; `client_disconnected` tells
 // whether it was ClientDisconnected.
@@ -109,216 +80,7 @@ void AsyncioEvent::wait() {
   sim::detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/false);
 }
 
-// The state a server shares with its connections and request tasks, and
-// uvicorn's run_asgi.
-struct ServerCore {
-  ServerCore(sim::Simulation& sim, Observer& observer, App app, ServerOptions options)
-      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {}
-
-  void start_cycle(std::shared_ptr<Connection> connection, std::shared_ptr<RequestResponseCycle> cycle);
-  // RequestResponseCycle.run_asgi: the body of a request's task.
-  void run_asgi(const std::shared_ptr<Connection>& connection,
-                const std::shared_ptr<RequestResponseCycle>& cycle);
-  void send_500(RequestResponseCycle& cycle, std::string why);
-  void observe(ObservationKind kind, RequestId request, std::string detail = {}, std::uint64_t value = 0,
-               const Message* message = nullptr);
-
-  sim::Simulation& sim;
-  Observer& observer;
-  App app;
-  ServerOptions options;
-  RequestId next_request_id = 1;
-};
-
 }  // namespace detail
-
-// ---- RequestResponseCycle -------------------------------------------------------
-
-// One request and its response, as uvicorn's RequestResponseCycle.
-class RequestResponseCycle {
- public:
-  RequestResponseCycle(std::shared_ptr<detail::ServerCore> core, Connection& connection, RequestId id,
-                       Scope scope)
-      : core(std::move(core)),
-        connection(connection),
-        id(id),
-        scope(std::move(scope)),
-        message_event(fmt::format("request {} message_event", id)),
-        keep_alive(this->core->options.keep_alive) {}
-
-  Message receive();
-  // Returns false if the message was dropped because the client had left.
-  bool send(Message message, bool from_server);
-
-  const std::shared_ptr<detail::ServerCore> core;
-  Connection& connection;  // kept alive by the request's task and callables
-  const RequestId id;
-  Scope scope;
-  detail::AsyncioEvent message_event;
-  // Connection state.
-  bool disconnected = false;
-  bool keep_alive = true;
-  std::string close_reason = "keep-alive disabled";
-  // Request state: bytes received from the client, not yet handed to the app.
-  Bytes body;
-  bool more_body = true;
-  // Response state.
-  bool response_started = false;
-  bool response_complete = false;
-  bool chunked = false;
-  bool framing_known = false;  // uvicorn's chunked_encoding is not None
-  std::uint64_t expected_content_length = 0;
-  std::uint64_t body_bytes_sent = 0;
-
- private:
-  [[noreturn]] void fail(std::string message);
-  void start_response(const Message& message);
-  void send_body(const Message& message);
-  void check_invariants() const {
-    ASGISIM_PRIMITIVE_CHECK(!response_complete || response_started);
-    ASGISIM_PRIMITIVE_CHECK(!(disconnected && response_complete));
-  }
-};
-
-void RequestResponseCycle::fail(std::string message) {
-  core->observe(ObservationKind::protocol_error, id, message);
-  throw ProtocolError(message);
-}
-
-Message RequestResponseCycle::receive() {
-  if (!disconnected && !response_complete) {
-    connection.resume_reading();
-    message_event.wait();
-    message_event.clear();
-  }
-  Message message = Message::disconnect();
-  if (!disconnected && !response_complete) {
-    message = Message::request(std::move(body), more_body);
-    body.clear();
-  }
-  if (core->options.observe_messages) core->observe(ObservationKind::received, id, {}, 0, &message);
-  return message;
-}
-
-bool RequestResponseCycle::send(Message message, bool from_server) {
-  if (connection.write_paused_ && !disconnected) connection.writable_.wait();  // flow.drain()
-  if (!from_server && core->options.observe_messages)
-    core->observe(ObservationKind::sent, id, {}, 0, &message);
-  if (disconnected) {
-    const bool raise = !from_server && core->options.send_after_disconnect == SendAfterDisconnect::raise;
-    core->observe(ObservationKind::send_dropped, id,
-                  raise ? "raised ClientDisconnected" : "client disconnected", 0, &message);
-    if (raise) throw ClientDisconnected();
-    return false;
-  }
-  if (!response_started) {
-    if (message.type != MessageType::http_response_start) {
-      fail(
-          fmt::format("Expected ASGI message 'http.response.start', but got '{}'.", to_string(message.type)));
-    }
-    start_response(message);
-  } else if (!response_complete) {
-    if (message.type != MessageType::http_response_body) {
-      fail(fmt::format("Expected ASGI message 'http.response.body', but got '{}'.", to_string(message.type)));
-    }
-    send_body(message);
-  } else {
-    fail(fmt::format("Unexpected ASGI message '{}' sent, after response already completed.",
-                     to_string(message.type)));
-  }
-  check_invariants();
-  return true;
-}
-
-void RequestResponseCycle::start_response(const Message& message) {
-  // uvicorn marks the response started before it validates anything, so a bad
-  // start message closes the connection instead of giving a 500.
-  response_started = true;
-  if (message.status < 100 || message.status > 599) {
-    fail(fmt::format("Invalid HTTP status code {} in 'http.response.start' (must be 100 to 599).",
-                     message.status));
-  }
-  Headers headers = message.headers;
-  const Header close_header{"connection", "close"};
-  auto has_close = [&](const Headers& list) {
-    for (const Header& header : list) {
-      if (header == close_header) return true;
-    }
-    return false;
-  };
-  if (has_close(scope.headers) && !has_close(headers)) headers.push_back(close_header);
-  for (auto& [name, value] : headers) {
-    if (name.empty()) fail("Invalid HTTP header name '' in 'http.response.start': empty.");
-    for (const char c : name) {
-      if (!is_token_byte(static_cast<unsigned char>(c))) {
-        fail(fmt::format(
-            "Invalid HTTP header name '{}' in 'http.response.start': byte 0x{:02x} is not allowed.",
-            printable(name), static_cast<unsigned char>(c)));
-      }
-    }
-    for (const char c : value) {
-      if (is_bad_value_byte(static_cast<unsigned char>(c))) {
-        fail(
-            fmt::format("Invalid HTTP header value '{}' for '{}' in 'http.response.start': byte 0x{:02x} is "
-                        "not allowed.",
-                        printable(value), printable(name), static_cast<unsigned char>(c)));
-      }
-    }
-    name = lower(name);
-    if (name == "content-length" && !framing_known) {
-      std::uint64_t length = 0;
-      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
-        fail(fmt::format("Invalid Content-Length value '{}' in 'http.response.start'.", printable(value)));
-      }
-      expected_content_length = length;
-      framing_known = true;
-    } else if (name == "transfer-encoding" && lower(value) == "chunked") {
-      expected_content_length = 0;
-      chunked = true;
-      framing_known = true;
-    } else if (name == "connection" && lower(value) == "close") {
-      keep_alive = false;
-      close_reason = "connection: close";
-    }
-  }
-  if (!framing_known && scope.method != "HEAD" && message.status != 204 && message.status != 304) {
-    chunked = true;
-    framing_known = true;
-    headers.emplace_back("transfer-encoding", "chunked");
-  }
-  connection.write(
-      {.kind = ResponseEvent::Kind::start, .status = message.status, .headers = std::move(headers)});
-}
-
-void RequestResponseCycle::send_body(const Message& message) {
-  const std::uint64_t size = message.body.size();
-  if (scope.method == "HEAD") {
-    expected_content_length = 0;  // the server strips the body of a HEAD response
-  } else if (chunked) {
-    if (size > 0) connection.write({.kind = ResponseEvent::Kind::body, .body = message.body});
-    body_bytes_sent += size;
-  } else {
-    if (size > expected_content_length) {
-      fail(fmt::format("Response content longer than Content-Length: {} more byte(s) declared, {} sent.",
-                       expected_content_length, size));
-    }
-    expected_content_length -= size;
-    if (size > 0) connection.write({.kind = ResponseEvent::Kind::body, .body = message.body});
-    body_bytes_sent += size;
-  }
-  if (message.more_body) return;
-  if (expected_content_length != 0) {
-    fail(fmt::format("Response content shorter than Content-Length: {} byte(s) sent, {} more declared.",
-                     body_bytes_sent, expected_content_length));
-  }
-  response_complete = true;
-  message_event.set();
-  connection.write({.kind = ResponseEvent::Kind::end});
-  core->observe(ObservationKind::response_completed, id, {}, body_bytes_sent);
-  if (!keep_alive) connection.close_transport(id, close_reason);
-  connection.on_response_complete();
-}
 
 // ---- Connection -----------------------------------------------------------------
 
@@ -346,7 +108,7 @@ RequestId Connection::send_head(RequestHead head) {
   scope.raw_path = options.root_path + head.path;
   scope.query_string = std::move(head.query_string);
   scope.root_path = options.root_path;
-  for (auto& [name, value] : head.headers) scope.headers.emplace_back(lower(name), std::move(value));
+  for (auto& [name, value] : head.headers) scope.headers.emplace_back(detail::lower(name), std::move(value));
   const RequestId id = core_->next_request_id++;
   scope.request_id = id;
   auto cycle = std::make_shared<RequestResponseCycle>(core_, *this, id, std::move(scope));

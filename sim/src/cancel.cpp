@@ -1,5 +1,6 @@
-// Cancel scopes: linking into the task's scope chain, cancellation delivery,
-// deadlines, and the rules for swallowing Cancelled on exit (anyio/trio).
+// Cancel scopes: linking tasks into scope chains (and into task groups),
+// cancellation delivery, deadlines, and the rules for swallowing Cancelled on
+// exit (anyio/trio).
 #include "asgisim/sim/cancel.hpp"
 
 #include <cassert>
@@ -73,6 +74,50 @@ bool CancelScope::exit(bool by_cancelled) {
     return true;
   }
   return false;
+}
+
+// ---- cancellation plumbing (Simulation) ---------------------------------------
+
+void Simulation::deliver_cancel(CancelScope& scope) {
+  for (Task* task = scope.first_task_; task != nullptr; task = task->scope_next_) {
+    if (task->state_ == Task::State::blocked && task->cancellable_wait_) wake(*task, WakeReason::cancelled);
+  }
+  for (CancelScope* child = scope.first_child_; child != nullptr; child = child->next_sibling_) {
+    if (!child->shield_) deliver_cancel(*child);
+  }
+}
+
+void Simulation::register_scope_deadline(CancelScope& scope) {
+  ++scope.timer_generation_;
+  scopes_with_deadline_[scope.id_] = &scope;
+  timers_.push(Timer{scope.deadline_, ++timer_sequence_, nullptr, scope.timer_generation_, scope.id_});
+}
+
+void Simulation::scope_add_task(CancelScope* scope, Task* task) {
+  assert(task->scope_ == nullptr && task->scope_next_ == nullptr && task->scope_prev_ == nullptr);
+  task->scope_ = scope;
+  if (scope == nullptr) return;
+  task->scope_next_ = scope->first_task_;
+  if (scope->first_task_) scope->first_task_->scope_prev_ = task;
+  scope->first_task_ = task;
+}
+
+void Simulation::scope_remove_task(Task* task) {
+  CancelScope* scope = task->scope_;
+  if (scope == nullptr) return;
+  if (task->scope_prev_) task->scope_prev_->scope_next_ = task->scope_next_; else scope->first_task_ = task->scope_next_;
+  if (task->scope_next_) task->scope_next_->scope_prev_ = task->scope_prev_;
+  task->scope_next_ = task->scope_prev_ = nullptr;
+  task->scope_ = nullptr;
+}
+
+void Simulation::adopt_into_group(TaskGroup& group, const TaskHandle& handle) {
+  Task* task = handle.task_;
+  assert(task != nullptr && task->group_ == nullptr && task->state_ == Task::State::ready);
+  task->group_ = &group;
+  scope_add_task(&group.scope_, task);
+  ++group.live_children_;
+  group.children_.push_back(task->id_);
 }
 
 }  // namespace asgisim::sim

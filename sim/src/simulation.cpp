@@ -1,5 +1,6 @@
-// The scheduler: task lifecycle, direct task-to-task switching, strategies,
-// virtual time and timers, the waiting protocol, choices and faults.
+// The scheduler: construction, task lifecycle, running and tearing down a run,
+// choices and faults. Switching is in switching.hpp/.cpp, waiting in
+// waiting.cpp, joining in task_handle.cpp, cancellation plumbing in cancel.cpp.
 #include "asgisim/sim/simulation.hpp"
 
 #include <cxxabi.h>
@@ -9,6 +10,7 @@
 #include <cassert>
 
 #include "sanitizer.hpp"
+#include "switching.hpp"
 
 namespace asgisim::sim {
 
@@ -16,28 +18,9 @@ namespace {
 // The simulation running on this OS thread (asyncio's running loop).
 thread_local Simulation* tls_current = nullptr;
 
-constexpr Label kPickLabel{"sched.pick", Stream::scheduler};
 constexpr Label kPctPriorityLabel{"pct.priority", Stream::scheduler};
 constexpr Label kPctChangeLabel{"pct.change_point", Stream::scheduler};
 constexpr std::uint64_t kPctPriorityRange = std::uint64_t{1} << 32;
-
-// The Itanium C++ ABI's per-thread exception globals (libstdc++ and libc++
-// share this layout on every target we build for). Fibers share the OS
-// thread, so each task keeps its own copy across switches.
-struct ExceptionGlobals {
-  void* caught_exceptions;
-  unsigned int uncaught_exceptions;
-};
-
-[[gnu::always_inline]] inline void swap_exception_state(void* globals_raw, void*& from_caught,
-                                                      unsigned int& from_uncaught, void* to_caught,
-                                                      unsigned int to_uncaught) {
-  auto* globals = static_cast<ExceptionGlobals*>(globals_raw);
-  from_caught = globals->caught_exceptions;
-  from_uncaught = globals->uncaught_exceptions;
-  globals->caught_exceptions = to_caught;
-  globals->uncaught_exceptions = to_uncaught;
-}
 }  // namespace
 
 std::string_view to_string(Strategy strategy) {
@@ -72,12 +55,7 @@ std::string_view to_string(RunStatus status) {
   return "?";
 }
 
-ObjectId Waitable::object_id(Simulation& sim) const {
-  if (id_ == kNoObject) id_ = sim.next_object_id();
-  return id_;
-}
 
-std::string Task::JoinTarget::state() const { return fmt::format("task #{} '{}'", task_.id_, *task_.name_); }
 
 // ---- construction -------------------------------------------------------------
 
@@ -230,7 +208,7 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
   current_ = next;
   next->state_ = Task::State::running;
   trace_.record({now_ns_, next->id_, TraceKind::switch_to, 0, task->id_, steps_});
-  swap_exception_state(eh_globals_, task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
+  detail::swap_exception_state(eh_globals_, task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
   const bool to_main = next == &main_;
   // A finished fiber's fake stack is released by passing nullptr.
   detail::asan_start_switch(nullptr, to_main ? asan_main_bottom_ : next->stack_.bottom(),
@@ -251,128 +229,6 @@ void Simulation::set_daemon(Task& task, bool daemon) {
   if (task.state_ != Task::State::done && task.state_ != Task::State::free) {
     if (daemon) --live_non_daemon_; else ++live_non_daemon_;
   }
-}
-
-// ---- switching ------------------------------------------------------------------
-
-[[gnu::always_inline]] inline void Simulation::switch_to(Task* from, Task* to) {
-  assert(from == current_ && from != to);
-  if (from->stack_.canary != nullptr && *from->stack_.canary != kStackCanary) {
-    report_stack_overflow(from->name_->c_str(), from->id_, "its stack canary was overwritten");
-  }
-  trace_.record({now_ns_, to->id_, TraceKind::switch_to, 0, from->id_, steps_});
-  previous_ = from;
-  current_ = to;
-  to->state_ = Task::State::running;
-  swap_exception_state(eh_globals_, from->eh_caught_, from->eh_uncaught_, to->eh_caught_, to->eh_uncaught_);
-  const bool to_main = to == &main_;
-  detail::asan_start_switch(&from->asan_fake_stack_, to_main ? asan_main_bottom_ : to->stack_.bottom(),
-                            to_main ? asan_main_size_ : to->stack_.size);
-  boost::context::fiber caller = std::move(to->context_).resume();
-  after_switch(from, std::move(caller));
-}
-
-[[gnu::always_inline]] inline void Simulation::after_switch(Task* self, boost::context::fiber&& caller) {
-  const void* bottom_old = nullptr;
-  std::size_t size_old = 0;
-  detail::asan_finish_switch(self->asan_fake_stack_, &bottom_old, &size_old);
-  if (previous_ == &main_) {
-    asan_main_bottom_ = const_cast<void*>(bottom_old);
-    asan_main_size_ = size_old;
-  }
-  previous_->context_ = std::move(caller);
-  assert(current_ == self);
-  if (self->unwind_requested_ && self != &main_) throw TaskUnwound{};
-}
-
-[[gnu::always_inline]] inline void Simulation::dispatch(Task* self) {
-  Task* next;
-  // The common case, kept inline: fifo with a loop task ready, nothing failed.
-  if (options_.strategy == Strategy::fifo && status_ == RunStatus::not_run && live_non_daemon_ != 0 &&
-      thread_ready_.empty() && !loop_ready_.empty() && steps_ < options_.steps_max) {
-    ++steps_;
-    next = loop_ready_.pop_front();
-  } else {
-    next = pick_next();
-  }
-  if (next == self) {
-    self->state_ = Task::State::running;
-    trace_.record({now_ns_, self->id_, TraceKind::switch_to, 0, self->id_, steps_});
-    return;
-  }
-  switch_to(self, next);
-}
-
-void Simulation::fail_now() {
-  if (current_ == &main_ || tearing_down_) return;
-  switch_to(current_, &main_);
-}
-
-Task* Simulation::pick_next() {
-  for (;;) {
-    if (status_ != RunStatus::not_run) return &main_;
-    if (live_non_daemon_ == 0) {
-      status_ = RunStatus::completed;
-      return &main_;
-    }
-    if (!loop_ready_.empty() || !thread_ready_.empty()) {
-      if (++steps_ > options_.steps_max) {
-        stop_run(RunStatus::liveness_steps,
-                 fmt::format("liveness: the step budget of {} steps ran out at virtual time {} ns",
-                             options_.steps_max, now_ns_));
-        return &main_;
-      }
-      return pick_from_ready();
-    }
-    if (!fire_due_timers()) {
-      stop_run(RunStatus::deadlock, describe_blocked());
-      return &main_;
-    }
-  }
-}
-
-Task* Simulation::pick_from_ready() {
-  const std::size_t threads = thread_ready_.size();
-  const std::size_t total = threads + loop_ready_.size();
-  assert(total > 0);
-  Task* yielded = yielded_;
-  yielded_ = nullptr;
-  switch (options_.strategy) {
-    case Strategy::fifo:
-      // A simulated thread that became runnable runs before the loop's next step.
-      return threads > 0 ? thread_ready_.pop_front() : loop_ready_.pop_front();
-    case Strategy::random: {
-      const std::uint64_t i = choose(kPickLabel, total);
-      return i < threads ? thread_ready_.take(i) : loop_ready_.take(i - threads);
-    }
-    case Strategy::pct: {
-      // At a change point the task that ran last drops below every initial
-      // priority (d-1 change points get priorities d-1 .. 1).
-      while (pct_next_change_ < pct_change_points_.size() && pct_change_points_[pct_next_change_] <= steps_) {
-        if (current_ != &main_) {
-          current_->pct_priority_ = options_.pct_depth - 1 - pct_next_change_;
-        }
-        ++pct_next_change_;
-      }
-      // A task that yields lets every other ready task go first, so a task
-      // polling with checkpoints cannot starve the others.
-      std::size_t best = total;
-      for (std::size_t i = 0; i < total; ++i) {
-        Task* t = i < threads ? thread_ready_.at(i) : loop_ready_.at(i - threads);
-        if (t == yielded && total > 1) continue;
-        if (best == total) {
-          best = i;
-          continue;
-        }
-        Task* b = best < threads ? thread_ready_.at(best) : loop_ready_.at(best - threads);
-        if (t->pct_priority_ > b->pct_priority_ || (t->pct_priority_ == b->pct_priority_ && t->id_ < b->id_)) {
-          best = i;
-        }
-      }
-      return best < threads ? thread_ready_.erase(best) : loop_ready_.erase(best - threads);
-    }
-  }
-  return loop_ready_.pop_front();
 }
 
 // ---- running ----------------------------------------------------------------------
@@ -434,129 +290,6 @@ void Simulation::stop_run(RunStatus status, std::string report) {
   failure_report_ = std::move(report);
 }
 
-// ---- time, checkpoints, waiting -------------------------------------------------
-
-void Simulation::checkpoint() {
-  Task* self = &current_task();
-  if (tearing_down_) return;
-  make_ready(self);
-  yielded_ = self;
-  dispatch(self);
-  if (self->scope_ != nullptr && is_cancelled(*self)) throw Cancelled{};
-}
-
-void Simulation::checkpoint_if_cancelled() {
-  Task* self = &current_task();
-  if (tearing_down_) return;
-  if (self->scope_ != nullptr && is_cancelled(*self)) throw Cancelled{};
-}
-
-void Simulation::cancel_shielded_checkpoint() {
-  Task* self = &current_task();
-  if (tearing_down_) return;
-  make_ready(self);
-  yielded_ = self;
-  dispatch(self);
-}
-
-void Simulation::thread_switch_point() {
-  Task* self = &current_task();
-  if (options_.strategy == Strategy::fifo || tearing_down_) return;
-  make_ready(self);
-  yielded_ = self;
-  dispatch(self);
-}
-
-void Simulation::sleep(Nanoseconds delay_ns) {
-  sleep_until(delay_ns >= kNoDeadline - now_ns_ ? kNoDeadline : now_ns_ + std::max<Nanoseconds>(delay_ns, 0));
-}
-
-void Simulation::sleep_until(Nanoseconds deadline_ns) {
-  Task& self = current_task();
-  if (deadline_ns <= now_ns_) {
-    if (self.domain_ == Domain::loop) checkpoint(); else thread_switch_point();
-    return;
-  }
-  const bool cancellable = self.domain_ == Domain::loop;
-  if (block(sleep_target_, deadline_ns, cancellable) == WakeReason::cancelled) throw Cancelled{};
-}
-
-WakeReason Simulation::block(const Waitable& on, Nanoseconds deadline_ns, bool cancellable) {
-  Task* self = &current_task();
-  if (tearing_down_) return WakeReason::cancelled;
-  if (cancellable && self->scope_ != nullptr && is_cancelled(*self)) return WakeReason::cancelled;
-  self->state_ = Task::State::blocked;
-  self->waiting_on_ = &on;
-  self->cancellable_wait_ = cancellable;
-  self->wake_reason_ = WakeReason::notified;
-  ++self->wait_generation_;
-  trace_.record({now_ns_, self->id_, TraceKind::block, 0, on.object_id(*this), 0});
-  if (deadline_ns != kNoDeadline) {
-    timers_.push(Timer{std::max(deadline_ns, now_ns_), ++timer_sequence_, self, self->wait_generation_, 0});
-  }
-  dispatch(self);
-  self->waiting_on_ = nullptr;
-  return self->wake_reason_;
-}
-
-bool Simulation::wake(Task& task, WakeReason reason) {
-  if (task.state_ != Task::State::blocked) return false;
-  task.wake_reason_ = reason;
-  trace_.record({now_ns_, task.id_, TraceKind::wake, static_cast<std::uint16_t>(reason),
-                 task.waiting_on_ ? task.waiting_on_->object_id(*this) : 0, 0});
-  make_ready(&task);
-  return true;
-}
-
-bool Simulation::fire_due_timers() {
-  // Drop timers whose wait already ended or whose scope is gone.
-  auto live = [this](const Timer& t) {
-    if (t.scope_id != 0) {
-      auto it = scopes_with_deadline_.find(t.scope_id);
-      return it != scopes_with_deadline_.end() && it->second->timer_generation_ == t.generation;
-    }
-    return t.task->state_ == Task::State::blocked && t.task->wait_generation_ == t.generation;
-  };
-  while (!timers_.empty() && !live(timers_.top())) timers_.pop();
-  if (timers_.empty()) return false;
-  const Nanoseconds when = timers_.top().deadline_ns;
-  if (when > options_.time_max_ns) {
-    stop_run(RunStatus::liveness_time,
-             fmt::format("liveness: the virtual-time budget of {} ns ran out (next timer at {} ns)",
-                         options_.time_max_ns, when));
-    return true;
-  }
-  now_ns_ = std::max(now_ns_, when);
-  trace_.record({now_ns_, kNoTask, TraceKind::timer_fire, 0, 0, static_cast<std::uint64_t>(now_ns_)});
-  while (!timers_.empty() && timers_.top().deadline_ns <= now_ns_) {
-    const Timer timer = timers_.top();
-    timers_.pop();
-    if (!live(timer)) continue;
-    if (timer.scope_id != 0) {
-      scopes_with_deadline_.at(timer.scope_id)->cancel();
-    } else {
-      wake(*timer.task, WakeReason::timed_out);
-    }
-  }
-  return true;
-}
-
-void Simulation::require_domain(Domain domain, std::string_view operation) {
-  if (current_ == &main_) {
-    throw WrongSideError(fmt::format("{} must be called from a simulated task, not outside the run", operation));
-  }
-  if (current_->domain_ == domain) return;
-  if (domain == Domain::loop) {
-    throw WrongSideError(fmt::format(
-        "{} is an event-loop primitive and was called from simulated thread #{} '{}'; hand work to the loop "
-        "with call_soon_threadsafe",
-        operation, current_->id_, *current_->name_));
-  }
-  throw WrongSideError(fmt::format(
-      "{} would block the event loop (called from loop task #{} '{}'); call it from a simulated thread",
-      operation, current_->id_, *current_->name_));
-}
-
 // ---- choices, faults, notes ----------------------------------------------------
 
 std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
@@ -588,111 +321,6 @@ bool Simulation::buggify(Label site, double probability) {
 
 void Simulation::note(std::string_view what, std::uint64_t value) {
   trace_.record({now_ns_, current_->id_, TraceKind::note, 0, trace_.intern(what), value});
-}
-
-// ---- joining --------------------------------------------------------------------
-
-TaskHandle::TaskHandle(Simulation* sim, Task* task) : sim_(sim), task_(task), id_(task->id_) { ++task_->handles_; }
-
-TaskHandle::TaskHandle(const TaskHandle& other) : sim_(other.sim_), task_(other.task_), id_(other.id_) {
-  if (task_) ++task_->handles_;
-}
-
-TaskHandle& TaskHandle::operator=(TaskHandle other) {
-  std::swap(sim_, other.sim_);
-  std::swap(task_, other.task_);
-  std::swap(id_, other.id_);
-  return *this;
-}
-
-TaskHandle::~TaskHandle() {
-  if (task_) sim_->release_handle(*task_);
-}
-
-bool TaskHandle::done() const { return task_ == nullptr || task_->state_ == Task::State::done; }
-
-void TaskHandle::join() {
-  if (task_ == nullptr) throw UsageError("join() on an empty TaskHandle");
-  sim_->join(*task_);
-}
-
-void Simulation::release_handle(Task& task) {
-  assert(task.handles_ > 0);
-  if (--task.handles_ > 0) return;
-  if (task.state_ != Task::State::done) return;
-  if (task.error_ && !task.error_retrieved_ && !tearing_down_ && status_ == RunStatus::not_run) {
-    failure_error_ = task.error_;
-    stop_run(RunStatus::task_error, fmt::format("task #{} '{}' raised an exception that was never joined: {}",
-                                                task.id_, *task.name_, describe(task.error_)));
-  }
-  recycle(&task);
-}
-
-void Simulation::join(Task& task) {
-  if (task.state_ != Task::State::done) {
-    Waiter waiter{.task = &current_task()};
-    task.joiners_.push_back(waiter);
-    WaiterGuard guard(task.joiners_, waiter);
-    while (task.state_ != Task::State::done) {
-      if (block(task.join_target_) == WakeReason::cancelled) throw Cancelled{};
-    }
-  }
-  if (task.error_) {
-    task.error_retrieved_ = true;
-    std::rethrow_exception(task.error_);
-  }
-}
-
-// ---- cancellation plumbing ------------------------------------------------------
-
-bool Simulation::is_cancelled(const Task& task) const {
-  for (const CancelScope* scope = task.scope_; scope != nullptr; scope = scope->parent_) {
-    if (scope->cancel_called_) return true;
-    if (scope->shield_) return false;
-  }
-  return false;
-}
-
-void Simulation::deliver_cancel(CancelScope& scope) {
-  for (Task* task = scope.first_task_; task != nullptr; task = task->scope_next_) {
-    if (task->state_ == Task::State::blocked && task->cancellable_wait_) wake(*task, WakeReason::cancelled);
-  }
-  for (CancelScope* child = scope.first_child_; child != nullptr; child = child->next_sibling_) {
-    if (!child->shield_) deliver_cancel(*child);
-  }
-}
-
-void Simulation::register_scope_deadline(CancelScope& scope) {
-  ++scope.timer_generation_;
-  scopes_with_deadline_[scope.id_] = &scope;
-  timers_.push(Timer{scope.deadline_, ++timer_sequence_, nullptr, scope.timer_generation_, scope.id_});
-}
-
-void Simulation::scope_add_task(CancelScope* scope, Task* task) {
-  assert(task->scope_ == nullptr && task->scope_next_ == nullptr && task->scope_prev_ == nullptr);
-  task->scope_ = scope;
-  if (scope == nullptr) return;
-  task->scope_next_ = scope->first_task_;
-  if (scope->first_task_) scope->first_task_->scope_prev_ = task;
-  scope->first_task_ = task;
-}
-
-void Simulation::scope_remove_task(Task* task) {
-  CancelScope* scope = task->scope_;
-  if (scope == nullptr) return;
-  if (task->scope_prev_) task->scope_prev_->scope_next_ = task->scope_next_; else scope->first_task_ = task->scope_next_;
-  if (task->scope_next_) task->scope_next_->scope_prev_ = task->scope_prev_;
-  task->scope_next_ = task->scope_prev_ = nullptr;
-  task->scope_ = nullptr;
-}
-
-void Simulation::adopt_into_group(TaskGroup& group, const TaskHandle& handle) {
-  Task* task = handle.task_;
-  assert(task != nullptr && task->group_ == nullptr && task->state_ == Task::State::ready);
-  task->group_ = &group;
-  scope_add_task(&group.scope_, task);
-  ++group.live_children_;
-  group.children_.push_back(task->id_);
 }
 
 }  // namespace asgisim::sim

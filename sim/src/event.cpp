@@ -1,0 +1,87 @@
+// anyio.Event, and the pieces of anyio's waiting protocol that every loop
+// primitive shares (declared in event.hpp): finish_event_wait and friends.
+#include "asgisim/sim/event.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/simulation.hpp"
+
+namespace asgisim::sim {
+
+namespace detail {
+
+void primitive_invariant_failed(const char* expression, const char* file, int line) {
+  std::fprintf(stderr, "asgisim: primitive invariant violated: %s (%s:%d)\n", expression, file, line);
+  std::fflush(stderr);
+  std::abort();
+}
+
+void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint) {
+  // Primitives never pass a deadline to block(): timeouts are cancel scopes.
+  ASGISIM_PRIMITIVE_CHECK(reason != WakeReason::timed_out);
+  if (reason == WakeReason::cancelled) throw Cancelled{};
+  // Woken, but the scope was cancelled before the task resumed: asyncio
+  // throws CancelledError into the `await` of the completed future.
+  if (sim.is_cancelled(sim.current_task())) throw Cancelled{};
+  if (trailing_checkpoint) sim.checkpoint();
+}
+
+void require_loop_if_in_task(std::string_view operation) {
+  Simulation* sim = Simulation::current_or_null();
+  if (sim != nullptr && sim->current_task_or_null() != nullptr) sim->require_domain(Domain::loop, operation);
+}
+
+void unlink_all(WaitQueue& queue) {
+  while (queue.pop_front() != nullptr) {
+  }
+}
+
+}  // namespace detail
+
+Event::~Event() { detail::unlink_all(waiters_); }
+
+void Event::set() {
+  detail::require_loop_if_in_task("anyio.Event.set");
+  if (set_) return;
+  set_ = true;
+  if (!waiters_.empty()) {
+    // asyncio.Event.set() completes every waiter's future; each waiter leaves
+    // the list itself when it resumes.
+    Simulation& sim = Simulation::current();
+    waiters_.for_each([&sim](Waiter& waiter) {
+      waiter.handed = true;
+      sim.wake(*waiter.task);
+    });
+  }
+  check_invariants();
+}
+
+void Event::wait() {
+  Simulation& sim = Simulation::current();
+  sim.require_domain(Domain::loop, "anyio.Event.wait");
+  if (!set_) {
+    Waiter waiter{.task = &sim.current_task()};
+    waiters_.push_back(waiter);
+    WaiterGuard guard(waiters_, waiter);
+    check_invariants();
+    detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/false);
+  }
+  sim.checkpoint();
+}
+
+std::string Event::state() const {
+  return fmt::format("{}, {} waiting", set_ ? "set" : "not set", waiters_.size());
+}
+
+void Event::check_invariants() const {
+  // Waiters queue only while the flag is clear; set() serves them all.
+  ASGISIM_PRIMITIVE_CHECK(waiters_.empty() || set_ == waiters_.front()->handed);
+}
+
+}  // namespace asgisim::sim

@@ -1,0 +1,105 @@
+// anyio.Lock: an owned, non-reentrant mutex handed straight to the longest
+// waiter on release.
+#include "asgisim/sim/lock.hpp"
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "primitive_support.hpp"
+
+namespace asgisim::sim {
+
+Lock::~Lock() {
+  detail::unlink_all(waiters_);
+  detail::unlink_all(handed_);
+}
+
+void Lock::acquire() {
+  Simulation& sim = Simulation::current();
+  sim.require_domain(Domain::loop, "anyio.Lock.acquire");
+  Task& me = sim.current_task();
+  sim.checkpoint_if_cancelled();
+  if (owner_ == me.id()) throw UsageError("Attempted to acquire an already held Lock");
+  Waiter waiter{.task = &me};
+  const bool free = owner_ == kNoTask;
+  if (free) {
+    owner_ = me.id();
+    waiter.handed = true;
+    handed_.push_back(waiter);
+  } else {
+    waiters_.push_back(waiter);
+  }
+  check_invariants();
+  try {
+    if (free) {
+      sim.cancel_shielded_checkpoint();
+    } else {
+      detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/true);
+    }
+  } catch (...) {
+    if (!waiter.linked) throw;  // the lock is gone (teardown)
+    if (!waiter.handed) {
+      waiters_.remove(waiter);
+      check_invariants();
+    } else {
+      // Handed the lock but leaving with an exception: pass it on.
+      handed_.remove(waiter);
+      if (owner_ == me.id()) hand_over(sim);
+    }
+    throw;
+  }
+  handed_.remove(waiter);
+  ASGISIM_PRIMITIVE_CHECK(owner_ == me.id());
+  check_invariants();
+}
+
+void Lock::acquire_nowait() {
+  Simulation& sim = Simulation::current();
+  sim.require_domain(Domain::loop, "anyio.Lock.acquire_nowait");
+  const TaskId me = sim.current_task().id();
+  if (owner_ == me) throw UsageError("Attempted to acquire an already held Lock");
+  if (owner_ != kNoTask) throw WouldBlock();
+  owner_ = me;
+  check_invariants();
+}
+
+void Lock::release() {
+  detail::require_loop_if_in_task("anyio.Lock.release");
+  if (owner_ == kNoTask || owner_ != detail::current_task_id()) {
+    throw UsageError("The current task is not holding this lock");
+  }
+  hand_over(Simulation::current());
+}
+
+void Lock::hand_over(Simulation& sim) {
+  if (Waiter* next = waiters_.pop_front()) {
+    owner_ = next->task->id();
+    detail::hand_to(sim, *next, handed_);
+  } else {
+    owner_ = kNoTask;
+  }
+  check_invariants();
+}
+
+std::string Lock::state() const {
+  if (owner_ == kNoTask) return fmt::format("unlocked, {} waiting", waiters_.size());
+  return fmt::format("locked, {} waiting", waiters_.size());
+}
+
+void Lock::holders(std::vector<TaskId>& out) const {
+  if (owner_ != kNoTask) out.push_back(owner_);
+}
+
+void Lock::check_invariants() const {
+  // release() hands the lock straight to the first waiter: a free lock has no queue.
+  ASGISIM_PRIMITIVE_CHECK(owner_ != kNoTask || (waiters_.empty() && handed_.empty()));
+  // Only the owner can be on its way out of acquire() with the lock.
+  ASGISIM_PRIMITIVE_CHECK(handed_.size() <= 1);
+  ASGISIM_PRIMITIVE_CHECK(handed_.empty() || handed_.front()->task->id() == owner_);
+}
+
+}  // namespace asgisim::sim

@@ -1,0 +1,95 @@
+// anyio.Semaphore: a counter with FIFO hand-off to waiters, optionally
+// bounded.
+#include "asgisim/sim/semaphore.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "primitive_support.hpp"
+
+namespace asgisim::sim {
+
+Semaphore::Semaphore(std::uint64_t initial_value, std::optional<std::uint64_t> max_value, std::string name)
+    : Waitable(std::move(name)), value_(initial_value), max_value_(max_value) {
+  if (max_value_ && *max_value_ < initial_value) {
+    throw std::invalid_argument("max_value must be equal to or higher than initial_value");
+  }
+  check_invariants();
+}
+
+Semaphore::~Semaphore() {
+  detail::unlink_all(waiters_);
+  detail::unlink_all(handed_);
+}
+
+void Semaphore::acquire() {
+  Simulation& sim = Simulation::current();
+  sim.require_domain(Domain::loop, "anyio.Semaphore.acquire");
+  sim.checkpoint_if_cancelled();
+  Waiter waiter{.task = &sim.current_task()};
+  const bool available = value_ > 0;
+  if (available) {
+    --value_;
+    waiter.handed = true;
+    handed_.push_back(waiter);
+  } else {
+    waiters_.push_back(waiter);
+  }
+  check_invariants();
+  try {
+    if (available) {
+      sim.cancel_shielded_checkpoint();
+    } else {
+      detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/true);
+    }
+  } catch (...) {
+    if (!waiter.linked) throw;  // the semaphore is gone (teardown)
+    if (!waiter.handed) {
+      waiters_.remove(waiter);
+      check_invariants();
+    } else {
+      handed_.remove(waiter);
+      release();  // anyio calls the public release(); it may raise instead
+    }
+    throw;
+  }
+  handed_.remove(waiter);
+  check_invariants();
+}
+
+void Semaphore::acquire_nowait() {
+  detail::require_loop_if_in_task("anyio.Semaphore.acquire_nowait");
+  if (value_ == 0) throw WouldBlock();
+  --value_;
+  check_invariants();
+}
+
+void Semaphore::release() {
+  detail::require_loop_if_in_task("anyio.Semaphore.release");
+  if (max_value_ && value_ == *max_value_) throw std::invalid_argument("semaphore released too many times");
+  if (Waiter* next = waiters_.pop_front()) {
+    detail::hand_to(Simulation::current(), *next, handed_);
+  } else {
+    ++value_;
+  }
+  check_invariants();
+}
+
+std::string Semaphore::state() const {
+  if (max_value_) return fmt::format("value {}/{}, {} waiting", value_, *max_value_, waiters_.size());
+  return fmt::format("value {}, {} waiting", value_, waiters_.size());
+}
+
+void Semaphore::check_invariants() const {
+  // release() serves a waiter before it raises the value.
+  ASGISIM_PRIMITIVE_CHECK(value_ == 0 || waiters_.empty());
+  ASGISIM_PRIMITIVE_CHECK(!max_value_ || value_ <= *max_value_);
+}
+
+}  // namespace asgisim::sim
