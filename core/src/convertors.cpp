@@ -2,6 +2,7 @@
 #include "asgisim/core/convertors.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -254,10 +255,12 @@ std::string convertor_to_string(ConvertorType type, const PathParam& value) {
       if (!(number >= 0.0)) throw ConvertorError("Negative floats are not supported");
       if (std::isinf(number)) throw ConvertorError("Infinite values are not supported");
       // "%0.20f" % value, then rstrip("0").rstrip(".").
-      const int size = std::snprintf(nullptr, 0, "%0.20f", number);
-      std::string text(static_cast<std::size_t>(size) + 1, '\0');
-      std::snprintf(text.data(), text.size(), "%0.20f", number);
-      text.resize(static_cast<std::size_t>(size));
+      // std::to_chars is exact, like CPython's formatting (and unlike a
+      // snprintf into a std::string, gcc -O2 cannot misjudge its size).
+      std::array<char, 400> buffer{};  // DBL_MAX has 309 integer digits, plus 21
+      const std::to_chars_result end =
+          std::to_chars(buffer.data(), buffer.data() + buffer.size(), number, std::chars_format::fixed, 20);
+      std::string text(buffer.data(), end.ptr);
       while (!text.empty() && text.back() == '0') text.pop_back();
       if (!text.empty() && text.back() == '.') text.pop_back();
       return text;

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "anyio_task_done.hpp"
 #include "asgisim/core/datastructures.hpp"
 #include "asgisim/core/json_text.hpp"
 #include "asgisim/core/request.hpp"
@@ -73,6 +74,7 @@ std::string_view to_string(StreamingBehaviour behaviour) {
     case StreamingBehaviour::listen: return "listen";
     case StreamingBehaviour::no_listen: return "no_listen";
     case StreamingBehaviour::by_spec_version: return "by_spec_version";
+    case StreamingBehaviour::send_only: return "send_only";
   }
   return "?";
 }
@@ -165,6 +167,10 @@ bool spec_at_least_2_4(const std::string& spec_version) {
 }  // namespace
 
 void Response::call_streaming(Scope& scope, const Receive& receive, const Send& send) const {
+  if (behaviour_ == StreamingBehaviour::send_only) {
+    stream_response(send);
+    return;
+  }
   bool listen = behaviour_ == StreamingBehaviour::listen;
   if (behaviour_ == StreamingBehaviour::by_spec_version) listen = !spec_at_least_2_4(scope.spec_version);
   if (!listen) {
@@ -175,15 +181,15 @@ void Response::call_streaming(Scope& scope, const Receive& receive, const Send& 
     }
     return;
   }
-  sim::task_group([&](sim::TaskGroup& group) {
+  detail::anyio_task_group([&](detail::AnyioTaskGroup& group) {
     group.start_soon("StreamingResponse.stream_response", [&] {
       stream_response(send);
-      group.cancel_scope().cancel();
+      group.cancel();
     });
     // listen_for_disconnect, in the task group's own body.
     while (receive().type != MessageType::http_disconnect) {
     }
-    group.cancel_scope().cancel();
+    group.cancel();
   });
 }
 

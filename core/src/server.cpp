@@ -263,7 +263,7 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
     observe(ObservationKind::app_raised, cycle.id, what);
     if (!cycle.response_started) {
       send_500(cycle, "app raised before http.response.start");
-    } else {
+    } else if (!cycle.response_complete || options.close_after_complete_on_error) {
       connection->close_transport(cycle.id, "app raised after http.response.start");
     }
     return;

@@ -11,6 +11,7 @@
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "anyio_task_done.hpp"
 
 namespace asgisim::core {
 
@@ -254,6 +255,9 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
   sim::Simulation& sim = sim::Simulation::current();
   sim.require_domain(sim::Domain::loop, "anyio.to_thread.run_sync");
   sim.checkpoint();
+  // The limiter's acquire begins with anyio's checkpoint_if_cancelled, whose
+  // walk sees the scopes of enclosing task groups too (anyio_task_done.hpp).
+  detail::anyio_checkpoint_if_cancelled();
   // `async with limiter:` borrows for the calling task; the wait is cancellable.
   sim::LimiterGuard token(limiter != nullptr ? *limiter : default_limiter_);
   auto item = std::make_shared<detail::WorkItem>();

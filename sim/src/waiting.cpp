@@ -22,6 +22,8 @@ bool Simulation::is_cancelled(const Task& task) const {
   return false;
 }
 
+const CancelScope* Simulation::current_scope() { return current_task().scope_; }
+
 void Simulation::checkpoint() {
   Task* self = &current_task();
   if (tearing_down_) return;

@@ -64,12 +64,13 @@ TEST_P(BaseHttpModel, ClientLeavingEarlyKillsBackgroundTaskBefore021) {
   Scope scope = http_scope();
   const sim::RunResult result = run_app_call(app, scope, receive, send);
   ASSERT_TRUE(result.ok()) << describe(result);
-  // Killed in its sleep (cancel_drain), or before it starts: `cancel` cancels
-  // the downstream app in the trailing checkpoint of its last send.
+  // Killed in its sleep in both cancelling eras: under `cancel` the task
+  // starts before the cancellation lands, as the real 0.20.4 does with a
+  // plain response behind one pass-through layer (the differential test,
+  // docs/fidelity.md: a one-checkpoint task even finishes there).
   EXPECT_EQ(observed(observer.log(), ObservationKind::background_finished), !killed)
       << observations_text(observer.log());
-  EXPECT_EQ(observed(observer.log(), ObservationKind::background_cancelled),
-            behaviour() == BaseHttpBehaviour::cancel_drain);
+  EXPECT_EQ(observed(observer.log(), ObservationKind::background_cancelled), killed);
 }
 
 // Catalogue entry 3 (#1940 in 0.23.1, fixed by #2194 in 0.29): the closing

@@ -1,4 +1,4 @@
-// BaseHTTPMiddleware.__call__ and call_next, 0.15.0 to 0.29.0, one code path
+// BaseHTTPMiddleware.__call__ and call_next, 0.15.0 to 0.46.2+, one code path
 // with the behaviours' differences as BaseHttpTraits flags at the lines
 // where upstream differs. Python names are kept (body_stream, coro,
 // receive_or_disconnect, send_no_error, close_recv_stream_on_response_sent).
@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../anyio_task_done.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
@@ -22,25 +23,40 @@ namespace asgisim::core {
 
 namespace {
 
-constexpr std::array<std::pair<BaseHttpBehaviour, std::string_view>, 6> kNames{{
+constexpr std::array<std::pair<BaseHttpBehaviour, std::string_view>, 10> kNames{{
     {BaseHttpBehaviour::cancel_drain, "cancel_drain"},
     {BaseHttpBehaviour::cancel, "cancel"},
     {BaseHttpBehaviour::disconnect, "disconnect"},
     {BaseHttpBehaviour::no_break, "no_break"},
     {BaseHttpBehaviour::cached_body, "cached_body"},
     {BaseHttpBehaviour::fixed, "fixed"},
+    {BaseHttpBehaviour::no_listener, "no_listener"},
+    {BaseHttpBehaviour::dispatch_background, "dispatch_background"},
+    {BaseHttpBehaviour::reraise, "reraise"},
+    {BaseHttpBehaviour::reraise_once, "reraise_once"},
 }};
 
 // The zero-buffer stream between the downstream app and body_stream, and
-// the downstream exception (`app_exc`).
+// the downstream exception (`app_exc`): one per call_next, or (#2813) one
+// per middleware call.
 struct CallNextStreams {
   sim::MemoryObjectSendStream<Message> send_stream{};
   sim::MemoryObjectReceiveStream<Message> recv_stream{};
   std::exception_ptr app_exc{};
+  bool app_exc_raised = false;  // call_next raised it (#2911's exception_already_raised)
 };
 
+std::shared_ptr<CallNextStreams> create_streams(const std::string& name) {
+  auto streams = std::make_shared<CallNextStreams>();
+  auto [send_stream, recv_stream] = sim::create_memory_object_stream<Message>(0, name + " call_next");
+  streams->send_stream = std::move(send_stream);
+  streams->recv_stream = std::move(recv_stream);
+  return streams;
+}
+
 // call_next's body_stream() async generator: `async with recv_stream:
-// async for message in recv_stream: ...`, then `raise app_exc`.
+// async for message in recv_stream: ...`, then `raise app_exc`; from 0.46.0
+// (raise_app_exc_after_group) only the `async for`.
 class BodyStream {
  public:
   BodyStream(std::shared_ptr<CallNextStreams> streams, BaseHttpTraits traits)
@@ -77,12 +93,12 @@ class BodyStream {
  private:
   std::optional<Bytes> finish() {
     close();
-    if (streams_->app_exc) std::rethrow_exception(streams_->app_exc);
+    if (streams_->app_exc && !traits_.raise_app_exc_after_group) std::rethrow_exception(streams_->app_exc);
     return std::nullopt;
   }
   void close() {
     done_ = true;
-    streams_->recv_stream.close();
+    if (!traits_.raise_app_exc_after_group) streams_->recv_stream.close();
   }
 
   std::shared_ptr<CallNextStreams> streams_;
@@ -109,14 +125,21 @@ class MiddlewareCall {
         send_(send),
         request_(scope, receive,
                  traits_.cache_request_body ? StreamConsumedRule::on_last : StreamConsumedRule::on_start),
-        response_sent_(middleware.options.name + " response_sent") {}
+        response_sent_(middleware.options.name + " response_sent") {
+    if (traits_.no_response_listener) request_.remember_wrapped_disconnect();
+  }
 
   void run() {
-    sim::task_group([&](sim::TaskGroup& task_group) {
+    // `with recv_stream, send_stream:` around the task group (#2813).
+    if (traits_.raise_app_exc_after_group) shared_streams_ = create_streams(middleware_.options.name);
+    detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
       const CallNext call_next = [this, &task_group](DispatchRequest& request) {
         return this->call_next(task_group, request);
       };
-      const Response response = middleware_.dispatch(request_, call_next);
+      Response response = middleware_.dispatch(request_, call_next);
+      if (traits_.drop_dispatch_background && response.streaming_behaviour() == StreamingBehaviour::send_only) {
+        response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
+      }
       if (traits_.cache_request_body) {
         const Receive wrapped_receive = [this] { return request_.wrapped_receive(); };
         response(scope_, wrapped_receive, send_);
@@ -125,24 +148,30 @@ class MiddlewareCall {
       }
       if (traits_.cancel_downstream) {
         sim::note(middleware_.options.name + ": response sent, cancelling the task group", scope_.request_id);
-        task_group.cancel_scope().cancel();
+        task_group.cancel();
       } else {
         sim::note(middleware_.options.name + ": response sent, response_sent.set()", scope_.request_id);
         response_sent_.set();
+        if (shared_streams_) shared_streams_->recv_stream.close();
       }
     });
+    // `if app_exc is not None [and not exception_already_raised]: raise app_exc` (#2812, #2911).
+    if (shared_streams_ && shared_streams_->app_exc &&
+        !(traits_.raise_app_exc_once && shared_streams_->app_exc_raised)) {
+      std::rethrow_exception(shared_streams_->app_exc);
+    }
   }
 
  private:
-  Response call_next(sim::TaskGroup& task_group, DispatchRequest& request) {
+  Response call_next(detail::AnyioTaskGroup& task_group, DispatchRequest& request) {
     const std::string& name = middleware_.options.name;
-    auto streams = std::make_shared<CallNextStreams>();
-    auto [send_stream, recv_stream] = sim::create_memory_object_stream<Message>(0, name + " call_next");
-    streams->send_stream = std::move(send_stream);
-    streams->recv_stream = std::move(recv_stream);
-    // Python's closures keep the receive end open (never closed by garbage
-    // collection); so does this call, until it ends.
-    streams_.push_back(streams);
+    std::shared_ptr<CallNextStreams> streams = shared_streams_;
+    if (!streams) {
+      streams = create_streams(name);
+      // Python's closures keep the receive end open (never closed by garbage
+      // collection); so does this call, until it ends.
+      streams_.push_back(streams);
+    }
 
     Receive downstream_receive;
     Send downstream_send;
@@ -162,10 +191,12 @@ class MiddlewareCall {
           // "recv_stream has been closed, i.e. response_sent has been set."
         }
       };
-      task_group.start_soon(name + " close_recv_stream_on_response_sent", [this, streams] {
-        response_sent_.wait();
-        streams->recv_stream.close();
-      });
+      if (!shared_streams_) {  // #2813 closes the shared stream in the task group's body instead
+        task_group.start_soon(name + " close_recv_stream_on_response_sent", [this, streams] {
+          response_sent_.wait();
+          streams->recv_stream.close();
+        });
+      }
     }
     task_group.start_soon(name + " coro", [this, streams, downstream_receive, downstream_send] {
       // async with send_stream: try: await self.app(...) except Exception as exc: app_exc = exc
@@ -184,7 +215,10 @@ class MiddlewareCall {
     try {
       message = streams->recv_stream.receive();
     } catch (const sim::EndOfStream&) {
-      if (streams->app_exc) std::rethrow_exception(streams->app_exc);
+      if (streams->app_exc) {
+        streams->app_exc_raised = true;
+        std::rethrow_exception(streams->app_exc);
+      }
       report_error("No response returned.");
       throw std::runtime_error("No response returned.");
     }
@@ -192,7 +226,8 @@ class MiddlewareCall {
       throw std::logic_error("assert message['type'] == 'http.response.start'");
     }
     auto body_stream = std::make_shared<BodyStream>(streams, traits_);
-    StreamingResponse response([body_stream] { return body_stream->next(); }, {.status_code = message.status});
+    StreamingResponse response([body_stream] { return body_stream->next(); }, {.status_code = message.status},
+                               traits_.no_response_listener ? StreamingBehaviour::send_only : StreamingBehaviour::listen);
     response.headers() = std::move(message.headers);  // response.raw_headers = message["headers"]
     return response;
   }
@@ -202,13 +237,14 @@ class MiddlewareCall {
   Message receive_or_disconnect(const Receive& inner) {
     if (response_sent_.is_set()) return Message::disconnect();
     Message message;
-    sim::task_group([&](sim::TaskGroup& task_group) {
+    detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
       task_group.start_soon(middleware_.options.name + " response_sent.wait", [&] {
+        task_group.cancelled_wait_hop();
         response_sent_.wait();
-        task_group.cancel_scope().cancel();
+        task_group.cancel();
       });
       message = inner();
-      task_group.cancel_scope().cancel();
+      task_group.cancel();
     });
     if (response_sent_.is_set()) return Message::disconnect();
     return message;
@@ -232,6 +268,7 @@ class MiddlewareCall {
   DispatchRequest request_;
   sim::Event response_sent_;
   std::vector<std::shared_ptr<CallNextStreams>> streams_;
+  std::shared_ptr<CallNextStreams> shared_streams_;  // raise_app_exc_after_group: the call's one pair
 };
 
 }  // namespace
@@ -260,7 +297,11 @@ std::string_view starlette_versions(BaseHttpBehaviour behaviour) {
     case BaseHttpBehaviour::disconnect: return "0.21.0 to 0.23.0";
     case BaseHttpBehaviour::no_break: return "0.23.1 to 0.27.x";
     case BaseHttpBehaviour::cached_body: return "0.28.0";
-    case BaseHttpBehaviour::fixed: return "0.29.0";
+    case BaseHttpBehaviour::fixed: return "0.29.0 to 0.38.2";
+    case BaseHttpBehaviour::no_listener: return "0.38.3 to 0.38.4";
+    case BaseHttpBehaviour::dispatch_background: return "0.38.5 to 0.45.x";
+    case BaseHttpBehaviour::reraise: return "0.46.0 to 0.46.1";
+    case BaseHttpBehaviour::reraise_once: return "0.46.2 and later";
   }
   return "?";
 }
@@ -284,6 +325,10 @@ std::optional<BaseHttpBehaviour> base_http_behaviour_for_starlette(std::string_v
     return parts >= std::array<int, 3>{major, minor, patch};
   };
   if (!at_least(0, 15, 0)) return std::nullopt;
+  if (at_least(0, 46, 2)) return BaseHttpBehaviour::reraise_once;
+  if (at_least(0, 46, 0)) return BaseHttpBehaviour::reraise;
+  if (at_least(0, 38, 5)) return BaseHttpBehaviour::dispatch_background;
+  if (at_least(0, 38, 3)) return BaseHttpBehaviour::no_listener;
   if (at_least(0, 29, 0)) return BaseHttpBehaviour::fixed;
   if (at_least(0, 28, 0)) return BaseHttpBehaviour::cached_body;
   if (at_least(0, 23, 1)) return BaseHttpBehaviour::no_break;
@@ -302,6 +347,18 @@ BaseHttpTraits traits(BaseHttpBehaviour behaviour) {
     case BaseHttpBehaviour::cached_body: return {.skip_empty_chunks = true, .cache_request_body = true};
     case BaseHttpBehaviour::fixed:
       return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true};
+    case BaseHttpBehaviour::no_listener:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
+              .no_response_listener = true, .drop_dispatch_background = true};
+    case BaseHttpBehaviour::dispatch_background:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
+              .no_response_listener = true};
+    case BaseHttpBehaviour::reraise:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
+              .no_response_listener = true, .raise_app_exc_after_group = true};
+    case BaseHttpBehaviour::reraise_once:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
+              .no_response_listener = true, .raise_app_exc_after_group = true, .raise_app_exc_once = true};
   }
   return {};
 }

@@ -120,6 +120,7 @@ Message DispatchRequest::wrapped_receive() {
     if (message.type != MessageType::http_disconnect) {
       throw std::runtime_error("Unexpected message received: " + std::string(to_string(message.type)));
     }
+    if (remember_wrapped_disconnect_) wrapped_receive_disconnected_ = true;
     return message;
   }
   if (body_) {

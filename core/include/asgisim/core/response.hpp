@@ -100,6 +100,9 @@ enum class StreamingBehaviour : std::uint8_t {
   no_listen,
   // 0.42+ as released: no_listen when scope.spec_version >= 2.4, else listen.
   by_spec_version,
+  // BaseHTTPMiddleware's _StreamingResponse (0.38.3+, PR #2620), what
+  // call_next returns: no listener, and send errors pass through unchanged.
+  send_only,
 };
 std::string_view to_string(StreamingBehaviour behaviour);
 

@@ -53,6 +53,12 @@ struct ServerOptions {
   // send() waits (flow.drain) until the client has read down to the low mark.
   std::size_t write_high_water_bytes = 65'536;
   std::size_t write_low_water_bytes = 16'384;
+  // An app that raises after http.response.start: uvicorn's run_asgi closes
+  // the transport even when the response had already completed, which also
+  // cuts off the next request of a keep-alive connection that is already
+  // being served. False models a server that closes only while the failing
+  // response is incomplete (no uvicorn release does this yet).
+  bool close_after_complete_on_error = true;
   // scope["root_path"] (uvicorn --root-path); prefixed to scope path too.
   std::string root_path{};
   // Also observe every message crossing the server/app boundary as

@@ -48,6 +48,10 @@ class CancelScope {
   void set_deadline(Nanoseconds deadline_ns);
 
   std::uint64_t id() const { return id_; }
+  // The scope this one was entered in (a task group's scope for a child
+  // task's first scope); nullptr at the top. Lets a model walk the chain with
+  // its own rules (anyio 3's _parent_cancelled).
+  const CancelScope* parent() const { return parent_; }
 
  private:
   friend class Simulation;

@@ -238,6 +238,10 @@ class Simulation {
   void checkpoint();
   void checkpoint_if_cancelled();
   void cancel_shielded_checkpoint();
+  // Whether a task other than the running one is ready to run: a model that
+  // polls with checkpoints (anyio's delivery retries) stops polling when it
+  // is alone, so that virtual time can advance.
+  bool others_ready() const { return !loop_ready_.empty() || !thread_ready_.empty(); }
   // Suspends the current task for `delay_ns` of virtual time. Cancellable
   // (loop tasks); a simulated thread sleeps uninterruptibly (time.sleep).
   void sleep(Nanoseconds delay_ns);
@@ -256,6 +260,8 @@ class Simulation {
   // because a cancellation or deadline already woke it.
   bool wake(Task& task, WakeReason reason = WakeReason::notified);
   bool is_cancelled(const Task& task) const;
+  // The current task's innermost cancel scope (nullptr outside any).
+  const CancelScope* current_scope();
   // Throws WrongSideError unless the current task is in `domain`.
   void require_domain(Domain domain, std::string_view operation);
 

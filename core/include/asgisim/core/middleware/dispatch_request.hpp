@@ -85,6 +85,9 @@ class DispatchRequest {
   //   - otherwise the next chunk, read through a new stream(); a
   //     ClientDisconnect becomes http.disconnect.
   Message wrapped_receive();
+  // 0.38.3+ (PR #2620): a disconnect wrapped_receive read from receive()
+  // after the body is remembered too, so later calls do not receive again.
+  void remember_wrapped_disconnect() { remember_wrapped_disconnect_ = true; }
 
   // The flags _CachedRequest reads (Request._stream_consumed, _is_disconnected, _body).
   bool stream_consumed() const { return stream_consumed_; }
@@ -105,6 +108,7 @@ class DispatchRequest {
   // _CachedRequest's own state.
   bool wrapped_receive_disconnected_ = false;
   bool wrapped_receive_consumed_ = false;
+  bool remember_wrapped_disconnect_ = false;
 };
 
 }  // namespace asgisim::core
