@@ -1,0 +1,67 @@
+#!/bin/sh
+# The differential test end to end: generate a grid, run it against the real Starlette
+# and against the model, and check that they agree (check_agreement.py) up to the
+# accepted differences of that version (accepted/VERSION.txt).
+#
+#   tests/differential/run_differential.sh MODEL_RUNNER [small|large] [VERSION]
+#
+# MODEL_RUNNER is the built differential_model_runner. VERSION is "debian" (the
+# Starlette of python3-starlette, 0.26.1 on Debian 12, the default) or a tag of
+# the mirror (0.20.4, 0.21.0, 0.28.0, 0.29.0), extracted as run_versions.sh does.
+# Exit status: 0 agreement, 1 disagreement, 77 skipped (/usr/bin/python3 lacks
+# starlette, the mirror lacks the tag, or the large grid without
+# ASGISIM_DIFFERENTIAL_LARGE=1: CI runs every label and cannot afford it). Environment: OUT_DIR (default
+# /tmp/asgisim-differential), JOBS (real-side worker processes, default 2),
+# STARLETTE_MIRROR.
+set -eu
+
+model=$1
+grid=${2:-small}
+version=${3:-debian}
+here=$(cd "$(dirname "$0")" && pwd)
+python=/usr/bin/python3
+out=${OUT_DIR:-/tmp/asgisim-differential}
+jobs=${JOBS:-2}
+mirror=${STARLETTE_MIRROR:-/work/.mirror/encode+starlette/repo}
+
+if [ "$grid" = large ] && [ "${ASGISIM_DIFFERENTIAL_LARGE:-0}" != 1 ]; then
+    echo "SKIP: the large grid runs on demand only (ASGISIM_DIFFERENTIAL_LARGE=1; about 15 minutes on 2 cores)"
+    exit 77
+fi
+if ! [ -x "$python" ] || ! "$python" -c 'import starlette, anyio' 2>/dev/null; then
+    echo "SKIP: $python has no starlette/anyio (apt-get install python3-starlette)"
+    exit 77
+fi
+mkdir -p "$out"
+path_option=
+if [ "$version" = debian ]; then
+    starlette=$("$python" -c 'import starlette; print(starlette.__version__)')
+else
+    starlette=$version
+    tree="$out/starlette-$version"
+    if [ ! -d "$tree/starlette" ]; then
+        if ! git -C "$mirror" rev-parse --verify -q "refs/tags/$version" >/dev/null 2>&1; then
+            echo "SKIP: no Starlette $version in $mirror"
+            exit 77
+        fi
+        mkdir -p "$tree"
+        git -C "$mirror" archive "$version" starlette | tar -x -C "$tree"
+    fi
+    path_option="--starlette-path $tree"
+fi
+
+cases="$out/$grid.cases.jsonl"
+real="$out/$grid.$starlette.real.jsonl"
+observed="$out/$grid.$starlette.model.jsonl"
+start=$(date +%s)
+"$python" "$here/generate_cases.py" --grid "$grid" -o "$cases"
+echo "grid $grid: $(wc -l < "$cases") cases; Starlette $starlette"
+# shellcheck disable=SC2086 # $path_option is empty or two words without spaces
+"$python" "$here/starlette_runner.py" --cases "$cases" -j "$jobs" --no-meta $path_option -o "$real"
+echo "real side: $(( $(date +%s) - start )) s"
+start=$(date +%s)
+"$model" --cases "$cases" --starlette "$starlette" --no-meta -o "$observed"
+echo "model side: $(( $(date +%s) - start )) s"
+accepted="$here/accepted/$starlette.txt"
+[ -f "$accepted" ] || accepted=
+"$python" "$here/check_agreement.py" "$real" "$observed" ${accepted:+--accepted "$accepted"}
