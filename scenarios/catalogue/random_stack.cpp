@@ -1,0 +1,77 @@
+// random-stack: a generic scenario. Each run draws a whole stack from its
+// choice stream (a middleware chain of pure ASGI, context-manager,
+// BaseHTTPMiddleware and error middleware; a sync or async, plain or
+// streaming endpoint that may read the body, schedule background work or
+// raise; one to three clients), so a seed determines the stack and the
+// decision log replays and shrinks it. Nothing here knows about the
+// catalogue's bugs: with every BaseHTTPMiddleware behaviour allowed the
+// checkers are expected to find them on their own.
+//
+//   asgisim run random-stack --config buggy --seeds 1000
+//   asgisim run random-stack --stack starlette==0.20.4 --seeds 1000   # only `cancel`
+#include <vector>
+
+#include "asgisim/scenarios/scenario.hpp"
+#include "asgisim/scenarios/stack_description.hpp"
+
+namespace asgisim::scenarios {
+namespace {
+
+ScenarioInfo make_info() {
+  ScenarioInfo info;
+  info.name = "random-stack";
+  info.title = "a random middleware chain, endpoint and clients; every HTTP invariant";
+  info.upstream =
+      "generic: DESIGN.md catalogue entries 1 to 5 (encode/starlette#1438, #919, #1678, #1940, #847) "
+      "without being told where they are";
+  info.buggy = {.versions = {},
+                .summary = "every BaseHTTPMiddleware behaviour (Starlette 0.15.0 to 0.46.2), drawn per middleware"};
+  // 0.46.2: the first release without a known bug in what this scenario
+  // generates (0.29.0 swallows errors behind BaseHTTPMiddleware, #2625, and
+  // has two receive() calls waiting at once, #2620).
+  //
+  // The server: every uvicorn release closes the connection when an app
+  // raises after its response started, even once that response completed,
+  // which also cuts off the next keep-alive request already being served
+  // (found by this scenario as response-complete). The fixed configuration
+  // runs a server that closes only while the failing response is
+  // incomplete, so that it judges the Starlette side alone.
+  info.fixed = {.versions = {.starlette = "0.46.2"},
+                .summary = "BaseHTTPMiddleware reraise_once only (Starlette 0.46.2); a server that does not "
+                           "close a completed keep-alive exchange on a later error"};
+  info.invariants = stack_invariants();
+  // A generated run takes well under a second of virtual time and a few
+  // thousand steps; a hang shows up quickly.
+  info.steps_max = 500'000;
+  info.time_max_ns = 60 * sim::kSecond;
+  return info;
+}
+
+// A pinned Starlette version (the fixed configuration, or --stack) allows
+// only its behaviour; otherwise every era's behaviour may be drawn.
+std::vector<core::BaseHttpBehaviour> allowed_behaviours(const RunContext& run) {
+  if (!run.stack.versions.starlette.empty()) return {run.stack.base_http};
+  return all_base_http_behaviours();
+}
+
+class RandomStack final : public Scenario {
+ public:
+  const ScenarioInfo& info() const override {
+    static const ScenarioInfo info = make_info();
+    return info;
+  }
+
+  void build(RunContext& run) const override {
+    DrawOptions options;
+    options.behaviours = allowed_behaviours(run);
+    core::ServerOptions server = run.stack.server;
+    if (run.config == ConfigKind::fixed) server.close_after_complete_on_error = false;
+    start_stack(run, draw_stack(run.sim, options), server);
+  }
+};
+
+}  // namespace
+
+ASGISIM_REGISTER_SCENARIO(RandomStack);
+
+}  // namespace asgisim::scenarios

@@ -1,0 +1,249 @@
+// Parsing and validating the command line's option values; each problem
+// becomes one UsageError that names the option and the text it got.
+#include "options.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace asgisim::cli {
+
+namespace {
+
+bool all_digits(std::string_view text, int base) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [base](char c) {
+    if (c >= '0' && c <= '9') return true;
+    return base == 16 && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+  });
+}
+
+// Reads an unsigned integer (decimal, or hexadecimal after "0x"); false when
+// the text is not one or does not fit in 64 bits.
+bool read_unsigned(std::string_view text, std::uint64_t& out) {
+  int base = 10;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    base = 16;
+    text.remove_prefix(2);
+  }
+  if (!all_digits(text, base)) return false;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" when a registered name is close to `name`.
+std::string suggestion(std::string_view name) {
+  const scenarios::Scenario* best = nullptr;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const scenarios::Scenario* scenario : scenarios::Registry::global().all()) {
+    const std::size_t distance = edit_distance(name, scenario->info().name);
+    if (distance < best_distance) {
+      best = scenario;
+      best_distance = distance;
+    }
+  }
+  if (best == nullptr || best_distance > std::max<std::size_t>(3, name.size() / 3)) return "";
+  return fmt::format(" (did you mean '{}'?)", best->info().name);
+}
+
+std::uint32_t parse_pct_depth(std::string_view text) {
+  constexpr std::uint64_t kDepthMax = 64;
+  return static_cast<std::uint32_t>(parse_positive("--pct-depth", text, kDepthMax));
+}
+
+std::uint64_t parse_seed_base(std::string_view text, bool& random) {
+  random = text == "random";
+  if (!random) return parse_seed("--seed-base", text);
+  std::random_device device;  // the only nondeterministic input, and only here in the CLI
+  return (static_cast<std::uint64_t>(device()) << 32) | device();
+}
+
+}  // namespace
+
+std::uint32_t default_jobs() { return std::max(1U, std::thread::hardware_concurrency()); }
+
+std::uint64_t parse_seed(std::string_view option, std::string_view text) {
+  std::uint64_t value = 0;
+  if (!read_unsigned(text, value)) {
+    throw UsageError(fmt::format("malformed {} '{}': expected an unsigned 64-bit integer (decimal or 0x hex)",
+                                 option, text));
+  }
+  return value;
+}
+
+std::uint64_t parse_positive(std::string_view option, std::string_view text, std::uint64_t max) {
+  std::uint64_t value = 0;
+  if (!read_unsigned(text, value) || value == 0 || value > max) {
+    throw UsageError(fmt::format("bad {} '{}': expected an integer from 1 to {}", option, text, max));
+  }
+  return value;
+}
+
+sim::Nanoseconds parse_seconds(std::string_view option, std::string_view text) {
+  // Virtual time is an integer: read "S[.FFFFFFFFF]" digit by digit, no double.
+  const std::size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  const auto bad = [&] {
+    return UsageError(fmt::format(
+        "bad {} '{}': expected a positive number of seconds with at most 9 decimals", option, text));
+  };
+  if (!all_digits(whole, 10) || (dot != std::string_view::npos && !all_digits(fraction, 10)) ||
+      fraction.size() > 9) {
+    throw bad();
+  }
+  std::uint64_t seconds = 0;
+  std::from_chars(whole.data(), whole.data() + whole.size(), seconds);
+  std::uint64_t nanos = 0;
+  for (std::size_t i = 0; i < 9; ++i) nanos = nanos * 10 + (i < fraction.size() ? fraction[i] - '0' : 0);
+  constexpr std::uint64_t kSecondsMax = 1'000'000'000;  // ~31 years of virtual time fits in int64 ns
+  if (seconds > kSecondsMax || (seconds == 0 && nanos == 0)) throw bad();
+  return static_cast<sim::Nanoseconds>(seconds * 1'000'000'000 + nanos);
+}
+
+ConfigChoice parse_config(std::string_view text) {
+  if (text == "buggy") return ConfigChoice::buggy;
+  if (text == "fixed") return ConfigChoice::fixed;
+  if (text == "both") return ConfigChoice::both;
+  throw UsageError(fmt::format("bad --config '{}': expected buggy, fixed or both", text));
+}
+
+sim::Strategy parse_strategy_option(std::string_view text) {
+  sim::Strategy strategy = sim::Strategy::random;
+  if (!sim::parse_strategy(text, strategy)) {
+    throw UsageError(fmt::format("bad --strategy '{}': expected fifo, random or pct", text));
+  }
+  return strategy;
+}
+
+std::vector<scenarios::ConfigKind> config_kinds(ConfigChoice choice) {
+  switch (choice) {
+    case ConfigChoice::buggy:
+      return {scenarios::ConfigKind::buggy};
+    case ConfigChoice::fixed:
+      return {scenarios::ConfigKind::fixed};
+    case ConfigChoice::both:
+      return {scenarios::ConfigKind::buggy, scenarios::ConfigKind::fixed};
+  }
+  return {};
+}
+
+std::string_view to_string(ConfigChoice choice) {
+  switch (choice) {
+    case ConfigChoice::buggy:
+      return "buggy";
+    case ConfigChoice::fixed:
+      return "fixed";
+    case ConfigChoice::both:
+      return "both";
+  }
+  return "?";
+}
+
+RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
+  RunOptions options;
+  options.config = default_config;
+  if (!raw.config.empty()) {
+    options.config = parse_config(raw.config);
+    options.config_given = true;
+  }
+  constexpr std::uint64_t kSeedsMax = std::uint64_t{1} << 40;
+  if (!raw.seeds.empty()) options.seeds = parse_positive("--seeds", raw.seeds, kSeedsMax);
+  if (!raw.seed.empty()) options.seed = parse_seed("--seed", raw.seed);
+  if (!raw.seed_base.empty()) options.seed_base = parse_seed_base(raw.seed_base, options.seed_base_random);
+  if (!raw.strategy.empty()) {
+    options.settings.strategy = parse_strategy_option(raw.strategy);
+    options.strategy_given = true;
+  }
+  if (!raw.pct_depth.empty()) {
+    options.settings.pct_depth = parse_pct_depth(raw.pct_depth);
+    options.pct_depth_given = true;
+  }
+  constexpr std::uint64_t kJobsMax = 1024;
+  options.jobs = raw.jobs.empty() ? default_jobs()
+                                  : static_cast<std::uint32_t>(parse_positive("--jobs", raw.jobs, kJobsMax));
+  if (!raw.shard.empty()) options.shard = scenarios::parse_shard(raw.shard);
+  if (!raw.max_time.empty()) options.settings.max_time_ns = parse_seconds("--max-time", raw.max_time);
+  if (!raw.stack.empty()) {
+    options.settings.stack_override = scenarios::parse_stack_spec(raw.stack);
+    scenarios::resolve(
+        options.settings.stack_override);  // an unknown version is bad input now, not mid-sweep
+  }
+  options.regressions = raw.regressions;
+  options.junit = raw.junit;
+  options.trace_dir = raw.trace_dir;
+  options.json = raw.json;
+  options.fail_fast = raw.fail_fast;
+  return options;
+}
+
+const scenarios::Scenario& find_scenario(std::string_view name) {
+  const scenarios::Scenario* scenario = scenarios::Registry::global().find(name);
+  if (scenario == nullptr) {
+    throw UsageError(fmt::format("unknown scenario '{}'{}; `asgisim list` shows the {} scenarios", name,
+                                 suggestion(name), scenarios::Registry::global().all().size()));
+  }
+  return *scenario;
+}
+
+std::vector<const scenarios::Scenario*> find_scenarios(std::string_view name) {
+  if (name == "all") return scenarios::Registry::global().all();
+  return {&find_scenario(name)};
+}
+
+void check_writable_file(std::string_view option, const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw UsageError(fmt::format("cannot write {} '{}': it is a directory", option, path.string()));
+  }
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (fs::exists(parent, error) && !fs::is_directory(parent, error)) {
+    throw UsageError(
+        fmt::format("cannot write {} '{}': '{}' is not a directory", option, path.string(), parent.string()));
+  }
+  if (!fs::is_directory(parent, error)) {
+    throw UsageError(fmt::format("cannot write {} '{}': directory '{}' does not exist", option, path.string(),
+                                 parent.string()));
+  }
+  const bool existed = fs::exists(path, error);
+  // Append mode creates a missing file and never truncates an existing one.
+  std::ofstream probe(path, std::ios::app);
+  if (!probe) throw UsageError(fmt::format("cannot write {} '{}': permission denied", option, path.string()));
+  probe.close();
+  if (!existed) fs::remove(path, error);
+}
+
+void check_writable_directory(std::string_view option, const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (!fs::is_directory(path, error)) {
+    throw UsageError(
+        fmt::format("cannot use {} '{}': not a directory and cannot be created", option, path.string()));
+  }
+  check_writable_file(option, path / ".asgisim-write-probe");
+}
+
+}  // namespace asgisim::cli

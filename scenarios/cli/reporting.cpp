@@ -1,0 +1,128 @@
+// Human and JSON reports of sweeps.
+#include "reporting.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace asgisim::cli {
+
+namespace {
+
+std::string replay_schedule_command(const RegressionFailure& failure) {
+  return fmt::format("asgisim replay {} --config {} --schedule {}", failure.outcome.scenario,
+                     scenarios::to_string(failure.outcome.config), failure.path.string());
+}
+
+}  // namespace
+
+std::string indented(std::string_view text, std::size_t spaces) {
+  std::string out;
+  const std::string pad(spaces, ' ');
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    out += pad;
+    out += text.substr(start, end - start);
+    out += '\n';
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string reproduce_line(const SweepReport& report, const scenarios::RunSettings& settings) {
+  if (report.result.first_failure)
+    return scenarios::reproduce_command(*report.result.first_failure, settings);
+  if (report.first_regression_failure) return replay_schedule_command(*report.first_regression_failure);
+  return "";
+}
+
+std::string plural(std::uint64_t count, std::string_view word) {
+  return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s");
+}
+
+std::string summary_line(const SweepReport& report) {
+  std::string line =
+      fmt::format("{}  {}  {}  {}, {}", report.result.scenario, scenarios::to_string(report.result.config),
+                  report.failed() ? "FAILED" : "passed", plural(report.result.seeds_run, "seed"),
+                  plural(report.failures(), "failure"));
+  if (report.failed()) line += fmt::format(" ({})", scenarios::to_string(report.worst()));
+  line += fmt::format(", {:.0f} seeds/s", report.seeds_per_second());
+  if (report.regressions_replayed > 0) {
+    line += fmt::format("; regressions: {} replayed, {} failed", report.regressions_replayed,
+                        report.regressions_failed);
+  }
+  if (const scenarios::RunOutcome* first = report.first_failure(); first && report.result.first_failure) {
+    line += fmt::format("; first failure: seed {} (index {}) {}", first->seed, first->seed - report.seed_base,
+                        first->invariant);
+  }
+  return line;
+}
+
+std::string failure_block(const SweepReport& report, const scenarios::RunSettings& settings) {
+  const scenarios::RunOutcome* first = report.first_failure();
+  if (first == nullptr) return "";
+  std::string block = indented(scenarios::describe(*first), 2);
+  for (const auto& path : report.traces_written) block += fmt::format("  trace: {}\n", path.string());
+  for (const auto& path : report.regressions_saved) block += fmt::format("  kept: {}\n", path.string());
+  block += fmt::format("  reproduce: {}\n", reproduce_line(report, settings));
+  return block;
+}
+
+nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSettings& settings) {
+  nlohmann::json object = {
+      {"scenario", report.result.scenario},
+      {"config", std::string(scenarios::to_string(report.result.config))},
+      {"strategy", std::string(sim::to_string(settings.strategy))},
+      {"seed_base", report.seed_base},
+      {"seeds_run", report.result.seeds_run},
+      {"failures", report.failures()},
+      {"failure_class", std::string(scenarios::to_string(report.worst()))},
+      {"exit_code", scenarios::exit_code(report.worst())},
+      {"seconds", report.result.seconds},
+      {"seeds_per_second", report.seeds_per_second()},
+      {"regressions_replayed", report.regressions_replayed},
+      {"regressions_failed", report.regressions_failed},
+  };
+  if (const scenarios::RunOutcome* first = report.first_failure()) {
+    if (report.result.first_failure) {
+      object["seed"] = first->seed;
+      object["seed_index"] = first->seed - report.seed_base;
+    } else {
+      object["schedule"] = report.first_regression_failure->path.string();
+    }
+    object["invariant"] = first->invariant;
+    object["layer"] = first->layer;
+    object["reproduce"] = reproduce_line(report, settings);
+  }
+  return object;
+}
+
+std::string Table::render() const {
+  std::vector<std::size_t> widths(header_.size(), 0);
+  const auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  };
+  measure(header_);
+  for (const auto& row : rows_) measure(row);
+  const auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < row.size() ? row[i] : "";
+      out += i == 0 ? "" : " | ";
+      out += i + 1 == widths.size() ? cell : fmt::format("{:<{}}", cell, widths[i]);
+    }
+    return out + '\n';
+  };
+  std::string out = line(header_);
+  std::vector<std::string> rule;
+  for (const std::size_t width : widths) rule.emplace_back(width, '-');
+  std::string separator;
+  for (std::size_t i = 0; i < widths.size(); ++i) separator += (i == 0 ? "" : "-|-") + rule[i];
+  out += separator + '\n';
+  for (const auto& row : rows_) out += line(row);
+  return out;
+}
+
+}  // namespace asgisim::cli

@@ -1,0 +1,71 @@
+// One sweep of one scenario and configuration as the CLI runs it: replay the
+// regression store first, sweep the seeds with a progress display, then keep
+// each failing run's decision log (--regressions) and Chrome trace
+// (--trace-dir).
+//
+//   SweepPlan plan{.scenario = &scenario, .config = ConfigKind::fixed, .settings = settings,
+//                  .options = {.seeds = 1000, .jobs = 2}};
+//   SweepReport report = run_sweep(plan);
+//   if (report.failed()) std::cout << reproduce_line(report, plan.settings);
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asgisim/scenarios/engine.hpp"
+#include "regressions.hpp"
+
+namespace asgisim::cli {
+
+struct SweepPlan {
+  const scenarios::Scenario* scenario = nullptr;
+  scenarios::ConfigKind config = scenarios::ConfigKind::buggy;
+  scenarios::RunSettings settings{};
+  scenarios::SweepOptions options{};             // its progress callback is the driver's
+  const RegressionStore* regressions = nullptr;  // replayed first; failures saved
+  std::filesystem::path trace_dir{};             // empty: no traces
+  bool show_progress = true;
+};
+
+// A stored regression that failed again.
+struct RegressionFailure {
+  std::filesystem::path path{};  // the log that replays the failure strictly
+  scenarios::RunOutcome outcome{};
+};
+
+struct SweepReport {
+  scenarios::SweepResult result{};
+  std::uint64_t regressions_replayed = 0;
+  std::uint64_t regressions_failed = 0;
+  std::optional<RegressionFailure> first_regression_failure{};
+  std::vector<std::uint64_t> failing_seeds{};  // in seed order
+  std::vector<std::filesystem::path> traces_written{};
+  std::vector<std::filesystem::path> regressions_saved{};
+  std::uint64_t seed_base = 0;
+
+  scenarios::FailureClass worst() const;
+  std::uint64_t failures() const { return result.failures + regressions_failed; }
+  bool failed() const { return worst() != scenarios::FailureClass::none; }
+  // The failure to report: the sweep's lowest failing seed, else the first
+  // stored regression that failed again.
+  const scenarios::RunOutcome* first_failure() const;
+  double seeds_per_second() const;
+};
+
+SweepReport run_sweep(const SweepPlan& plan);
+
+// How many of seed indices [0, seeds) belong to `shard`.
+std::uint64_t shard_seed_count(std::uint64_t seeds, scenarios::Shard shard);
+// The seed of the `done`-th (1-based) seed a sweep of `shard` runs.
+std::uint64_t nth_shard_seed(std::uint64_t seed_base, scenarios::Shard shard, std::uint64_t done);
+
+// Settings for replaying `log`: what it recorded (strategy, pct-depth, stack,
+// max-time-ns), except where `explicit_settings` was given on the command line.
+scenarios::RunSettings recorded_settings(const sim::DecisionLog& log,
+                                         const scenarios::RunSettings& explicit_settings, bool strategy_given,
+                                         bool pct_depth_given);
+
+}  // namespace asgisim::cli

@@ -1,0 +1,180 @@
+// Runs scenarios: one seed, a replayed decision log, a sweep of seeds (on
+// OS threads, sharded), shrinking a failure to a minimal decision log. The
+// CLI (scenarios/cli) and the GoogleTest helpers (testing.hpp) are thin
+// layers over this.
+//
+//   RunSettings settings{.strategy = sim::Strategy::random};
+//   RunOutcome outcome = run_seed(scenario, ConfigKind::buggy, 42, settings);
+//   if (outcome.failed()) std::cerr << describe(outcome) << reproduce_command(outcome, settings) << "\n";
+//
+//   SweepResult result = sweep(scenario, ConfigKind::fixed, settings, {.seeds = 10'000, .jobs = 2});
+//
+// One run: the configuration's versions (merged with --stack) are resolved
+// to a Stack, the scenario's build() sets up the stack and its clients on a
+// fresh Simulation, the checkers of ScenarioInfo::invariants are installed
+// with the CheckerParams build() chose, the simulation runs, and the verdict
+// is classified: the kernel's deadlock -> FailureClass::deadlock
+// ("no-deadlock", report = the wait-for graph), a step or time budget ->
+// liveness, an exception nobody received -> invariant "no-swallowed-error",
+// else the first checker violation that is not a warning -> invariant. The
+// most severe class wins. Everything is deterministic in the seed; the only
+// state shared between runs is the per-thread stack pool.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asgisim/core/observe.hpp"
+#include "asgisim/scenarios/scenario.hpp"
+#include "asgisim/sim/decision_log.hpp"
+#include "asgisim/sim/simulation.hpp"
+
+namespace asgisim::scenarios {
+
+// The failure classes, with their exit codes. When a sweep finds several,
+// the most severe wins: nondeterminism, deadlock, liveness, invariant.
+enum class FailureClass : std::uint8_t {
+  none = 0,
+  invariant = 1,
+  deadlock = 3,
+  liveness = 4,
+  nondeterminism = 5,
+};
+std::string_view to_string(FailureClass failure);
+int exit_code(FailureClass failure);
+// Severity order: none < invariant < liveness < deadlock < nondeterminism.
+FailureClass most_severe(FailureClass a, FailureClass b);
+
+// How runs are made; everything here is part of what reproduces a run
+// (reproduce_command() and the decision log's metadata carry it).
+struct RunSettings {
+  // How the next ready task is picked (--strategy).
+  sim::Strategy strategy = sim::Strategy::random;
+  // PCT's bug depth (--pct-depth); only read under Strategy::pct.
+  std::uint32_t pct_depth = 3;
+  // Overrides the configuration's versions (--stack); unset fields keep them.
+  StackVersions stack_override{};
+  // Virtual-time budget per run (--max-time); unset: the scenario's.
+  std::optional<sim::Nanoseconds> max_time_ns{};
+  // Keep the trace records (for --trace-dir, --timeline, trace) and fill
+  // RunOutcome::chrome_trace and ::timeline: costs memory (a 32 MiB ring)
+  // and time. Never changes the run or its hash.
+  bool keep_trace = false;
+};
+
+struct RunOutcome {
+  std::string scenario{};
+  ConfigKind config = ConfigKind::buggy;
+  std::uint64_t seed = 0;          // the seed (0 for a replayed schedule)
+  FailureClass failure = FailureClass::none;
+  // The invariant id that failed: a checker's, "no-deadlock", "liveness",
+  // "deterministic" or, for an exception nobody caught, "no-swallowed-error".
+  std::string invariant{};
+  std::string layer{};             // the layer to blame, when known
+  std::string report{};            // the explanation: violation detail, wait-for graph, ...
+  std::vector<core::Violation> violations{};  // every violation, warnings included
+  sim::RunResult result{};
+  std::uint64_t trace_hash = 0;
+  std::optional<std::uint64_t> second_trace_hash{};  // failing seeds are run twice
+  // What the run consumed; replays strictly to the same trace hash. Its
+  // metadata names scenario, config, strategy, pct-depth, seed (for a seeded
+  // run), stack and max-time-ns; its config_hash is config_hash().
+  sim::DecisionLog decisions{};
+  std::string chrome_trace{};      // Chrome trace JSON, when RunSettings::keep_trace
+  std::string timeline{};          // text timeline, when RunSettings::keep_trace
+  bool failed() const { return failure != FailureClass::none; }
+};
+
+// One run from a seed. A failing run is executed a second time and the trace
+// hashes compared (a mismatch: FailureClass::nondeterminism, invariant
+// "deterministic"). Throws UsageError when the stack cannot be resolved, and
+// std::invalid_argument when the scenario names an unknown invariant or
+// leaves a checker's CheckerParams unset. Safe to call from several OS
+// threads at once (one simulation per thread).
+RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings);
+// One run fed by a decision log: strict (replay --schedule; a failure is
+// run twice, as run_seed does) or lenient (shrinking; once). A strict log
+// that does not fit the run (another scenario, another build) throws
+// UsageError naming the position and both labels. RunOutcome::seed is 0.
+RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::DecisionLog& log,
+                        sim::ReplayMode mode, const RunSettings& settings);
+// One run fed by any choice source (fuzzing, RapidCheck); run once.
+RunOutcome run_source(const Scenario& scenario, ConfigKind config, sim::ChoiceSource& source,
+                      const RunSettings& settings);
+
+// The hash stored in a decision log's header: the scenario, configuration
+// and resolved versions. Replay warns when a log's hash differs.
+std::uint64_t config_hash(const Scenario& scenario, ConfigKind config, const RunSettings& settings);
+// `base` with the settings a recorded log's metadata names (strategy,
+// pct-depth, stack, max-time-ns); what the log does not say stays. Throws
+// UsageError for malformed metadata. Every outcome's `decisions` carries them
+// (and scenario, config, seed), so `replay --schedule FILE` needs no flags.
+RunSettings settings_for_log(const sim::DecisionLog& log, RunSettings base);
+
+// A multi-line human report of a failed run: invariant, layer, detail, and
+// for a deadlock the wait-for graph.
+std::string describe(const RunOutcome& outcome);
+
+// --shard K/N: seed index i (0-based) belongs to shard K (1-based) when
+// i % N == K - 1.
+struct Shard {
+  std::uint32_t index = 1;
+  std::uint32_t count = 1;
+};
+Shard parse_shard(std::string_view text);  // "3/8"; throws UsageError ("--shard 3/2")
+
+struct SweepOptions {
+  std::uint64_t seeds = 100;
+  std::uint64_t seed_base = 0;  // seed of index i is seed_base + i
+  std::uint32_t jobs = 1;       // OS threads; results identical to jobs = 1
+  Shard shard{};
+  bool stop_at_first_failure = false;
+  // Called after each finished seed (from the calling thread, in seed
+  // order) for progress: seeds done, failures so far.
+  std::function<void(std::uint64_t done, std::uint64_t failures)> progress{};
+};
+
+struct SweepResult {
+  std::string scenario{};
+  ConfigKind config = ConfigKind::buggy;
+  std::uint64_t seeds_run = 0;
+  std::uint64_t failures = 0;
+  FailureClass worst = FailureClass::none;
+  std::optional<RunOutcome> first_failure{};   // lowest seed index that failed
+  std::optional<std::uint64_t> first_failure_index{};
+  double seconds = 0;  // wall time (reporting only; never affects a run)
+};
+// Runs the shard's seeds on `jobs` OS threads. Results are those of a
+// sequential run whatever `jobs` is: counts over the seeds run, the first
+// failure is the lowest index, and with stop_at_first_failure the seeds run
+// are exactly those up to it. Each failing seed keeps only its class; the
+// first failure is kept whole. Throws UsageError for a bad shard, and
+// rethrows (after joining the threads) what any run threw.
+SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings& settings,
+                  const SweepOptions& options);
+
+struct ShrinkResult {
+  sim::DecisionLog log{};   // minimal; replays strictly to the same invariant
+  std::size_t original_decisions = 0;
+  std::size_t attempts = 0;
+  RunOutcome outcome{};     // the run of `log`
+};
+// Shrinks the failing run of `seed` (Hypothesis style: truncate, delete
+// spans, zero spans, halve and decrement values; each candidate replayed
+// leniently, then re-synchronised by label; kept when it fails with the same
+// class and invariant and the consumed log is shortlex-smaller). The result
+// is confirmed by a strict replay (ShrinkResult::outcome). A passing or
+// nondeterministic seed is returned unshrunk (attempts == 0).
+ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings,
+                    std::size_t max_attempts = 2'000);
+
+// The one line that reproduces a run: "asgisim replay NAME --config buggy
+// --strategy random --seed 42 [--pct-depth D] [--stack ...] [--max-time S]"
+// (--pct-depth only under pct; --max-time in seconds, exact to the ns).
+std::string reproduce_command(const RunOutcome& outcome, const RunSettings& settings);
+
+}  // namespace asgisim::scenarios

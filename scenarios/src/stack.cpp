@@ -1,0 +1,164 @@
+// Stacks by version: parsing `--stack` and resolving versions to the model's
+// named behaviours (DESIGN.md "core/: the ASGI stack model").
+#include "asgisim/scenarios/stack.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace asgisim::scenarios {
+namespace {
+
+// "0.20.4" -> {0, 20, 4}; "3.7" -> {3, 7, 0}. One to three numeric parts.
+using Version = std::array<int, 3>;
+
+std::optional<Version> parse_version(std::string_view text) {
+  Version parts{0, 0, 0};
+  std::size_t count = 0;
+  const char* cursor = text.data();
+  const char* const end = text.data() + text.size();
+  while (count < parts.size()) {
+    const auto [next, error] = std::from_chars(cursor, end, parts[count]);
+    if (error != std::errc() || parts[count] < 0) return std::nullopt;
+    ++count;
+    cursor = next;
+    if (cursor == end) return parts;
+    if (*cursor != '.') return std::nullopt;
+    ++cursor;
+  }
+  return std::nullopt;  // a fourth part, or a trailing '.'
+}
+
+Version require_version(std::string_view package, std::string_view text) {
+  std::optional<Version> version = parse_version(text);
+  if (!version) {
+    throw UsageError(fmt::format("--stack: malformed version '{}' for {} (expected digits and dots, e.g. 0.20.4)",
+                                 text, package));
+  }
+  return *version;
+}
+
+[[noreturn]] void unsupported(std::string_view package, std::string_view version, std::string_view why) {
+  throw UsageError(fmt::format("--stack: {}=={} is not modelled: {}", package, version, why));
+}
+
+std::string* field(StackVersions& versions, std::string_view package) {
+  if (package == "starlette") return &versions.starlette;
+  if (package == "uvicorn") return &versions.uvicorn;
+  if (package == "python") return &versions.python;
+  if (package == "anyio") return &versions.anyio;
+  if (package == "fastapi") return &versions.fastapi;
+  return nullptr;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  return text;
+}
+
+void resolve_starlette(const std::string& version, Stack& stack) {
+  const Version parsed = require_version("starlette", version);
+  const std::optional<core::BaseHttpBehaviour> behaviour = core::base_http_behaviour_for_starlette(version);
+  if (!behaviour) unsupported("starlette", version, "the model starts at 0.15.0 (the anyio era)");
+  stack.base_http = *behaviour;
+  // 0.42 dropped the disconnect listener when the server advertises ASGI 2.4.
+  stack.streaming = parsed >= Version{0, 42, 0} ? core::StreamingBehaviour::by_spec_version
+                                                : core::StreamingBehaviour::listen;
+}
+
+void resolve_python(const std::string& version, Stack& stack) {
+  const Version parsed = require_version("python", version);
+  if (parsed < Version{3, 5, 0}) unsupported("python", version, "the thread pool model starts at 3.5");
+  stack.python = parsed < Version{3, 8, 0} ? core::PythonVersion::py37 : core::PythonVersion::py38;
+}
+
+void resolve_anyio(const std::string& version, Stack& stack) {
+  const Version parsed = require_version("anyio", version);
+  if (parsed[0] == 3) {
+    stack.task_group_errors = sim::TaskGroupErrors::anyio3;
+  } else if (parsed[0] == 4) {
+    stack.task_group_errors = sim::TaskGroupErrors::anyio4;
+  } else {
+    unsupported("anyio", version, "only the anyio 3 and 4 task-group conventions are modelled");
+  }
+}
+
+}  // namespace
+
+StackVersions parse_stack_spec(std::string_view spec) {
+  StackVersions versions;
+  if (trim(spec).empty()) throw UsageError("--stack: empty (expected e.g. starlette==0.20.4,python==3.7)");
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    const std::size_t comma = std::min(spec.find(',', start), spec.size());
+    const std::string_view part = trim(spec.substr(start, comma - start));
+    start = comma + 1;
+    const std::size_t equals = part.find("==");
+    if (equals == std::string_view::npos) {
+      throw UsageError(fmt::format("--stack: '{}' has no '==' (expected package==version)", part));
+    }
+    const std::string_view package = trim(part.substr(0, equals));
+    const std::string_view version = trim(part.substr(equals + 2));
+    std::string* slot = field(versions, package);
+    if (slot == nullptr) {
+      throw UsageError(fmt::format("--stack: unknown package '{}' (known: starlette, uvicorn, python, anyio, fastapi)",
+                                   package));
+    }
+    if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
+    require_version(package, version);
+    *slot = std::string(version);
+  }
+  return versions;
+}
+
+std::string to_string(const StackVersions& versions) {
+  std::vector<std::string> parts;
+  const auto add = [&](std::string_view package, const std::string& version) {
+    if (!version.empty()) parts.push_back(fmt::format("{}=={}", package, version));
+  };
+  add("starlette", versions.starlette);
+  add("uvicorn", versions.uvicorn);
+  add("python", versions.python);
+  add("anyio", versions.anyio);
+  add("fastapi", versions.fastapi);
+  return fmt::format("{}", fmt::join(parts, ","));
+}
+
+StackVersions merge(StackVersions base, const StackVersions& override_with) {
+  const auto take = [](std::string& into, const std::string& from) {
+    if (!from.empty()) into = from;
+  };
+  take(base.starlette, override_with.starlette);
+  take(base.uvicorn, override_with.uvicorn);
+  take(base.python, override_with.python);
+  take(base.anyio, override_with.anyio);
+  take(base.fastapi, override_with.fastapi);
+  return base;
+}
+
+Stack resolve(const StackVersions& versions) {
+  Stack stack;
+  stack.versions = versions;
+  if (!versions.starlette.empty()) resolve_starlette(versions.starlette, stack);
+  if (!versions.uvicorn.empty()) {
+    require_version("uvicorn", versions.uvicorn);
+    stack.server = core::uvicorn_options(versions.uvicorn);
+  }
+  if (!versions.python.empty()) resolve_python(versions.python, stack);
+  if (!versions.anyio.empty()) resolve_anyio(versions.anyio, stack);
+  if (!versions.fastapi.empty()) {
+    // PR #5122 (0.82.0) moved sync `yield` exits under their own limiter.
+    stack.yield_exit = require_version("fastapi", versions.fastapi) < Version{0, 82, 0}
+                           ? core::YieldExitBehaviour::shared_pool
+                           : core::YieldExitBehaviour::own_limiter;
+  }
+  return stack;
+}
+
+}  // namespace asgisim::scenarios

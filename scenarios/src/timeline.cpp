@@ -1,0 +1,145 @@
+// The text timeline: a trace read top to bottom in a 100-column terminal.
+#include "asgisim/scenarios/timeline.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "asgisim/sim/simulation.hpp"
+
+namespace asgisim::scenarios {
+namespace {
+
+constexpr std::size_t kLineWidth = 100;
+constexpr std::size_t kNameWidth = 18;
+
+std::string short_name(const std::vector<std::string>& names, sim::TaskId id) {
+  std::string name = id < names.size() && !names[id].empty() ? names[id] : (id == 0 ? "main" : "?");
+  if (name.size() > kNameWidth) name = name.substr(0, kNameWidth - 1) + "~";
+  return name;
+}
+
+std::string_view wake_reason(std::uint16_t detail) {
+  switch (detail) {
+    case 0: return "notified";
+    case 1: return "cancelled";
+    case 2: return "timed out";
+  }
+  return "?";
+}
+
+std::string_view stream_name(std::uint16_t detail) {
+  return detail < sim::kStreamCount ? sim::to_string(static_cast<sim::Stream>(detail)) : "?";
+}
+
+// The event in words; empty for a record that the options leave out.
+std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace, const std::vector<std::string>& names,
+                       const TimelineOptions& options) {
+  switch (r.kind) {
+    case sim::TraceKind::run_start: return "run starts";
+    case sim::TraceKind::run_end:
+      return fmt::format("run ends: {} after {} steps", sim::to_string(static_cast<sim::RunStatus>(r.detail)), r.value);
+    case sim::TraceKind::spawn:
+      return fmt::format("spawned{} by #{} {}", r.detail == 1 ? " (thread)" : "", r.object,
+                         short_name(names, static_cast<sim::TaskId>(r.object)));
+    case sim::TraceKind::switch_to: return options.scheduling ? "runs" : "";
+    case sim::TraceKind::yield: return options.scheduling ? "yields" : "";
+    case sim::TraceKind::block: return fmt::format("blocks on object #{}", r.object);
+    case sim::TraceKind::wake: return fmt::format("woken ({}) from object #{}", wake_reason(r.detail), r.object);
+    case sim::TraceKind::finish: return r.detail == 1 ? "finishes by raising" : "finishes";
+    case sim::TraceKind::timer_fire: return fmt::format("clock jumps to {} ns", r.value);
+    case sim::TraceKind::decision:
+      if (!options.scheduling && r.detail == static_cast<std::uint16_t>(sim::Stream::scheduler)) return "";
+      return fmt::format("choice {} of {} ({})", r.value, r.object, stream_name(r.detail));
+    case sim::TraceKind::cancel: return fmt::format("cancels scope #{}", r.object);
+    case sim::TraceKind::note: {
+      const std::string_view text = trace.string(static_cast<std::uint32_t>(r.object));
+      return r.value != 0 ? fmt::format("{} (request {})", text, r.value) : std::string(text);
+    }
+  }
+  return "?";
+}
+
+class Columns {
+ public:
+  explicit Columns(std::size_t count) : alive_(count + 1, false), count_(count) {}
+
+  std::size_t column(sim::TaskId task) const { return std::min<std::size_t>(task, count_); }
+
+  // One character pair per column: '*' the task acting, '|' a live task.
+  std::string render(sim::TaskId acting) const {
+    std::string out;
+    for (std::size_t c = 1; c <= count_; ++c) {
+      const bool acts = acting != 0 && column(acting) == c;
+      out += acts ? (c == count_ ? '+' : '*') : (alive_[c] ? '|' : ' ');
+      out += ' ';
+    }
+    return out;
+  }
+
+  void update(const sim::TraceRecord& r) {
+    if (r.task == 0) return;
+    if (r.kind == sim::TraceKind::spawn || r.kind == sim::TraceKind::switch_to) alive_[column(r.task)] = true;
+    if (r.kind == sim::TraceKind::finish && column(r.task) < count_) alive_[column(r.task)] = false;
+  }
+
+ private:
+  std::vector<bool> alive_;  // by column
+  std::size_t count_;
+};
+
+std::string legend(const std::vector<std::string>& names, std::size_t columns) {
+  std::string out = "columns:";
+  std::size_t width = out.size();
+  for (std::size_t id = 1; id < names.size() && id <= columns; ++id) {
+    std::string entry = id == columns && names.size() > columns + 1
+                            ? fmt::format(" {}+=#{} and later", id, id)
+                            : fmt::format(" {}={}", id, short_name(names, static_cast<sim::TaskId>(id)));
+    if (width + entry.size() > kLineWidth) {
+      out += "\n        ";
+      width = 8;
+    }
+    width += entry.size();
+    out += entry;
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::string text_timeline(const sim::Trace& trace, const std::vector<std::string>& task_names,
+                          const TimelineOptions& options) {
+  const std::size_t tasks = task_names.empty() ? 0 : task_names.size() - 1;  // index 0 is the main context
+  const std::size_t columns = std::max<std::size_t>(1, std::min(options.task_columns_max, tasks));
+  Columns state(columns);
+  std::vector<std::string> rows;
+  bool past_end = false;
+  for (const sim::TraceRecord& r : trace.records()) {
+    if (past_end) break;  // what follows is the teardown (unwinding daemons), not the run
+    past_end = r.kind == sim::TraceKind::run_end;
+    const std::string text = event_text(r, trace, task_names, options);
+    if (!text.empty()) {
+      const std::string time = fmt::format("{:>6}.{:06}", r.time_ns / sim::kMillisecond, r.time_ns % sim::kMillisecond);
+      if (r.kind == sim::TraceKind::spawn) state.update(r);
+      // The legend names the tasks; a row names only the id, leaving the
+      // width for what happened.
+      std::string line = fmt::format("{}  {}  #{} {}", time, state.render(r.task), r.task, text);
+      if (line.size() > kLineWidth) line = line.substr(0, kLineWidth - 1) + "~";
+      rows.push_back(std::move(line));
+    }
+    state.update(r);
+  }
+  std::string out = legend(task_names, columns);
+  if (trace.truncated()) out += fmt::format("(the flight recorder kept the last {} of {} records)\n", trace.records().size(), trace.count());
+  out += fmt::format("{:>13}  {}  event\n", "time ms", std::string(2 * columns, ' '));
+  std::size_t first = 0;
+  if (rows.size() > options.rows_max) {
+    first = rows.size() - options.rows_max;
+    out += fmt::format("... {} earlier rows left out\n", first);
+  }
+  for (std::size_t i = first; i < rows.size(); ++i) out += rows[i] + "\n";
+  return out;
+}
+
+}  // namespace asgisim::scenarios

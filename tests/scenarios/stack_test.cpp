@@ -1,0 +1,96 @@
+// --stack parsing and the version -> behaviour mapping.
+#include "asgisim/scenarios/stack.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace asgisim::scenarios {
+namespace {
+
+std::string usage_error(std::string_view spec) {
+  try {
+    parse_stack_spec(spec);
+  } catch (const UsageError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(StackSpec, ParsesEveryPackage) {
+  const StackVersions v = parse_stack_spec("starlette==0.20.4,uvicorn==0.28.0,python==3.7,anyio==4.2,fastapi==0.81.0");
+  EXPECT_EQ(v.starlette, "0.20.4");
+  EXPECT_EQ(v.uvicorn, "0.28.0");
+  EXPECT_EQ(v.python, "3.7");
+  EXPECT_EQ(v.anyio, "4.2");
+  EXPECT_EQ(v.fastapi, "0.81.0");
+  EXPECT_EQ(to_string(v), "starlette==0.20.4,uvicorn==0.28.0,python==3.7,anyio==4.2,fastapi==0.81.0");
+}
+
+TEST(StackSpec, RoundTripsAndLeavesUnsetOut) {
+  EXPECT_EQ(to_string(parse_stack_spec("python==3.8, starlette==0.29.0")), "starlette==0.29.0,python==3.8");
+  EXPECT_EQ(to_string(StackVersions{}), "");
+}
+
+TEST(StackSpec, NamesTheBadPart) {
+  EXPECT_NE(usage_error("django==4.0").find("unknown package 'django'"), std::string::npos);
+  EXPECT_NE(usage_error("starlette=0.20.4").find("'starlette=0.20.4' has no '=='"), std::string::npos);
+  EXPECT_NE(usage_error("starlette==0.x").find("malformed version '0.x' for starlette"), std::string::npos);
+  EXPECT_NE(usage_error("starlette==0.1.2.3").find("malformed version"), std::string::npos);
+  EXPECT_NE(usage_error("starlette==").find("malformed version"), std::string::npos);
+  EXPECT_NE(usage_error("python==3.7,python==3.8").find("python given twice"), std::string::npos);
+  EXPECT_NE(usage_error("").find("empty"), std::string::npos);
+  EXPECT_NE(usage_error("starlette==0.29.0,").find("has no '=='"), std::string::npos);
+}
+
+TEST(StackSpec, MergeOverridesOnlySetFields) {
+  const StackVersions merged =
+      merge({.starlette = "0.20.4", .python = "3.7"}, {.starlette = "0.29.0", .uvicorn = "0.32.1"});
+  EXPECT_EQ(to_string(merged), "starlette==0.29.0,uvicorn==0.32.1,python==3.7");
+}
+
+TEST(Resolve, StarletteBaseHttpBehaviours) {
+  EXPECT_EQ(resolve({.starlette = "0.20.0"}).base_http, core::BaseHttpBehaviour::cancel_drain);
+  EXPECT_EQ(resolve({.starlette = "0.20.4"}).base_http, core::BaseHttpBehaviour::cancel);
+  EXPECT_EQ(resolve({.starlette = "0.21.0"}).base_http, core::BaseHttpBehaviour::disconnect);
+  EXPECT_EQ(resolve({.starlette = "0.23.1"}).base_http, core::BaseHttpBehaviour::no_break);
+  EXPECT_EQ(resolve({.starlette = "0.28.0"}).base_http, core::BaseHttpBehaviour::cached_body);
+  EXPECT_EQ(resolve({.starlette = "0.29.0"}).base_http, core::BaseHttpBehaviour::fixed);
+  EXPECT_THROW(resolve({.starlette = "0.14.2"}), UsageError);
+}
+
+TEST(Resolve, StreamingListenerDependsOnStarlette042) {
+  EXPECT_EQ(resolve({.starlette = "0.41.3"}).streaming, core::StreamingBehaviour::listen);
+  EXPECT_EQ(resolve({.starlette = "0.42.0"}).streaming, core::StreamingBehaviour::by_spec_version);
+}
+
+TEST(Resolve, UvicornSpecVersionAndSendAfterDisconnect) {
+  EXPECT_EQ(resolve({.uvicorn = "0.27.1"}).server.spec_version, "2.3");
+  EXPECT_EQ(resolve({.uvicorn = "0.28.0"}).server.send_after_disconnect, core::SendAfterDisconnect::raise);
+  EXPECT_EQ(resolve({.uvicorn = "0.32.0"}).server.spec_version, "2.4");
+  EXPECT_EQ(resolve({.uvicorn = "0.32.0"}).server.send_after_disconnect, core::SendAfterDisconnect::drop);
+  EXPECT_EQ(resolve({.uvicorn = "0.32.1"}).server.spec_version, "2.3");
+}
+
+TEST(Resolve, PythonAnyioFastapi) {
+  EXPECT_EQ(resolve({.python = "3.7"}).python, core::PythonVersion::py37);
+  EXPECT_EQ(resolve({.python = "3.8"}).python, core::PythonVersion::py38);
+  EXPECT_EQ(resolve({.python = "3.12"}).python, core::PythonVersion::py38);
+  EXPECT_THROW(resolve({.python = "2.7"}), UsageError);
+  EXPECT_EQ(resolve({.anyio = "3.7.1"}).task_group_errors, sim::TaskGroupErrors::anyio3);
+  EXPECT_EQ(resolve({.anyio = "4.2"}).task_group_errors, sim::TaskGroupErrors::anyio4);
+  EXPECT_THROW(resolve({.anyio = "2.0"}), UsageError);
+  EXPECT_EQ(resolve({.fastapi = "0.81.0"}).yield_exit, core::YieldExitBehaviour::shared_pool);
+  EXPECT_EQ(resolve({.fastapi = "0.82.0"}).yield_exit, core::YieldExitBehaviour::own_limiter);
+  EXPECT_EQ(resolve({.fastapi = "0.68.0"}).base_http, core::BaseHttpBehaviour::fixed);  // starlette unset: default
+}
+
+TEST(Resolve, UnsetVersionsKeepDefaults) {
+  const Stack stack = resolve({});
+  EXPECT_EQ(stack.base_http, core::BaseHttpBehaviour::fixed);
+  EXPECT_EQ(stack.server.spec_version, "2.3");
+  EXPECT_EQ(stack.python, core::PythonVersion::py38);
+}
+
+}  // namespace
+}  // namespace asgisim::scenarios
