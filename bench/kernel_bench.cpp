@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "asgisim/sim/simulation.hpp"
+#include "stack_bench.hpp"
 
 namespace {
 
@@ -249,6 +250,7 @@ BENCHMARK(BM_Tasks100k)->Unit(benchmark::kMillisecond);
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  asgisim::bench::register_scenario_benchmarks();
   raw_round_trip_ns = calibrate_raw_round_trip_ns();
   char text[32];
   std::snprintf(text, sizeof text, "%.2f", raw_round_trip_ns);
