@@ -37,6 +37,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,9 +51,11 @@
 namespace asgisim::core::detail {
 
 // The kernel scopes that stand for anyio's delivery reach: each child of an
-// AnyioTaskGroup runs in a shielded scope of its own (see above).
-inline std::vector<const sim::CancelScope*>& anyio_child_scopes() {
-  thread_local std::vector<const sim::CancelScope*> scopes;
+// AnyioTaskGroup runs in a shielded scope of its own (see above). Only
+// membership is asked, never the order, so a set keyed by address is
+// deterministic; it keeps 100k live connections from costing O(n^2).
+inline std::set<const sim::CancelScope*>& anyio_child_scopes() {
+  thread_local std::set<const sim::CancelScope*> scopes;
   return scopes;
 }
 
@@ -62,11 +65,11 @@ inline std::vector<const sim::CancelScope*>& anyio_child_scopes() {
 // group that spawned it (anyio links them by _parent_scope), so it passes the
 // shields of the child scopes; the kernel's own rule stops there.
 inline bool anyio_cancel_called_in_chain() {
-  const std::vector<const sim::CancelScope*>& child_scopes = anyio_child_scopes();
+  const std::set<const sim::CancelScope*>& child_scopes = anyio_child_scopes();
   for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
        scope = scope->parent()) {
     if (scope->cancel_called()) return true;
-    const bool child_scope = std::find(child_scopes.begin(), child_scopes.end(), scope) != child_scopes.end();
+    const bool child_scope = child_scopes.contains(scope);
     if (scope->shield() && !child_scope) return false;
   }
   return false;
@@ -76,9 +79,19 @@ inline bool anyio_cancel_called_in_chain() {
 // of the chain is cancelled, until the cancellation reaches the task (the
 // kernel's checkpoint raises then). Only another task can bring it; alone,
 // the task goes on rather than spin with the virtual clock stopped.
+// asyncio spins with its wall clock running; the virtual clock stands still
+// while anything is ready, so two such spinners would keep each other (and
+// the timers that could end their wait) from ever moving on. A spinner
+// therefore gives up after this many loop passes and goes on (or waits),
+// far more passes than any cancellation needs to arrive.
+inline constexpr int kAnyioMaxSpinPasses = 64;
+
 inline void anyio_checkpoint_if_cancelled() {
   sim::Simulation& simulation = sim::Simulation::current();
-  while (anyio_cancel_called_in_chain() && simulation.others_ready()) simulation.checkpoint();
+  for (int pass = 0; pass < kAnyioMaxSpinPasses && anyio_cancel_called_in_chain() && simulation.others_ready();
+       ++pass) {
+    simulation.checkpoint();
+  }
 }
 
 class AnyioTaskGroup {
@@ -150,6 +163,7 @@ class AnyioTaskGroup {
       simulation.cancel_shielded_checkpoint();  // the host's wake-up
     }
     bool cancellable = true;
+    int spin_passes = 0;
     while (live_children_ > 0) {
       children_done_.clear();
       if (!cancellable) {
@@ -159,8 +173,9 @@ class AnyioTaskGroup {
         // and sees `self.cancel_scope._tasks` empty as soon as the last
         // task_done has run, before its _on_completion. Alone, it waits
         // instead: asyncio would spin while the wall clock runs, and the
-        // kernel's virtual clock advances only when nothing is ready.
-        if (simulation.others_ready()) {
+        // kernel's virtual clock advances only when nothing is ready (so
+        // two hosts polling each other give up after kAnyioMaxSpinPasses).
+        if (simulation.others_ready() && spin_passes++ < kAnyioMaxSpinPasses) {
           simulation.cancel_shielded_checkpoint();
         } else {
           sim::shielded([&] { children_done_.wait(); });
@@ -221,7 +236,7 @@ class AnyioTaskGroup {
     sim::cancel_scope(
         [&](sim::CancelScope& scope) {
           child_scopes_.push_back(&scope);
-          anyio_child_scopes().push_back(&scope);
+          anyio_child_scopes().insert(&scope);
           if (cancel_called_) scope.cancel();
           try {
             fn();
@@ -246,8 +261,7 @@ class AnyioTaskGroup {
 
   void forget(sim::CancelScope& scope) {
     child_scopes_.erase(std::remove(child_scopes_.begin(), child_scopes_.end(), &scope), child_scopes_.end());
-    std::vector<const sim::CancelScope*>& scopes = anyio_child_scopes();
-    scopes.erase(std::remove(scopes.begin(), scopes.end(), &scope), scopes.end());
+    anyio_child_scopes().erase(&scope);
   }
 
   static bool is_cancellation(const std::exception_ptr& error) {
