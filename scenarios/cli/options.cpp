@@ -75,7 +75,7 @@ std::uint32_t parse_pct_depth(std::string_view text) {
 std::uint64_t parse_seed_base(std::string_view text, bool& random) {
   random = text == "random";
   if (!random) return parse_seed("--seed-base", text);
-  std::random_device device;  // the only nondeterministic input, and only here in the CLI
+  std::random_device device;  // nondeterminism-ok: --seed-base random picks a base and prints it
   return (static_cast<std::uint64_t>(device()) << 32) | device();
 }
 

@@ -55,7 +55,7 @@ struct RunOptions {
   std::uint64_t seeds = 100;            // seeds per sweep
   std::optional<std::uint64_t> seed{};  // --seed: exactly this one seed
   std::uint64_t seed_base = 0;
-  bool seed_base_random = false;      // picked by std::random_device (CLI only)
+  bool seed_base_random = false;      // nondeterminism-ok: the base is picked once and printed (CLI only)
   scenarios::RunSettings settings{};  // strategy, pct depth, stack, max time
   bool strategy_given = false;
   bool pct_depth_given = false;

@@ -30,7 +30,7 @@ class Progress {
   static bool terminal();
 
  private:
-  using Clock = std::chrono::steady_clock;  // wall time: reporting only
+  using Clock = std::chrono::steady_clock;  // nondeterminism-ok: progress bar wall time
   double seeds_per_second(std::uint64_t done) const;
   void draw(std::uint64_t done, std::uint64_t failures);
   void print_line(std::uint64_t done, std::uint64_t failures);

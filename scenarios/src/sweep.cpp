@@ -96,7 +96,7 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
   if (options.shard.count == 0 || options.shard.index == 0 || options.shard.index > options.shard.count) {
     throw UsageError(fmt::format("--shard {}/{}: expected 1 <= K <= N", options.shard.index, options.shard.count));
   }
-  const auto wall_start = std::chrono::steady_clock::now();  // reporting only
+  const auto wall_start = std::chrono::steady_clock::now();  // nondeterminism-ok: seeds/s reporting only
   const std::vector<std::uint64_t> indices = shard_indices(options);
   SweepState state;
   state.results.assign(indices.size(), FailureClass::none);
@@ -137,7 +137,7 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
     result.first_failure = std::move(state.first_failure);
     result.first_failure_index = indices[*state.first_failure_position];
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();  // nondeterminism-ok: reporting only
   return result;
 }
 
