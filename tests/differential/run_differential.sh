@@ -10,7 +10,7 @@
 # the mirror (0.20.4, 0.21.0, 0.28.0, 0.29.0), extracted as run_versions.sh does.
 # Exit status: 0 agreement, 1 disagreement, 77 skipped (/usr/bin/python3 lacks
 # starlette, the mirror lacks the tag, or the large grid without
-# ASGISIM_DIFFERENTIAL_LARGE=1: CI runs every label and cannot afford it). Environment: OUT_DIR (default
+# ASGISIM_DIFFERENTIAL_LARGE=1: it takes about 15 minutes). Environment: OUT_DIR (default
 # /tmp/asgisim-differential), JOBS (real-side worker processes, default 2),
 # STARLETTE_MIRROR.
 set -eu
