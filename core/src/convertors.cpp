@@ -165,26 +165,48 @@ std::size_t reach(ConvertorType type, std::string_view path, std::size_t at) {
 }
 
 // Python's backtracking: each parameter tries its longest match first (for
-// every convertor regex, greedy order is longest-first).
-bool match_from(const CompiledPath& compiled, std::string_view path, std::size_t piece, std::size_t at,
-                std::vector<std::pair<std::string, std::string>>& captured) {
-  if (piece == compiled.pieces.size()) {
-    return at == path.size() || (at + 1 == path.size() && path[at] == '\n');
+// every convertor regex, greedy order is longest-first). Whether the rest of
+// the template matches from a position does not depend on how the path got
+// there, so a (piece, position) that failed once fails again: remembering it
+// keeps templates with many adjacent parameters polynomial (the router fuzz
+// target found an exponential one) without changing which match is found.
+class PathMatcher {
+ public:
+  PathMatcher(const CompiledPath& compiled, std::string_view path)
+      : compiled_(compiled), path_(path), failed_((compiled.pieces.size() + 1) * (path.size() + 1), false) {}
+
+  bool match_from(std::size_t piece, std::size_t at, std::vector<std::pair<std::string, std::string>>& captured) {
+    const std::size_t key = piece * (path_.size() + 1) + at;
+    if (failed_[key]) return false;
+    if (try_from(piece, at, captured)) return true;
+    failed_[key] = true;
+    return false;
   }
-  const CompiledPath::Piece& current = compiled.pieces[piece];
-  if (current.param.empty()) {
-    if (path.substr(at, current.literal.size()) != current.literal) return false;
-    return match_from(compiled, path, piece + 1, at + current.literal.size(), captured);
+
+ private:
+  bool try_from(std::size_t piece, std::size_t at, std::vector<std::pair<std::string, std::string>>& captured) {
+    if (piece == compiled_.pieces.size()) {
+      return at == path_.size() || (at + 1 == path_.size() && path_[at] == '\n');
+    }
+    const CompiledPath::Piece& current = compiled_.pieces[piece];
+    if (current.param.empty()) {
+      if (path_.substr(at, current.literal.size()) != current.literal) return false;
+      return match_from(piece + 1, at + current.literal.size(), captured);
+    }
+    for (std::size_t length = reach(current.type, path_, at) + 1; length-- > 0;) {
+      const std::string_view candidate = path_.substr(at, length);
+      if (!convertor_accepts(current.type, candidate)) continue;
+      captured.emplace_back(current.param, std::string(candidate));
+      if (match_from(piece + 1, at + length, captured)) return true;
+      captured.pop_back();
+    }
+    return false;
   }
-  for (std::size_t length = reach(current.type, path, at) + 1; length-- > 0;) {
-    const std::string_view candidate = path.substr(at, length);
-    if (!convertor_accepts(current.type, candidate)) continue;
-    captured.emplace_back(current.param, std::string(candidate));
-    if (match_from(compiled, path, piece + 1, at + length, captured)) return true;
-    captured.pop_back();
-  }
-  return false;
-}
+
+  const CompiledPath& compiled_;
+  std::string_view path_;
+  std::vector<bool> failed_;
+};
 
 }  // namespace
 
@@ -333,7 +355,7 @@ CompiledPath compile_path(std::string_view path) {
 std::optional<std::vector<std::pair<std::string, std::string>>> match_path(const CompiledPath& compiled,
                                                                             std::string_view path) {
   std::vector<std::pair<std::string, std::string>> captured;
-  if (!match_from(compiled, path, 0, 0, captured)) return std::nullopt;
+  if (!PathMatcher(compiled, path).match_from(0, 0, captured)) return std::nullopt;
   return captured;
 }
 
