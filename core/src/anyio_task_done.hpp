@@ -16,8 +16,15 @@
 //   while an ended child's callbacks are still queued calls asyncio.wait on a
 //   finished task, which costs two more hops; and a child started into a
 //   cancelled group first blocks, to be cancelled by anyio's next delivery
-//   callback. Once cancelled, a host in __aexit__ is woken by the enclosing
-//   scope's delivery retry once per pass of the loop.
+//   callback.
+// - Delivery retries. cancel() delivers at once to the tasks waiting in the
+//   scope (the kernel does that too), then anyio queues
+//   _deliver_cancellation again with call_soon, once per pass of the loop,
+//   for as long as tasks remain in the scope. A host that waits in the
+//   __aexit__ of a nested group while this group is already cancelled is not
+//   cancelled at once, as the kernel would: the next retry cancels it, and it
+//   wakes one hop after that. The retry is a daemon task of its own
+//   (CancelDelivery), so it keeps its place in the ready queue.
 // - Parents of a scope. anyio's _parent_cancelled and checkpoint_if_cancelled
 //   walk from a child task on to the scope of the group that spawned it; a
 //   scope swallows its own cancellation only if no scope on that walk is
@@ -36,8 +43,10 @@
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
-#include <set>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,14 +59,77 @@
 
 namespace asgisim::core::detail {
 
+class AnyioTaskGroup;
+
 // The kernel scopes that stand for anyio's delivery reach: each child of an
-// AnyioTaskGroup runs in a shielded scope of its own (see above). Only
-// membership is asked, never the order, so a set keyed by address is
-// deterministic; it keeps 100k live connections from costing O(n^2).
-inline std::set<const sim::CancelScope*>& anyio_child_scopes() {
-  thread_local std::set<const sim::CancelScope*> scopes;
+// AnyioTaskGroup runs in a shielded scope of its own (see above), and the
+// host runs the body in the group's scope. Only lookups are made, never a
+// walk in key order, so a map keyed by address is deterministic; it keeps
+// 100k live connections from costing O(n^2).
+struct AnyioScopeOwner {
+  AnyioTaskGroup* group = nullptr;
+  bool child = false;  // a child's shielded scope (else the host's body scope)
+};
+inline std::map<const sim::CancelScope*, AnyioScopeOwner>& anyio_scopes() {
+  thread_local std::map<const sim::CancelScope*, AnyioScopeOwner> scopes;
   return scopes;
 }
+
+inline bool is_anyio_child_scope(const sim::CancelScope* scope) {
+  const auto& scopes = anyio_scopes();
+  auto it = scopes.find(scope);
+  return it != scopes.end() && it->second.child;
+}
+
+// anyio's CancelScope._deliver_cancellation retry of one cancelled group: a
+// daemon task that runs once per pass of the loop (call_soon) while the
+// group's scope holds tasks, and cancels the hosts that wait in the
+// __aexit__ of a group nested in it. When nothing but such retries is ready,
+// or nothing but retries has run for many passes (a random strategy may keep
+// picking them), it parks, so that virtual time can advance and a deadlock is
+// still seen as one (asyncio would spin while the wall clock runs); a host
+// that starts to wait wakes it again.
+struct CancelDelivery final : sim::Waitable {
+  CancelDelivery() : sim::Waitable("anyio CancelScope._deliver_cancellation") {}
+  std::string_view kind() const override { return "anyio cancel delivery"; }
+
+  bool active = true;    // the scope still holds tasks
+  sim::Task* parked = nullptr;
+  sim::WaitQueue hosts;  // hosts waiting in a nested __aexit__
+
+  void unpark() {
+    if (parked != nullptr) sim::Simulation::current().wake(*parked);
+  }
+
+  static constexpr int kIdlePassesBeforeParking = 64;
+
+  static void start(const std::shared_ptr<CancelDelivery>& self) {
+    sim::Simulation::current().spawn("anyio CancelScope._deliver_cancellation", [self] { run(self); },
+                                     sim::SpawnOptions{.daemon = true, .poller = true});
+  }
+
+ private:
+  static void run(const std::shared_ptr<CancelDelivery>& self) {
+    sim::Simulation& simulation = sim::Simulation::current();
+    std::uint64_t busy_picks = simulation.busy_picks();
+    int idle_passes = 0;  // passes in which only pollers ran (a strategy may keep picking them)
+    while (self->active) {
+      while (sim::Waiter* host = self->hosts.pop_front()) {
+        host->handed = true;
+        simulation.wake(*host->task, sim::WakeReason::cancelled);
+      }
+      idle_passes = simulation.busy_picks() == busy_picks ? idle_passes + 1 : 0;
+      busy_picks = simulation.busy_picks();
+      if (simulation.busy_others_ready_count() > 0 && idle_passes < kIdlePassesBeforeParking) {
+        simulation.cancel_shielded_checkpoint();  // call_soon(self._deliver_cancellation)
+        continue;
+      }
+      self->parked = &simulation.current_task();
+      simulation.block(*self, sim::kNoDeadline, /*cancellable=*/false);
+      self->parked = nullptr;
+    }
+  }
+};
 
 // anyio 3's walk up a task's cancel scopes (CancelScope._parent_cancelled,
 // checkpoint_if_cancelled): is any scope cancelled, up to a real shield?
@@ -65,12 +137,10 @@ inline std::set<const sim::CancelScope*>& anyio_child_scopes() {
 // group that spawned it (anyio links them by _parent_scope), so it passes the
 // shields of the child scopes; the kernel's own rule stops there.
 inline bool anyio_cancel_called_in_chain() {
-  const std::set<const sim::CancelScope*>& child_scopes = anyio_child_scopes();
   for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
        scope = scope->parent()) {
     if (scope->cancel_called()) return true;
-    const bool child_scope = child_scopes.contains(scope);
-    if (scope->shield() && !child_scope) return false;
+    if (scope->shield() && !is_anyio_child_scope(scope)) return false;
   }
   return false;
 }
@@ -97,15 +167,20 @@ inline void anyio_checkpoint_if_cancelled() {
 class AnyioTaskGroup {
  public:
   explicit AnyioTaskGroup(sim::TaskGroup& group) : group_(group) {}
+  ~AnyioTaskGroup() {
+    if (delivery_ != nullptr) delivery_->active = false;  // left by unwinding: a parked retry stays parked
+  }
   AnyioTaskGroup(const AnyioTaskGroup&) = delete;
   AnyioTaskGroup& operator=(const AnyioTaskGroup&) = delete;
 
   // task_group.cancel_scope.cancel(): the host while it is in the body, and
   // every child.
   void cancel() {
+    const bool first = !cancel_called_;
     cancel_called_ = true;
     if (body_scope_ != nullptr) body_scope_->cancel();
     for (sim::CancelScope* scope : child_scopes_) scope->cancel();
+    if (first && (body_scope_ != nullptr || live_children_ > 0)) start_delivery_retries();
   }
   bool cancel_called() const { return cancel_called_; }
 
@@ -127,9 +202,15 @@ class AnyioTaskGroup {
     try {
       const bool swallowed = sim::cancel_scope([&](sim::CancelScope& scope) {
         body_scope_ = &scope;
+        anyio_scopes()[&scope] = AnyioScopeOwner{this, false};
         if (cancel_called_) scope.cancel();
-        body(*this);
-        body_scope_ = nullptr;
+        try {
+          body(*this);
+        } catch (...) {
+          leave_body(scope);
+          throw;
+        }
+        leave_body(scope);
       });
       // anyio's CancelScope.__exit__ swallows its own cancellation only when
       // no enclosing scope is cancelled too (_parent_cancelled); otherwise the
@@ -146,11 +227,77 @@ class AnyioTaskGroup {
     } catch (...) {
       body_error = std::current_exception();
     }
-    body_scope_ = nullptr;
     exit(body_error);
   }
 
  private:
+  void leave_body(sim::CancelScope& scope) {
+    body_scope_ = nullptr;
+    anyio_scopes().erase(&scope);
+    stop_delivery_retries_if_empty();
+  }
+
+  void start_delivery_retries() {
+    delivery_ = std::make_shared<CancelDelivery>();
+    CancelDelivery::start(delivery_);
+  }
+
+  void stop_delivery_retries_if_empty() {
+    if (delivery_ == nullptr || body_scope_ != nullptr || live_children_ > 0) return;
+    delivery_->active = false;
+    delivery_->unpark();
+    delivery_.reset();
+  }
+
+  // The retries of the nearest cancelled anyio group whose scope holds the
+  // running task, up to a shield; null if that scope is not a group's.
+  static std::shared_ptr<CancelDelivery> enclosing_delivery() {
+    const auto& scopes = anyio_scopes();
+    for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
+         scope = scope->parent()) {
+      auto it = scopes.find(scope);
+      if (it != scopes.end() && it->second.group->cancel_called_) return it->second.group->delivery_;
+      if (scope->cancel_called()) return nullptr;
+      if (scope->shield() && (it == scopes.end() || !it->second.child)) return nullptr;
+    }
+    return nullptr;
+  }
+
+  // `await asyncio.wait(self.cancel_scope._tasks)` while an enclosing group
+  // is cancelled: woken by the last child's _on_completion (false) or
+  // cancelled by that group's next delivery retry (true). When every child
+  // left has ended already, asyncio.wait queues _on_completion at once, and
+  // the host wakes one hop after it runs, unless a retry cancels it first.
+  bool wait_for_children_or_delivery(CancelDelivery& delivery, bool listen) {
+    sim::Simulation& simulation = sim::Simulation::current();
+    sim::Task& host = simulation.current_task();
+    sim::Waiter waiter{.task = &host};
+    if (listen) {
+      delivery.hosts.push_back(waiter);
+      delivery.unpark();
+    }
+    sim::WaiterGuard guard(delivery.hosts, waiter);
+    // Whoever may wake the host forgets it once it runs again (or unwinds).
+    auto on_completion = std::make_shared<sim::Task*>(nullptr);
+    struct Forget {
+      AnyioTaskGroup& group;
+      std::shared_ptr<sim::Task*>& on_completion;
+      ~Forget() {
+        group.exit_waiter_ = nullptr;
+        *on_completion = nullptr;
+      }
+    } forget{*this, on_completion};
+    if (children_ending_ > 0 && children_ending_ == live_children_) {
+      *on_completion = &host;
+      simulation.spawn("asyncio.wait _on_completion", [on_completion] {
+        if (*on_completion != nullptr) sim::Simulation::current().wake(**on_completion);
+      });
+    } else {
+      exit_waiter_ = &host;
+    }
+    return simulation.block(exit_wait_, sim::kNoDeadline, /*cancellable=*/false) == sim::WakeReason::cancelled;
+  }
+
   // TaskGroup.__aexit__ (anyio 3.6.2), the host having left the group's scope.
   void exit(const std::exception_ptr& body_error) {
     if (body_error) {
@@ -158,7 +305,7 @@ class AnyioTaskGroup {
       errors_.push_back(body_error);
     }
     sim::Simulation& simulation = sim::Simulation::current();
-    if (children_ending_ > 0) {
+    if (children_ending_ > 0 && enclosing_delivery() == nullptr) {
       simulation.cancel_shielded_checkpoint();  // asyncio.wait's _on_completion for a finished task
       simulation.cancel_shielded_checkpoint();  // the host's wake-up
     }
@@ -166,6 +313,18 @@ class AnyioTaskGroup {
     int spin_passes = 0;
     while (live_children_ > 0) {
       children_done_.clear();
+      if (std::shared_ptr<CancelDelivery> delivery = enclosing_delivery(); delivery != nullptr) {
+        // Woken by every retry, the host would keep the loop busy while its
+        // children wait for a timer, and virtual time would never advance:
+        // alone, or after kAnyioMaxSpinPasses retries, it waits for them only.
+        const bool listen = simulation.busy_others_ready_count() > 0 && spin_passes < kAnyioMaxSpinPasses;
+        if (wait_for_children_or_delivery(*delivery, listen)) {
+          ++spin_passes;
+          cancel();  // except CancelledError: self.cancel_scope.cancel()
+          cancellable = false;
+        }
+        continue;
+      }
       if (!cancellable) {
         // The enclosing scope that cancelled the host retries its delivery
         // (_deliver_cancellation, call_soon) once per pass of the event loop
@@ -228,7 +387,11 @@ class AnyioTaskGroup {
       errors_.push_back(error);
       cancel();
     }
-    if (--live_children_ == 0) children_done_.set();
+    if (--live_children_ == 0) {
+      children_done_.set();
+      if (exit_waiter_ != nullptr) sim::Simulation::current().wake(*exit_waiter_);
+      stop_delivery_retries_if_empty();
+    }
   }
 
   template <class Fn>
@@ -236,7 +399,7 @@ class AnyioTaskGroup {
     sim::cancel_scope(
         [&](sim::CancelScope& scope) {
           child_scopes_.push_back(&scope);
-          anyio_child_scopes().insert(&scope);
+          anyio_scopes()[&scope] = AnyioScopeOwner{this, true};
           if (cancel_called_) scope.cancel();
           try {
             fn();
@@ -261,7 +424,7 @@ class AnyioTaskGroup {
 
   void forget(sim::CancelScope& scope) {
     child_scopes_.erase(std::remove(child_scopes_.begin(), child_scopes_.end(), &scope), child_scopes_.end());
-    anyio_child_scopes().erase(&scope);
+    anyio_scopes().erase(&scope);
   }
 
   static bool is_cancellation(const std::exception_ptr& error) {
@@ -279,6 +442,13 @@ class AnyioTaskGroup {
   std::vector<sim::CancelScope*> child_scopes_{};  // of the children still running
   std::vector<std::exception_ptr> errors_{};
   core::detail::AsyncioEvent children_done_{"anyio task group: children done"};
+  // The host in __aexit__ while an enclosing group is cancelled (see exit()).
+  struct ExitWait final : sim::Waitable {
+    ExitWait() : sim::Waitable("anyio task group: children done") {}
+    std::string_view kind() const override { return "asyncio.wait"; }
+  } exit_wait_{};
+  sim::Task* exit_waiter_ = nullptr;
+  std::shared_ptr<CancelDelivery> delivery_{};  // while cancelled and holding tasks
   int live_children_ = 0;
   int children_ending_ = 0;  // ended, done callbacks not yet run
   bool cancel_called_ = false;

@@ -139,6 +139,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   task->name_ = &names_[found->second];
   task->domain_ = options.domain;
   task->daemon_ = options.daemon;
+  task->poller_ = options.poller;
   task->unwind_requested_ = false;
   task->cancellable_wait_ = false;
   task->error_retrieved_ = false;

@@ -42,6 +42,12 @@ Task* Simulation::pick_next() {
 }
 
 Task* Simulation::pick_from_ready() {
+  Task* next = choose_from_ready();
+  if (next->poller_) --ready_pollers_; else ++busy_picks_;
+  return next;
+}
+
+Task* Simulation::choose_from_ready() {
   const std::size_t threads = thread_ready_.size();
   const std::size_t total = threads + loop_ready_.size();
   assert(total > 0);

@@ -68,6 +68,7 @@ struct ExceptionGlobals {
       thread_ready_.empty() && !loop_ready_.empty() && steps_ < options_.steps_max) {
     ++steps_;
     next = loop_ready_.pop_front();
+    if (next->poller_) --ready_pollers_; else ++busy_picks_;
   } else {
     next = pick_next();
   }

@@ -3,12 +3,14 @@
 
     /usr/bin/python3 tests/differential/generate_cases.py --grid small -o small.jsonl
     /usr/bin/python3 tests/differential/generate_cases.py --grid large --count
+    /usr/bin/python3 tests/differential/generate_cases.py --grid regressions
 
 small: the CI grid (25 middleware chains x 9 endpoints x every disconnect point, a
 request body of two chunks, both send-after-disconnect behaviours). large: every chain
 of depth <= 3 over the five middleware kinds, 23 endpoints, chunk counts 0-8, an empty
 and a two-chunk body, every disconnect point, both send behaviours, plus a spec 2.4
-slice. Case ids encode the whole case (see CASE_FORMAT.md, "Case ids"), so they are
+slice. regressions: the cases of the large grid listed in regressions.txt (ones the model
+once got wrong), for CI. Case ids encode the whole case (see CASE_FORMAT.md, "Case ids"), so they are
 unique and stable: the same id always means the same case.
 """
 
@@ -156,13 +158,28 @@ def grid(name: str) -> Iterator[Dict[str, Any]]:
         yield from _cases(_all_chains(3), endpoints, [(), (2, 2)], ["2.3"])
         # spec_version only matters to Starlette 0.42+; a slice keeps it covered.
         yield from _cases(_all_chains(1), endpoints, [(2, 2)], ["2.4"])
+    elif name == "regressions":
+        wanted = _regression_ids()
+        found = set()
+        for case in grid("large"):
+            if case["id"] in wanted:
+                found.add(case["id"])
+                yield case
+        missing = sorted(set(wanted) - found)
+        if missing:
+            raise ValueError(f"regressions.txt names cases the large grid lacks: {missing}")
     else:
         raise ValueError(f"unknown grid {name!r}")
 
 
+def _regression_ids() -> List[str]:
+    with open(os.path.join(HERE, "regressions.txt"), encoding="ascii") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grid", choices=("small", "large"), default="small")
+    parser.add_argument("--grid", choices=("small", "large", "regressions"), default="small")
     parser.add_argument("-o", "--output", help="write here instead of stdout")
     parser.add_argument("--count", action="store_true", help="print the number of cases only")
     args = parser.parse_args(argv)

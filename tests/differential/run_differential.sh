@@ -3,7 +3,7 @@
 # and against the model, and check that they agree (check_agreement.py) up to the
 # accepted differences of that version (accepted/VERSION.txt).
 #
-#   tests/differential/run_differential.sh MODEL_RUNNER [small|large] [VERSION]
+#   tests/differential/run_differential.sh MODEL_RUNNER [small|large|regressions] [VERSION]
 #
 # MODEL_RUNNER is the built differential_model_runner. VERSION is "debian" (the
 # Starlette of python3-starlette, 0.26.1 on Debian 12, the default) or a tag of

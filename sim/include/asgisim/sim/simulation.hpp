@@ -91,6 +91,9 @@ struct SpawnOptions {
   // deadlocked; they are unwound when the run ends.
   bool daemon = false;
   Domain domain = Domain::loop;
+  // A task that only polls (anyio's cancellation retries): while it is ready
+  // it does not count in busy_others_ready_count().
+  bool poller = false;
 };
 
 // One blocked task in a deadlock report's wait-for graph.
@@ -145,6 +148,7 @@ class Task {
   bool daemon_ = false;
   bool unwind_requested_ = false;
   bool cancellable_wait_ = false;
+  bool poller_ = false;
   bool error_retrieved_ = false;
   WakeReason wake_reason_ = WakeReason::notified;
   const std::string* name_ = nullptr;  // interned by the Simulation
@@ -242,6 +246,12 @@ class Simulation {
   // polls with checkpoints (anyio's delivery retries) stops polling when it
   // is alone, so that virtual time can advance.
   bool others_ready() const { return !loop_ready_.empty() || !thread_ready_.empty(); }
+  // How many tasks other than the running one and other than pollers
+  // (SpawnOptions::poller) are ready to run.
+  std::size_t busy_others_ready_count() const { return loop_ready_.size() + thread_ready_.size() - ready_pollers_; }
+  // How many times a task that is not a poller was picked to run: a poller
+  // that sees it unchanged since its last turn knows that only pollers ran.
+  std::uint64_t busy_picks() const { return busy_picks_; }
   // Suspends the current task for `delay_ns` of virtual time. Cancellable
   // (loop tasks); a simulated thread sleeps uninterruptibly (time.sleep).
   void sleep(Nanoseconds delay_ns);
@@ -322,12 +332,14 @@ class Simulation {
   void recycle(Task* task);
   void make_ready(Task* task) {
     task->state_ = Task::State::ready;
+    if (task->poller_) ++ready_pollers_;
     (task->domain_ == Domain::thread ? thread_ready_ : loop_ready_).push_back(task);
   }
   // Picks the next task to run (advancing the clock if nothing is ready);
   // returns &main_ when the run is over or has failed.
   Task* pick_next();
   Task* pick_from_ready();
+  Task* choose_from_ready();
   void switch_to(Task* from, Task* to);
   void after_switch(Task* self, boost::context::fiber&& caller);
   bool fire_due_timers();
@@ -368,6 +380,8 @@ class Simulation {
   std::map<std::string, std::uint32_t, std::less<>> name_ids_;
   ReadyQueue loop_ready_;
   ReadyQueue thread_ready_;
+  std::size_t ready_pollers_ = 0;  // pollers in the two queues above
+  std::uint64_t busy_picks_ = 0;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::map<std::uint64_t, CancelScope*> scopes_with_deadline_;
   std::map<std::string, bool, std::less<>> buggify_sites_;
