@@ -166,8 +166,11 @@ inline void anyio_checkpoint_if_cancelled() {
 
 class AnyioTaskGroup {
  public:
-  explicit AnyioTaskGroup(sim::TaskGroup& group) : group_(group) {}
+  explicit AnyioTaskGroup(sim::TaskGroup& group) : group_(group), enclosing_(enclosing_group()) {
+    if (enclosing_ != nullptr) ++enclosing_->nested_groups_;
+  }
   ~AnyioTaskGroup() {
+    if (enclosing_ != nullptr && --enclosing_->nested_groups_ == 0) enclosing_->stop_delivery_retries_if_idle();
     if (delivery_ != nullptr) delivery_->active = false;  // left by unwinding: a parked retry stays parked
   }
   AnyioTaskGroup(const AnyioTaskGroup&) = delete;
@@ -180,7 +183,8 @@ class AnyioTaskGroup {
     cancel_called_ = true;
     if (body_scope_ != nullptr) body_scope_->cancel();
     for (sim::CancelScope* scope : child_scopes_) scope->cancel();
-    if (first && (body_scope_ != nullptr || live_children_ > 0)) start_delivery_retries();
+    // The retries only matter to the host of a nested group (see exit()).
+    if (first && nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0)) start_delivery_retries();
   }
   bool cancel_called() const { return cancel_called_; }
 
@@ -234,7 +238,7 @@ class AnyioTaskGroup {
   void leave_body(sim::CancelScope& scope) {
     body_scope_ = nullptr;
     anyio_scopes().erase(&scope);
-    stop_delivery_retries_if_empty();
+    stop_delivery_retries_if_idle();
   }
 
   void start_delivery_retries() {
@@ -242,11 +246,23 @@ class AnyioTaskGroup {
     CancelDelivery::start(delivery_);
   }
 
-  void stop_delivery_retries_if_empty() {
-    if (delivery_ == nullptr || body_scope_ != nullptr || live_children_ > 0) return;
+  void stop_delivery_retries_if_idle() {
+    if (delivery_ == nullptr || (nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0))) return;
     delivery_->active = false;
     delivery_->unpark();
     delivery_.reset();
+  }
+
+  // The nearest group whose scope (body or child scope) holds the running
+  // task, up to a shield.
+  static AnyioTaskGroup* enclosing_group() {
+    const auto& scopes = anyio_scopes();
+    for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
+         scope = scope->parent()) {
+      if (auto it = scopes.find(scope); it != scopes.end()) return it->second.group;
+      if (scope->shield()) return nullptr;
+    }
+    return nullptr;
   }
 
   // The retries of the nearest cancelled anyio group whose scope holds the
@@ -390,7 +406,7 @@ class AnyioTaskGroup {
     if (--live_children_ == 0) {
       children_done_.set();
       if (exit_waiter_ != nullptr) sim::Simulation::current().wake(*exit_waiter_);
-      stop_delivery_retries_if_empty();
+      stop_delivery_retries_if_idle();
     }
   }
 
@@ -450,6 +466,8 @@ class AnyioTaskGroup {
   sim::Task* exit_waiter_ = nullptr;
   std::shared_ptr<CancelDelivery> delivery_{};  // while cancelled and holding tasks
   int live_children_ = 0;
+  AnyioTaskGroup* enclosing_ = nullptr;  // the group this one is opened in, if any
+  int nested_groups_ = 0;               // groups opened in this one's scope, still open
   int children_ending_ = 0;  // ended, done callbacks not yet run
   bool cancel_called_ = false;
 };
