@@ -11,7 +11,7 @@
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
-#include "anyio_task_done.hpp"
+#include "anyio_scopes.hpp"
 
 namespace asgisim::core {
 
@@ -256,7 +256,7 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
   sim.require_domain(sim::Domain::loop, "anyio.to_thread.run_sync");
   sim.checkpoint();
   // The limiter's acquire begins with anyio's checkpoint_if_cancelled, whose
-  // walk sees the scopes of enclosing task groups too (anyio_task_done.hpp).
+  // walk sees the scopes of enclosing task groups too (anyio_scopes.hpp).
   detail::anyio_checkpoint_if_cancelled();
   // `async with limiter:` borrows for the calling task; the wait is cancellable.
   sim::LimiterGuard token(limiter != nullptr ? *limiter : default_limiter_);
