@@ -10,7 +10,7 @@
 # the mirror (0.20.4, 0.21.0, 0.28.0, 0.29.0), extracted as run_versions.sh does.
 # Exit status: 0 agreement, 1 disagreement, 77 skipped (/usr/bin/python3 lacks
 # starlette, the mirror lacks the tag, or the large grid without
-# ASGISIM_DIFFERENTIAL_LARGE=1: it takes about 15 minutes). Environment: OUT_DIR (default
+# ASGISIM_DIFFERENTIAL_LARGE=1: it takes 3 to 15 minutes). Environment: OUT_DIR (default
 # /tmp/asgisim-differential), JOBS (real-side worker processes, default 2),
 # STARLETTE_MIRROR.
 set -eu
@@ -25,7 +25,7 @@ jobs=${JOBS:-2}
 mirror=${STARLETTE_MIRROR:-/work/.mirror/encode+starlette/repo}
 
 if [ "$grid" = large ] && [ "${ASGISIM_DIFFERENTIAL_LARGE:-0}" != 1 ]; then
-    echo "SKIP: the large grid runs on demand only (ASGISIM_DIFFERENTIAL_LARGE=1; about 15 minutes on 2 cores)"
+    echo "SKIP: the large grid runs on demand only (ASGISIM_DIFFERENTIAL_LARGE=1; 3 to 15 minutes on 2 cores)"
     exit 77
 fi
 if ! [ -x "$python" ] || ! "$python" -c 'import starlette, anyio' 2>/dev/null; then
