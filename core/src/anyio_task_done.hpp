@@ -179,7 +179,7 @@ class AnyioTaskGroup {
   // cancelled by that group's next delivery retry (true). When every child
   // left has ended already, asyncio.wait queues _on_completion at once, and
   // the host wakes one hop after it runs, unless a retry cancels it first.
-  bool wait_for_children_or_delivery(CancelDelivery& delivery, bool listen) {
+  bool wait_for_children_or_delivery(CancelDelivery& delivery, bool listen, bool& on_completion_queued) {
     sim::Simulation& simulation = sim::Simulation::current();
     sim::Task& host = simulation.current_task();
     sim::Waiter waiter{.task = &host};
@@ -198,7 +198,12 @@ class AnyioTaskGroup {
         *on_completion = nullptr;
       }
     } forget{*this, on_completion};
-    if (children_ending_ > 0 && children_ending_ == live_children_) {
+    // Once per __aexit__: under fifo the ended children's task_done has run
+    // by the time the callback wakes the host; another order may keep it
+    // queued, and then the host waits for it rather than queue callbacks
+    // forever.
+    if (!on_completion_queued && children_ending_ > 0 && children_ending_ == live_children_) {
+      on_completion_queued = true;
       *on_completion = &host;
       simulation.spawn("asyncio.wait _on_completion", [on_completion] {
         if (*on_completion != nullptr) sim::Simulation::current().wake(**on_completion);
@@ -222,6 +227,7 @@ class AnyioTaskGroup {
     }
     bool cancellable = true;
     int spin_passes = 0;
+    bool on_completion_queued = false;
     while (live_children_ > 0) {
       children_done_.clear();
       if (std::shared_ptr<CancelDelivery> delivery = enclosing_delivery(); delivery != nullptr) {
@@ -229,7 +235,7 @@ class AnyioTaskGroup {
         // children wait for a timer, and virtual time would never advance:
         // alone, or after kAnyioMaxSpinPasses retries, it waits for them only.
         const bool listen = simulation.busy_others_ready_count() > 0 && spin_passes < kAnyioMaxSpinPasses;
-        if (wait_for_children_or_delivery(*delivery, listen)) {
+        if (wait_for_children_or_delivery(*delivery, listen, on_completion_queued)) {
           ++spin_passes;
           cancel();  // except CancelledError: self.cancel_scope.cancel()
           cancellable = false;
