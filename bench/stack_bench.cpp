@@ -58,14 +58,16 @@ struct BackgroundCount {
 // `async def endpoint(request): return PlainTextResponse("Hello",
 // background=BackgroundTask(work))` where work is `await anyio.sleep(0)`.
 // The same stack as bench/starlette_stack.py builds in real Starlette.
-core::App full_stack(std::optional<core::BaseHttpBehaviour> behaviour, std::shared_ptr<BackgroundCount> count) {
+core::App full_stack(std::optional<core::BaseHttpBehaviour> behaviour,
+                     std::shared_ptr<BackgroundCount> count) {
   const core::Endpoint endpoint = [count](core::Request&) {
     return core::PlainTextResponse("Hello", {.background = core::BackgroundTask("work", [count] {
                                                sim::sleep(0);
                                                ++count->finished;
                                              })});
   };
-  auto router = std::make_shared<core::Router>(core::Routes{core::Route("/", endpoint, {.name = "endpoint"})});
+  auto router =
+      std::make_shared<core::Router>(core::Routes{core::Route("/", endpoint, {.name = "endpoint"})});
   core::App app = core::as_app(router);
   if (behaviour) {
     app = core::base_http_middleware(std::move(app), core::passthrough_dispatch(), {.behaviour = *behaviour});
@@ -76,19 +78,25 @@ core::App full_stack(std::optional<core::BaseHttpBehaviour> behaviour, std::shar
 // One GET on `connection`, read to the end of the response. Returns an
 // error text, empty when the response was 200 "Hello".
 std::string get_once(core::Connection& connection) {
-  if (connection.send_head({.method = "GET", .path = "/"}) == 0) return "connection closed before the request";
+  if (connection.send_head({.method = "GET", .path = "/"}) == 0)
+    return "connection closed before the request";
   connection.end_request();
   int status = 0;
   std::size_t body_bytes = 0;
   for (;;) {
     core::ResponseEvent event = connection.read();
     switch (event.kind) {
-      case core::ResponseEvent::Kind::start: status = event.status; break;
-      case core::ResponseEvent::Kind::body: body_bytes += event.body.size(); break;
+      case core::ResponseEvent::Kind::start:
+        status = event.status;
+        break;
+      case core::ResponseEvent::Kind::body:
+        body_bytes += event.body.size();
+        break;
       case core::ResponseEvent::Kind::end:
         if (status != 200 || body_bytes != 5) return "unexpected response, status " + std::to_string(status);
         return {};
-      case core::ResponseEvent::Kind::closed: return "connection closed during the response";
+      case core::ResponseEvent::Kind::closed:
+        return "connection closed during the response";
     }
   }
 }
@@ -132,7 +140,8 @@ void run_full_stack(benchmark::State& state, std::optional<core::BaseHttpBehavio
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["steps_per_request"] =
-      static_cast<double>(result.steps) / static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
+      static_cast<double>(result.steps) /
+      static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
 }
 
 void BM_FullStackRequest(benchmark::State& state, core::BaseHttpBehaviour behaviour) {
@@ -232,8 +241,9 @@ void BM_FirstFailure_1438(benchmark::State& state) {
       const double start_s = process_cpu_seconds();
       // 1,000 seeds is plenty (most seeds fail); a larger bound only costs
       // the sweep's per-seed bookkeeping, which it sets up front.
-      const scn::SweepResult result = scn::sweep(*scenario, scn::ConfigKind::buggy, {},
-                                                 {.seeds = 1'000, .seed_base = base, .stop_at_first_failure = true});
+      const scn::SweepResult result =
+          scn::sweep(*scenario, scn::ConfigKind::buggy, {},
+                     {.seeds = 1'000, .seed_base = base, .stop_at_first_failure = true});
       seconds.push_back(process_cpu_seconds() - start_s);
       if (!result.first_failure) {
         state.SkipWithError("no failure in 1,000 seeds");
@@ -258,7 +268,8 @@ void register_scenario_benchmarks() {
     for (const scn::ConfigKind config : {scn::ConfigKind::buggy, scn::ConfigKind::fixed}) {
       const std::string name =
           "BM_ScenarioSeed/" + scenario->info().name + "/" + std::string(scn::to_string(config));
-      benchmark::RegisterBenchmark(name.c_str(), BM_ScenarioSeed, scenario, config)->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(name.c_str(), BM_ScenarioSeed, scenario, config)
+          ->Unit(benchmark::kMicrosecond);
     }
   }
 }

@@ -11,9 +11,9 @@
 #include "asgisim/core/server.hpp"
 #include "asgisim/core/threadpool.hpp"
 #include "asgisim/core/validator.hpp"
-#include "asgisim/sim/simulation.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/scenarios/stack_description.hpp"
+#include "asgisim/sim/simulation.hpp"
 #include "fuzz_support.hpp"
 
 namespace asgisim::fuzz {
@@ -77,8 +77,9 @@ using scenarios::StackDescription;
 std::vector<core::RequestSpec> request_specs(const scenarios::ClientDescription& client) {
   std::vector<core::RequestSpec> specs;
   for (const scenarios::RequestDescription& request : client.requests) {
-    specs.push_back(
-        {.method = request.method, .body = core::Bytes(request.body_bytes, 'x'), .disconnect = request.disconnect});
+    specs.push_back({.method = request.method,
+                     .body = core::Bytes(request.body_bytes, 'x'),
+                     .disconnect = request.disconnect});
   }
   return specs;
 }
@@ -87,14 +88,18 @@ std::vector<core::RequestSpec> request_specs(const scenarios::ClientDescription&
 // server and the described chain: server -> StackCanary -> chain -> endpoint.
 class CanaryStack {
  public:
-  CanaryStack(scenarios::RunContext& run, StackDescription description) : description_(std::move(description)) {
-    threadpool_ = std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{.observer = &run.observer});
+  CanaryStack(scenarios::RunContext& run, StackDescription description)
+      : description_(std::move(description)) {
+    threadpool_ =
+        std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{.observer = &run.observer});
     core::App chain = scenarios::build_app(description_, run.observer, *threadpool_, run.stack.streaming);
-    core::App app = core::validate_boundary(body_buffer_canary(std::move(chain)), "server", kCanaryLayer, run.observer);
+    core::App app =
+        core::validate_boundary(body_buffer_canary(std::move(chain)), "server", kCanaryLayer, run.observer);
     server_ = std::make_unique<core::Server>(run.sim, run.observer, std::move(app), run.stack.server);
     for (std::size_t c = 0; c < description_.clients.size(); ++c) {
       const std::string name = "client#" + std::to_string(c + 1);
-      clients_.push_back(std::make_unique<core::Client>(*server_, run.observer, core::ClientOptions{.name = name}));
+      clients_.push_back(
+          std::make_unique<core::Client>(*server_, run.observer, core::ClientOptions{.name = name}));
       run.sim.spawn(name, [client = clients_.back().get(), specs = request_specs(description_.clients[c])] {
         client->run(specs);
       });

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-context-dev librapidcheck-dev libgtest-dev libgmock-dev libfmt-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format-14
   python3-starlette python3-anyio python3-hypothesis
 )
 

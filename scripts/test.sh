@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this script):
 # installs what is missing, then
+#   0. format check: every C++ file matches .clang-format (clang-format-14);
 #   1. dev preset (gcc, Debug): build everything, run every test except the
 #      label `slow` (the 10,000-seed sweeps and the large differential grid,
 #      run on demand: ctest --preset dev -L slow);
@@ -35,6 +36,10 @@ while (($#)); do
 done
 
 bash scripts/setup.sh
+
+# 0. Formatting: every C++ file as .clang-format says (seconds).
+section "format check (clang-format-14)"
+bash scripts/check-format.sh
 
 # 1. Everything, on the dev build.
 configure_and_build dev

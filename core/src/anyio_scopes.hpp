@@ -51,7 +51,7 @@ struct CancelDelivery final : sim::Waitable {
   CancelDelivery() : sim::Waitable("anyio CancelScope._deliver_cancellation") {}
   std::string_view kind() const override { return "anyio cancel delivery"; }
 
-  bool active = true;    // the scope still holds tasks
+  bool active = true;  // the scope still holds tasks
   sim::Task* parked = nullptr;
   sim::WaitQueue hosts;  // hosts waiting in a nested __aexit__
 
@@ -62,8 +62,9 @@ struct CancelDelivery final : sim::Waitable {
   static constexpr int kIdlePassesBeforeParking = 64;
 
   static void start(const std::shared_ptr<CancelDelivery>& self) {
-    sim::Simulation::current().spawn("anyio CancelScope._deliver_cancellation", [self] { run(self); },
-                                     sim::SpawnOptions{.daemon = true, .poller = true});
+    sim::Simulation::current().spawn(
+        "anyio CancelScope._deliver_cancellation", [self] { run(self); },
+        sim::SpawnOptions{.daemon = true, .poller = true});
   }
 
  private:
@@ -116,8 +117,8 @@ inline constexpr int kAnyioMaxSpinPasses = 64;
 
 inline void anyio_checkpoint_if_cancelled() {
   sim::Simulation& simulation = sim::Simulation::current();
-  for (int pass = 0; pass < kAnyioMaxSpinPasses && anyio_cancel_called_in_chain() && simulation.others_ready();
-       ++pass) {
+  for (int pass = 0;
+       pass < kAnyioMaxSpinPasses && anyio_cancel_called_in_chain() && simulation.others_ready(); ++pass) {
     simulation.checkpoint();
   }
 }

@@ -65,7 +65,8 @@ class AnyioTaskGroup {
     if (enclosing_ != nullptr) ++enclosing_->nested_groups_;
   }
   ~AnyioTaskGroup() {
-    if (enclosing_ != nullptr && --enclosing_->nested_groups_ == 0) enclosing_->stop_delivery_retries_if_idle();
+    if (enclosing_ != nullptr && --enclosing_->nested_groups_ == 0)
+      enclosing_->stop_delivery_retries_if_idle();
     if (delivery_ != nullptr) delivery_->active = false;  // left by unwinding: a parked retry stays parked
   }
   AnyioTaskGroup(const AnyioTaskGroup&) = delete;
@@ -79,7 +80,8 @@ class AnyioTaskGroup {
     if (body_scope_ != nullptr) body_scope_->cancel();
     for (sim::CancelScope* scope : child_scopes_) scope->cancel();
     // The retries only matter to the host of a nested group (see exit()).
-    if (first && nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0)) start_delivery_retries();
+    if (first && nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0))
+      start_delivery_retries();
   }
   bool cancel_called() const { return cancel_called_; }
 
@@ -142,7 +144,8 @@ class AnyioTaskGroup {
   }
 
   void stop_delivery_retries_if_idle() {
-    if (delivery_ == nullptr || (nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0))) return;
+    if (delivery_ == nullptr || (nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0)))
+      return;
     delivery_->active = false;
     delivery_->unpark();
     delivery_.reset();
@@ -211,7 +214,8 @@ class AnyioTaskGroup {
     } else {
       exit_waiter_ = &host;
     }
-    return simulation.block(exit_wait_, sim::kNoDeadline, /*cancellable=*/false) == sim::WakeReason::cancelled;
+    return simulation.block(exit_wait_, sim::kNoDeadline, /*cancellable=*/false) ==
+           sim::WakeReason::cancelled;
   }
 
   // TaskGroup.__aexit__ (anyio 3.6.2), the host having left the group's scope.
@@ -278,7 +282,8 @@ class AnyioTaskGroup {
       if (std::all_of(exceptions.begin(), exceptions.end(), is_cancellation)) throw sim::Cancelled{};
       throw sim::ExceptionGroup(exceptions);
     }
-    if (exceptions.size() == 1 && exceptions.front() != body_error) std::rethrow_exception(exceptions.front());
+    if (exceptions.size() == 1 && exceptions.front() != body_error)
+      std::rethrow_exception(exceptions.front());
     // The group's own cancellation was swallowed by the body's scope: a
     // body error here comes from the body or from outside, and goes on.
     if (body_error) std::rethrow_exception(body_error);
@@ -355,7 +360,7 @@ class AnyioTaskGroup {
   }
 
   sim::TaskGroup& group_;
-  sim::CancelScope* body_scope_ = nullptr;  // while the host runs the body
+  sim::CancelScope* body_scope_ = nullptr;         // while the host runs the body
   std::vector<sim::CancelScope*> child_scopes_{};  // of the children still running
   std::vector<std::exception_ptr> errors_{};
   core::detail::AsyncioEvent children_done_{"anyio task group: children done"};
@@ -368,8 +373,8 @@ class AnyioTaskGroup {
   std::shared_ptr<CancelDelivery> delivery_{};  // while cancelled and holding tasks
   int live_children_ = 0;
   AnyioTaskGroup* enclosing_ = nullptr;  // the group this one is opened in, if any
-  int nested_groups_ = 0;               // groups opened in this one's scope, still open
-  int children_ending_ = 0;  // ended, done callbacks not yet run
+  int nested_groups_ = 0;                // groups opened in this one's scope, still open
+  int children_ending_ = 0;              // ended, done callbacks not yet run
   bool cancel_called_ = false;
 };
 

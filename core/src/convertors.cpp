@@ -19,7 +19,9 @@ namespace {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_identifier_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
-bool all_digits(std::string_view text) { return !text.empty() && std::all_of(text.begin(), text.end(), is_digit); }
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_digit);
+}
 
 std::string_view strip_whitespace(std::string_view text) {
   const std::string_view blanks = " \t\n\r\f\v";
@@ -33,7 +35,8 @@ std::string_view strip_whitespace(std::string_view text) {
 std::optional<std::string> digits_without_underscores(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '_' && i > 0 && i + 1 < text.size() && is_digit(text[i - 1]) && is_digit(text[i + 1])) continue;
+    if (text[i] == '_' && i > 0 && i + 1 < text.size() && is_digit(text[i - 1]) && is_digit(text[i + 1]))
+      continue;
     if (!is_digit(text[i])) return std::nullopt;
     out.push_back(text[i]);
   }
@@ -49,8 +52,9 @@ std::int64_t parse_int64(std::string_view digits, bool negative) {
     throw PathParamOverflow("integer " + std::string(negative ? "-" : "") + std::string(digits) +
                             " does not fit in 64 bits");
   }
-  if (negative) return magnitude == (std::uint64_t{1} << 63) ? std::numeric_limits<std::int64_t>::min()
-                                                             : -static_cast<std::int64_t>(magnitude);
+  if (negative)
+    return magnitude == (std::uint64_t{1} << 63) ? std::numeric_limits<std::int64_t>::min()
+                                                 : -static_cast<std::int64_t>(magnitude);
   return static_cast<std::int64_t>(magnitude);
 }
 
@@ -153,13 +157,21 @@ bool is_uuid(std::string_view text) {
 std::size_t reach(ConvertorType type, std::string_view path, std::size_t at) {
   std::size_t end = at;
   switch (type) {
-    case ConvertorType::str: while (end < path.size() && path[end] != '/') ++end; break;
-    case ConvertorType::path: while (end < path.size() && path[end] != '\n') ++end; break;
-    case ConvertorType::integer: while (end < path.size() && is_digit(path[end])) ++end; break;
+    case ConvertorType::str:
+      while (end < path.size() && path[end] != '/') ++end;
+      break;
+    case ConvertorType::path:
+      while (end < path.size() && path[end] != '\n') ++end;
+      break;
+    case ConvertorType::integer:
+      while (end < path.size() && is_digit(path[end])) ++end;
+      break;
     case ConvertorType::floating:
       while (end < path.size() && (is_digit(path[end]) || path[end] == '.')) ++end;
       break;
-    case ConvertorType::uuid: end = std::min(path.size(), at + 36); break;
+    case ConvertorType::uuid:
+      end = std::min(path.size(), at + 36);
+      break;
   }
   return end - at;
 }
@@ -175,7 +187,8 @@ class PathMatcher {
   PathMatcher(const CompiledPath& compiled, std::string_view path)
       : compiled_(compiled), path_(path), failed_((compiled.pieces.size() + 1) * (path.size() + 1), false) {}
 
-  bool match_from(std::size_t piece, std::size_t at, std::vector<std::pair<std::string, std::string>>& captured) {
+  bool match_from(std::size_t piece, std::size_t at,
+                  std::vector<std::pair<std::string, std::string>>& captured) {
     const std::size_t key = piece * (path_.size() + 1) + at;
     if (failed_[key]) return false;
     if (try_from(piece, at, captured)) return true;
@@ -184,7 +197,8 @@ class PathMatcher {
   }
 
  private:
-  bool try_from(std::size_t piece, std::size_t at, std::vector<std::pair<std::string, std::string>>& captured) {
+  bool try_from(std::size_t piece, std::size_t at,
+                std::vector<std::pair<std::string, std::string>>& captured) {
     if (piece == compiled_.pieces.size()) {
       return at == path_.size() || (at + 1 == path_.size() && path_[at] == '\n');
     }
@@ -221,11 +235,16 @@ std::optional<ConvertorType> parse_convertor_type(std::string_view name) {
 
 std::string_view to_string(ConvertorType type) {
   switch (type) {
-    case ConvertorType::str: return "str";
-    case ConvertorType::path: return "path";
-    case ConvertorType::integer: return "int";
-    case ConvertorType::floating: return "float";
-    case ConvertorType::uuid: return "uuid";
+    case ConvertorType::str:
+      return "str";
+    case ConvertorType::path:
+      return "path";
+    case ConvertorType::integer:
+      return "int";
+    case ConvertorType::floating:
+      return "float";
+    case ConvertorType::uuid:
+      return "uuid";
   }
   return "?";
 }
@@ -238,24 +257,31 @@ std::string python_str(const PathParam& value) {
 
 bool convertor_accepts(ConvertorType type, std::string_view text) {
   switch (type) {
-    case ConvertorType::str: return !text.empty() && text.find('/') == std::string_view::npos;
-    case ConvertorType::path: return text.find('\n') == std::string_view::npos;
-    case ConvertorType::integer: return all_digits(text);
+    case ConvertorType::str:
+      return !text.empty() && text.find('/') == std::string_view::npos;
+    case ConvertorType::path:
+      return text.find('\n') == std::string_view::npos;
+    case ConvertorType::integer:
+      return all_digits(text);
     case ConvertorType::floating: {
       const std::size_t point = text.find('.');
       if (point == std::string_view::npos) return all_digits(text);
       return all_digits(text.substr(0, point)) && all_digits(text.substr(point + 1));
     }
-    case ConvertorType::uuid: return is_uuid(text);
+    case ConvertorType::uuid:
+      return is_uuid(text);
   }
   return false;
 }
 
 PathParam convertor_convert(ConvertorType type, std::string_view text) {
   switch (type) {
-    case ConvertorType::integer: return parse_int64(text, false);
-    case ConvertorType::floating: return decimal_to_double(text);
-    default: return std::string(text);
+    case ConvertorType::integer:
+      return parse_int64(text, false);
+    case ConvertorType::floating:
+      return decimal_to_double(text);
+    default:
+      return std::string(text);
   }
 }
 
@@ -288,7 +314,8 @@ std::string convertor_to_string(ConvertorType type, const PathParam& value) {
       return text;
     }
     case ConvertorType::path:
-    case ConvertorType::uuid: return python_str(value);
+    case ConvertorType::uuid:
+      return python_str(value);
   }
   return python_str(value);
 }
@@ -346,14 +373,14 @@ CompiledPath compile_path(std::string_view path) {
   if (!duplicated.empty()) {
     std::string names;
     for (const auto& name : duplicated) names += (names.empty() ? "" : ", ") + name;
-    throw std::invalid_argument(std::string("Duplicated param name") + (duplicated.size() > 1 ? "s " : " ") + names +
-                                " at path " + std::string(path));
+    throw std::invalid_argument(std::string("Duplicated param name") + (duplicated.size() > 1 ? "s " : " ") +
+                                names + " at path " + std::string(path));
   }
   return compiled;
 }
 
 std::optional<std::vector<std::pair<std::string, std::string>>> match_path(const CompiledPath& compiled,
-                                                                            std::string_view path) {
+                                                                           std::string_view path) {
   std::vector<std::pair<std::string, std::string>> captured;
   if (!PathMatcher(compiled, path).match_from(0, 0, captured)) return std::nullopt;
   return captured;
@@ -369,7 +396,8 @@ std::string replace_params(std::string_view format, const CompiledPath& compiled
       continue;
     }
     const std::string value = convertor_to_string(*type, it->second);
-    for (std::size_t at = path.find(token); at != std::string::npos; at = path.find(token, at + value.size())) {
+    for (std::size_t at = path.find(token); at != std::string::npos;
+         at = path.find(token, at + value.size())) {
       path.replace(at, token.size(), value);
     }
     it = params.erase(it);

@@ -293,7 +293,8 @@ std::string python_float_repr(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
   char buffer[64];
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+  const auto [end, error] =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
   assert(error == std::errc());
   const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
   // text is "[-]d[.ddd]e[+-]XX": split into sign, digits and exponent.
@@ -316,7 +317,8 @@ std::string python_float_repr(double value) {
   const int count = static_cast<int>(digits.size());
   if (point > -4 && point <= 16) {
     if (point <= 0) return sign + "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
-    if (point >= count) return sign + digits + std::string(static_cast<std::size_t>(point - count), '0') + ".0";
+    if (point >= count)
+      return sign + digits + std::string(static_cast<std::size_t>(point - count), '0') + ".0";
     return sign + digits.substr(0, static_cast<std::size_t>(point)) + "." +
            digits.substr(static_cast<std::size_t>(point));
   }

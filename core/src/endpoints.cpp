@@ -14,8 +14,10 @@ namespace asgisim::core {
 
 std::string_view to_string(EndpointKind kind) {
   switch (kind) {
-    case EndpointKind::async_def: return "async_def";
-    case EndpointKind::sync_def: return "sync_def";
+    case EndpointKind::async_def:
+      return "async_def";
+    case EndpointKind::sync_def:
+      return "sync_def";
   }
   return "?";
 }

@@ -18,25 +18,32 @@ namespace asgisim::core {
 
 std::string_view to_string(YieldExitBehaviour behaviour) {
   switch (behaviour) {
-    case YieldExitBehaviour::shared_pool: return "shared_pool";
-    case YieldExitBehaviour::own_limiter: return "own_limiter";
+    case YieldExitBehaviour::shared_pool:
+      return "shared_pool";
+    case YieldExitBehaviour::own_limiter:
+      return "own_limiter";
   }
   return "?";
 }
 
 std::string_view to_string(DependencyKind kind) {
   switch (kind) {
-    case DependencyKind::async_def: return "async_def";
-    case DependencyKind::sync_def: return "sync_def";
-    case DependencyKind::async_yield: return "async_yield";
-    case DependencyKind::sync_yield: return "sync_yield";
+    case DependencyKind::async_def:
+      return "async_def";
+    case DependencyKind::sync_def:
+      return "sync_def";
+    case DependencyKind::async_yield:
+      return "async_yield";
+    case DependencyKind::sync_yield:
+      return "sync_yield";
   }
   return "?";
 }
 
 std::any& Deps::value(std::string_view parameter) {
   auto it = values_.find(parameter);
-  if (it == values_.end()) throw std::out_of_range("no dependency value for parameter '" + std::string(parameter) + "'");
+  if (it == values_.end())
+    throw std::out_of_range("no dependency value for parameter '" + std::string(parameter) + "'");
   return it->second;
 }
 
@@ -48,7 +55,8 @@ DependencyPtr make_dependency(std::string name, DependencyKind kind, DependencyC
   const bool yields = kind == DependencyKind::async_yield || kind == DependencyKind::sync_yield;
   if (yields && !exit) throw std::invalid_argument("yield dependency '" + name + "' needs its exit code");
   for (const Depends& parameter : parameters) {
-    if (!parameter.dependency) throw std::invalid_argument("dependency '" + name + "' has an empty Depends()");
+    if (!parameter.dependency)
+      throw std::invalid_argument("dependency '" + name + "' has an empty Depends()");
   }
   return std::make_shared<const Dependency>(Dependency{.name = std::move(name),
                                                        .kind = kind,
@@ -86,7 +94,8 @@ class RequestSolver {
       Deps sub_values;
       solve(request, dependency.parameters, sub_values);
       const std::any* cached = find_cached(dependency);
-      std::any solved = parameter.use_cache && cached != nullptr ? *cached : call(request, dependency, sub_values);
+      std::any solved =
+          parameter.use_cache && cached != nullptr ? *cached : call(request, dependency, sub_values);
       if (find_cached(dependency) == nullptr) cache_.emplace_back(&dependency, solved);
       values.set(parameter.parameter, std::move(solved));
     }
@@ -134,13 +143,16 @@ class RequestSolver {
 
   std::any call(Request& request, const Dependency& dependency, Deps& sub_values) {
     switch (dependency.kind) {
-      case DependencyKind::async_def: return dependency.call(request, sub_values);
-      case DependencyKind::sync_def: return in_threadpool(request, dependency, sub_values);
+      case DependencyKind::async_def:
+        return dependency.call(request, sub_values);
+      case DependencyKind::sync_def:
+        return in_threadpool(request, dependency, sub_values);
       case DependencyKind::async_yield:
       case DependencyKind::sync_yield: {
         // stack.enter_async_context(cm): the exit is pushed once the enter succeeded.
-        std::any value = dependency.kind == DependencyKind::async_yield ? dependency.call(request, sub_values)
-                                                                         : in_threadpool(request, dependency, sub_values);
+        std::any value = dependency.kind == DependencyKind::async_yield
+                             ? dependency.call(request, sub_values)
+                             : in_threadpool(request, dependency, sub_values);
         exits_.push_back(Exit{.dependency = &dependency, .value = value});
         report(ObservationKind::context_entered, dependency, 0);
         return value;
@@ -229,11 +241,13 @@ Response run_endpoint(const Route& route, Request& request, Deps& values) {
 }  // namespace
 
 DependencyPtr Dependency::async_def(std::string name, DependencyCall call, std::vector<Depends> parameters) {
-  return make_dependency(std::move(name), DependencyKind::async_def, std::move(call), {}, std::move(parameters));
+  return make_dependency(std::move(name), DependencyKind::async_def, std::move(call), {},
+                         std::move(parameters));
 }
 
 DependencyPtr Dependency::sync_def(std::string name, DependencyCall call, std::vector<Depends> parameters) {
-  return make_dependency(std::move(name), DependencyKind::sync_def, std::move(call), {}, std::move(parameters));
+  return make_dependency(std::move(name), DependencyKind::sync_def, std::move(call), {},
+                         std::move(parameters));
 }
 
 DependencyPtr Dependency::async_yield(std::string name, DependencyCall enter, DependencyExit exit,
@@ -251,7 +265,8 @@ DependencyPtr Dependency::sync_yield(std::string name, DependencyCall enter, Dep
 App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
   if (!endpoint.function) throw std::invalid_argument("fastapi_route needs an endpoint function");
   for (const Depends& parameter : endpoint.dependencies) {
-    if (!parameter.dependency) throw std::invalid_argument("fastapi_route: an endpoint parameter has an empty Depends()");
+    if (!parameter.dependency)
+      throw std::invalid_argument("fastapi_route: an endpoint parameter has an empty Depends()");
   }
   bool any_sync = endpoint.kind == EndpointKind::sync_def;
   bool any_sync_yield = false;
@@ -260,9 +275,11 @@ App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
     throw std::invalid_argument("fastapi_route: a sync endpoint or dependency needs a threadpool");
   }
   if (options.to_thread == nullptr) options.to_thread = dynamic_cast<AnyioToThread*>(options.threadpool);
-  if (any_sync_yield && options.exit_behaviour == YieldExitBehaviour::own_limiter && options.to_thread == nullptr) {
+  if (any_sync_yield && options.exit_behaviour == YieldExitBehaviour::own_limiter &&
+      options.to_thread == nullptr) {
     throw std::invalid_argument(
-        "fastapi_route: own_limiter exits (FastAPI >= 0.82) run through anyio.to_thread: give an AnyioToThread");
+        "fastapi_route: own_limiter exits (FastAPI >= 0.82) run through anyio.to_thread: give an "
+        "AnyioToThread");
   }
   auto route = std::make_shared<const Route>(Route{.endpoint = std::move(endpoint), .options = options});
   return [route](Scope& scope, const Receive& receive, const Send& send) {

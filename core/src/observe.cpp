@@ -10,32 +10,58 @@ namespace asgisim::core {
 
 std::string_view to_string(ObservationKind kind) {
   switch (kind) {
-    case ObservationKind::received: return "received";
-    case ObservationKind::sent: return "sent";
-    case ObservationKind::request_started: return "request_started";
-    case ObservationKind::app_returned: return "app_returned";
-    case ObservationKind::app_raised: return "app_raised";
-    case ObservationKind::response_completed: return "response_completed";
-    case ObservationKind::connection_closed: return "connection_closed";
-    case ObservationKind::server_500: return "server_500";
-    case ObservationKind::send_dropped: return "send_dropped";
-    case ObservationKind::protocol_error: return "protocol_error";
-    case ObservationKind::client_sent_request: return "client_sent_request";
-    case ObservationKind::client_disconnected: return "client_disconnected";
-    case ObservationKind::client_got_start: return "client_got_start";
-    case ObservationKind::client_got_body: return "client_got_body";
-    case ObservationKind::client_got_complete: return "client_got_complete";
-    case ObservationKind::background_scheduled: return "background_scheduled";
-    case ObservationKind::background_started: return "background_started";
-    case ObservationKind::background_finished: return "background_finished";
-    case ObservationKind::background_cancelled: return "background_cancelled";
-    case ObservationKind::context_entered: return "context_entered";
-    case ObservationKind::context_exited: return "context_exited";
-    case ObservationKind::context_exit_cancelled: return "context_exit_cancelled";
-    case ObservationKind::error_raised: return "error_raised";
-    case ObservationKind::thread_started: return "thread_started";
-    case ObservationKind::thread_stopped: return "thread_stopped";
-    case ObservationKind::memory_retained: return "memory_retained";
+    case ObservationKind::received:
+      return "received";
+    case ObservationKind::sent:
+      return "sent";
+    case ObservationKind::request_started:
+      return "request_started";
+    case ObservationKind::app_returned:
+      return "app_returned";
+    case ObservationKind::app_raised:
+      return "app_raised";
+    case ObservationKind::response_completed:
+      return "response_completed";
+    case ObservationKind::connection_closed:
+      return "connection_closed";
+    case ObservationKind::server_500:
+      return "server_500";
+    case ObservationKind::send_dropped:
+      return "send_dropped";
+    case ObservationKind::protocol_error:
+      return "protocol_error";
+    case ObservationKind::client_sent_request:
+      return "client_sent_request";
+    case ObservationKind::client_disconnected:
+      return "client_disconnected";
+    case ObservationKind::client_got_start:
+      return "client_got_start";
+    case ObservationKind::client_got_body:
+      return "client_got_body";
+    case ObservationKind::client_got_complete:
+      return "client_got_complete";
+    case ObservationKind::background_scheduled:
+      return "background_scheduled";
+    case ObservationKind::background_started:
+      return "background_started";
+    case ObservationKind::background_finished:
+      return "background_finished";
+    case ObservationKind::background_cancelled:
+      return "background_cancelled";
+    case ObservationKind::context_entered:
+      return "context_entered";
+    case ObservationKind::context_exited:
+      return "context_exited";
+    case ObservationKind::context_exit_cancelled:
+      return "context_exit_cancelled";
+    case ObservationKind::error_raised:
+      return "error_raised";
+    case ObservationKind::thread_started:
+      return "thread_started";
+    case ObservationKind::thread_stopped:
+      return "thread_stopped";
+    case ObservationKind::memory_retained:
+      return "memory_retained";
   }
   return "?";
 }

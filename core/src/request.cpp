@@ -12,7 +12,8 @@ namespace asgisim::core {
 
 Request::Request(Scope& scope, Receive receive, Send send)
     : scope_(&scope), receive_(std::move(receive)), send_(std::move(send)) {
-  if (scope.type != "http") throw std::invalid_argument("Request needs an http scope, got '" + scope.type + "'");
+  if (scope.type != "http")
+    throw std::invalid_argument("Request needs an http scope, got '" + scope.type + "'");
 }
 
 const QueryParams& Request::query_params() {

@@ -98,8 +98,8 @@ void QueuePool::checkin(ConnectionId connection) {
   check_invariants();
   auto it = in_use_.find(connection);
   if (it == in_use_.end()) {
-    throw sim::UsageError(fmt::format("QueuePool.checkin(): connection {} of {} is not checked out", connection,
-                                      name()));
+    throw sim::UsageError(
+        fmt::format("QueuePool.checkin(): connection {} of {} is not checked out", connection, name()));
   }
   in_use_.erase(it);
   if (sim::Waiter* next = waiters_.pop_front()) {
@@ -125,7 +125,8 @@ void QueuePool::checkin(ConnectionId connection) {
 void QueuePool::set_holder(ConnectionId connection, sim::TaskId holder) {
   auto it = in_use_.find(connection);
   if (it == in_use_.end()) {
-    throw sim::UsageError(fmt::format("QueuePool.set_holder(): connection {} is not checked out", connection));
+    throw sim::UsageError(
+        fmt::format("QueuePool.set_holder(): connection {} is not checked out", connection));
   }
   it->second = holder;
 }
@@ -146,13 +147,14 @@ std::string QueuePool::state() const {
   const std::string limit = options_.max_overflow < 0
                                 ? std::string("unlimited")
                                 : fmt::format("{}+{}", options_.pool_size, options_.max_overflow);
-  return fmt::format("{}/{} connections checked out, {} idle, {} waiting", in_use_.size(), limit, idle_.size(),
-                     waiters_.size());
+  return fmt::format("{}/{} connections checked out, {} idle, {} waiting", in_use_.size(), limit,
+                     idle_.size(), waiters_.size());
 }
 
 void QueuePool::holders(std::vector<sim::TaskId>& out) const {
   for (const auto& [connection, holder] : in_use_) {
-    if (holder != sim::kNoTask && std::find(out.begin(), out.end(), holder) == out.end()) out.push_back(holder);
+    if (holder != sim::kNoTask && std::find(out.begin(), out.end(), holder) == out.end())
+      out.push_back(holder);
   }
 }
 

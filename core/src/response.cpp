@@ -71,15 +71,20 @@ void BackgroundTasks::operator()() const {
 
 std::string_view to_string(StreamingBehaviour behaviour) {
   switch (behaviour) {
-    case StreamingBehaviour::listen: return "listen";
-    case StreamingBehaviour::no_listen: return "no_listen";
-    case StreamingBehaviour::by_spec_version: return "by_spec_version";
-    case StreamingBehaviour::send_only: return "send_only";
+    case StreamingBehaviour::listen:
+      return "listen";
+    case StreamingBehaviour::no_listen:
+      return "no_listen";
+    case StreamingBehaviour::by_spec_version:
+      return "by_spec_version";
+    case StreamingBehaviour::send_only:
+      return "send_only";
   }
   return "?";
 }
 
-Response::Response(Bytes content, ResponseInit init) : Response(std::move(content), std::move(init), std::nullopt) {}
+Response::Response(Bytes content, ResponseInit init)
+    : Response(std::move(content), std::move(init), std::nullopt) {}
 
 Response::Response(std::optional<Bytes> body, ResponseInit init, std::optional<std::string> class_media_type)
     : status_code_(init.status_code),

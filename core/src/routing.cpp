@@ -213,18 +213,22 @@ URLPath Mount::url_path_for(std::string_view name, PathParams params) const {
   throw NoMatchFound(name, params);
 }
 
-void Mount::handle(Scope& scope, const Receive& receive, const Send& send) const { app_(scope, receive, send); }
+void Mount::handle(Scope& scope, const Receive& receive, const Send& send) const {
+  app_(scope, receive, send);
+}
 
 // ---- Router ------------------------------------------------------------------------
 
-Router::Router(Routes routes, RouterOptions options) : routes_(std::move(routes)), options_(std::move(options)) {}
+Router::Router(Routes routes, RouterOptions options)
+    : routes_(std::move(routes)), options_(std::move(options)) {}
 
 void Router::operator()(Scope& scope, const Receive& receive, const Send& send) const {
   if (scope.type == "lifespan") {
     lifespan(scope, receive, send);
     return;
   }
-  if (scope.type != "http") throw std::invalid_argument("Router cannot handle scope type '" + scope.type + "'");
+  if (scope.type != "http")
+    throw std::invalid_argument("Router cannot handle scope type '" + scope.type + "'");
 
   const BaseRoute* partial = nullptr;
   ChildScope partial_scope;
@@ -249,7 +253,8 @@ void Router::operator()(Scope& scope, const Receive& receive, const Send& send) 
   }
   if (options_.redirect_slashes && scope.path != "/") {
     Scope redirect_scope = scope;
-    redirect_scope.path = !scope.path.empty() && scope.path.back() == '/' ? rstrip_slashes(scope.path) : scope.path + "/";
+    redirect_scope.path =
+        !scope.path.empty() && scope.path.back() == '/' ? rstrip_slashes(scope.path) : scope.path + "/";
     for (const AnyRoute& route : routes_) {
       ChildScope child;
       if (route->matches(redirect_scope, child) != Match::none) {
@@ -313,8 +318,9 @@ void Router::lifespan(Scope& scope, const Receive& receive, const Send& send) co
     throw;
   } catch (...) {
     const std::string text = sim::describe(std::current_exception());
-    send(Message{.type = started ? MessageType::lifespan_shutdown_failed : MessageType::lifespan_startup_failed,
-                 .text = text});
+    send(Message{
+        .type = started ? MessageType::lifespan_shutdown_failed : MessageType::lifespan_startup_failed,
+        .text = text});
     throw;
   }
   send(Message{.type = MessageType::lifespan_shutdown_complete});

@@ -8,10 +8,10 @@
 #include <cassert>
 #include <utility>
 
+#include "anyio_scopes.hpp"
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
-#include "anyio_scopes.hpp"
 
 namespace asgisim::core {
 
@@ -57,8 +57,10 @@ sim::TaskId lookup_caller(const std::map<sim::TaskId, sim::TaskId>& callers, sim
 
 std::string_view to_string(PythonVersion python) {
   switch (python) {
-    case PythonVersion::py37: return "3.7";
-    case PythonVersion::py38: return "3.8";
+    case PythonVersion::py37:
+      return "3.7";
+    case PythonVersion::py38:
+      return "3.8";
   }
   return "?";
 }
@@ -126,8 +128,13 @@ void PoolAccounting::sample() {
 
 void PoolAccounting::observe(ObservationKind kind, std::uint64_t value) {
   if (observer_ == nullptr) return;
-  observer_->observe(Observation{
-      .kind = kind, .time_ns = 0, .request = 0, .layer = layer_, .message = std::nullopt, .detail = {}, .value = value});
+  observer_->observe(Observation{.kind = kind,
+                                 .time_ns = 0,
+                                 .request = 0,
+                                 .layer = layer_,
+                                 .message = std::nullopt,
+                                 .detail = {},
+                                 .value = value});
 }
 
 void PoolAccounting::check_invariants() const {
@@ -161,7 +168,8 @@ sim::LoopFuture<void> ThreadPoolExecutor::submit(std::function<void()> fn) {
 }
 
 detail::WorkItemPtr ThreadPoolExecutor::submit_item(std::function<void()> fn) {
-  if (shutdown_) throw sim::UsageError("ThreadPoolExecutor.submit(): cannot schedule new futures after shutdown");
+  if (shutdown_)
+    throw sim::UsageError("ThreadPoolExecutor.submit(): cannot schedule new futures after shutdown");
   sim::Simulation& sim = sim::Simulation::current();
   auto item = std::make_shared<detail::WorkItem>();
   item->fn = std::move(fn);
@@ -209,7 +217,10 @@ void ThreadPoolExecutor::worker_main() {
       callers_.erase(self);
       // The loop sees the result one hop later (call_soon_threadsafe); here
       // the scheduler may let the loop run before this thread goes on.
-      if (error) item->future.set_exception(error); else item->future.set_result();
+      if (error)
+        item->future.set_exception(error);
+      else
+        item->future.set_result();
     }
     item.reset();
     // 3.8+: the idle count goes up only now, after the result was set.
@@ -238,7 +249,9 @@ void ThreadPoolExecutor::shutdown() {
   work_queue_.put(nullptr);
 }
 
-sim::TaskId ThreadPoolExecutor::caller_of(sim::TaskId thread) const { return lookup_caller(callers_, thread); }
+sim::TaskId ThreadPoolExecutor::caller_of(sim::TaskId thread) const {
+  return lookup_caller(callers_, thread);
+}
 
 // ---- AnyioToThread ----------------------------------------------------------
 
@@ -313,7 +326,7 @@ void AnyioToThread::worker_main(Worker& worker) {
   bool ran_a_call = false;
   for (;;) {
     detail::WorkItemPtr item = wait_for_work(sim, worker.queue);
-    if (item == nullptr) break;  // the stop command
+    if (item == nullptr) break;     // the stop command
     if (item->cancelled) continue;  // never reported: this worker is not put back on the idle list
     callers_[self] = item->caller;
     accounting_.call_started(!ran_a_call);
@@ -333,7 +346,10 @@ void AnyioToThread::report_result(Worker& worker, const detail::WorkItemPtr& ite
   worker.idle_since_ns = sim::Simulation::current().now();
   if (!worker.stopping) idle_.push_back(&worker);
   if (!item->cancelled) {
-    if (error) item->future.set_exception(error); else item->future.set_result();
+    if (error)
+      item->future.set_exception(error);
+    else
+      item->future.set_result();
   }
   check_invariants();
 }

@@ -24,8 +24,9 @@ ScenarioInfo make_info() {
   info.upstream =
       "generic: DESIGN.md catalogue entries 1 to 5 (encode/starlette#1438, #919, #1678, #1940, #847) "
       "without being told where they are";
-  info.buggy = {.versions = {},
-                .summary = "every BaseHTTPMiddleware behaviour (Starlette 0.15.0 to 0.46.2), drawn per middleware"};
+  info.buggy = {
+      .versions = {},
+      .summary = "every BaseHTTPMiddleware behaviour (Starlette 0.15.0 to 0.46.2), drawn per middleware"};
   // 0.46.2: the first release without a known bug in what this scenario
   // generates (0.29.0 swallows errors behind BaseHTTPMiddleware, #2625, and
   // has two receive() calls waiting at once, #2620).
@@ -37,8 +38,9 @@ ScenarioInfo make_info() {
   // runs a server that closes only while the failing response is
   // incomplete, so that it judges the Starlette side alone.
   info.fixed = {.versions = {.starlette = "0.46.2"},
-                .summary = "BaseHTTPMiddleware reraise_once only (Starlette 0.46.2); a server that does not "
-                           "close a completed keep-alive exchange on a later error"};
+                .summary =
+                    "BaseHTTPMiddleware reraise_once only (Starlette 0.46.2); a server that does not "
+                    "close a completed keep-alive exchange on a later error"};
   info.invariants = stack_invariants();
   // A generated run takes well under a second of virtual time and a few
   // thousand steps; a hang shows up quickly.

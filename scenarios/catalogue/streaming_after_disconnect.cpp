@@ -30,7 +30,8 @@ namespace {
 
 constexpr std::uint64_t kClientsMax = 3;
 // The event source's tick (one per run: the endpoint's polling interval).
-constexpr sim::Nanoseconds kTickChoicesNs[] = {sim::kMillisecond, 10 * sim::kMillisecond, 100 * sim::kMillisecond};
+constexpr sim::Nanoseconds kTickChoicesNs[] = {sim::kMillisecond, 10 * sim::kMillisecond,
+                                               100 * sim::kMillisecond};
 // A client watches this many events at most, or for at most this long.
 constexpr std::uint64_t kEventsWatchedMax = 8;
 constexpr std::uint64_t kWatchStepsMax = 20;
@@ -66,10 +67,12 @@ core::Disconnect choose_leave(sim::Simulation& sim) {
     case 0:
       return {.point = core::DisconnectPoint::after_start};
     case 1:
-      return {.point = core::DisconnectPoint::after_body_chunks, .count = 1 + sim.choose(kLeaveLabel, kEventsWatchedMax)};
+      return {.point = core::DisconnectPoint::after_body_chunks,
+              .count = 1 + sim.choose(kLeaveLabel, kEventsWatchedMax)};
     default:
       return {.point = core::DisconnectPoint::after_delay,
-              .delay_ns = static_cast<sim::Nanoseconds>(1 + sim.choose(kLeaveLabel, kWatchStepsMax)) * kWatchStepNs};
+              .delay_ns =
+                  static_cast<sim::Nanoseconds>(1 + sim.choose(kLeaveLabel, kWatchStepsMax)) * kWatchStepNs};
   }
 }
 
@@ -88,9 +91,8 @@ void spawn_clients(RunContext& run, const std::shared_ptr<Deployment>& deploymen
     sim.spawn(fmt::format("client {}", i), [&sim, &observer = run.observer, deployment, arrival_ns, leave] {
       sim.sleep(arrival_ns);
       core::Client client(*deployment->server, observer);
-      client.request(core::RequestSpec{.path = "/events",
-                                       .headers = {{"accept", "text/event-stream"}},
-                                       .disconnect = leave});
+      client.request(core::RequestSpec{
+          .path = "/events", .headers = {{"accept", "text/event-stream"}}, .disconnect = leave});
       client.close();
     });
   }
@@ -112,7 +114,8 @@ class StreamingAfterDisconnect final : public Scenario {
           return core::StreamingResponse(event_stream(tick_ns, record), {.media_type = "text/event-stream"},
                                          behaviour);
         });
-    deployment->server = std::make_unique<core::Server>(run.sim, run.observer, std::move(app), run.stack.server);
+    deployment->server =
+        std::make_unique<core::Server>(run.sim, run.observer, std::move(app), run.stack.server);
     spawn_clients(run, deployment);
     run.describe = [deployment, server_options = run.stack.server, behaviour, tick_ns] {
       std::string text = fmt::format(
@@ -133,9 +136,12 @@ class StreamingAfterDisconnect final : public Scenario {
   static inline const ScenarioInfo kInfo{
       .name = "streaming-after-disconnect",
       .title = "an endless StreamingResponse keeps producing after its client left",
-      .upstream = "encode/starlette 0.42.0 (no disconnect listener at spec_version 2.4); fixed by encode/uvicorn#2513 (0.32.1)",
+      .upstream =
+          "encode/starlette 0.42.0 (no disconnect listener at spec_version 2.4); fixed by "
+          "encode/uvicorn#2513 (0.32.1)",
       .buggy = {.versions = {.starlette = "0.42.0", .uvicorn = "0.32.0"},
-                .summary = "Starlette 0.42 without a listener behind uvicorn 0.32.0 (spec 2.4, sends dropped)"},
+                .summary =
+                    "Starlette 0.42 without a listener behind uvicorn 0.32.0 (spec 2.4, sends dropped)"},
       .fixed = {.versions = {.starlette = "0.42.0", .uvicorn = "0.32.1"},
                 .summary = "uvicorn 0.32.1 advertises spec 2.3: Starlette 0.42 listens for http.disconnect"},
       .invariants = {"response-complete", "no-send-after-disconnect"},

@@ -41,7 +41,8 @@ constexpr std::uint64_t kClientsMax = 120;
 constexpr sim::Nanoseconds kArrivalGapChoicesNs[] = {0, 0, 0, sim::kMillisecond};
 // How long the endpoint's query holds its connection (thread side): one
 // query, so the same for every request of a run.
-constexpr sim::Nanoseconds kQueryChoicesNs[] = {sim::kMillisecond, 5 * sim::kMillisecond, 20 * sim::kMillisecond};
+constexpr sim::Nanoseconds kQueryChoicesNs[] = {sim::kMillisecond, 5 * sim::kMillisecond,
+                                                20 * sim::kMillisecond};
 // create_engine's pool_size and max_overflow: small pools for a small
 // database, and SQLAlchemy's defaults (5, 10).
 struct PoolSize {
@@ -88,23 +89,26 @@ struct Deployment {
   std::unique_ptr<core::Server> server{};
 };
 
-core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack& stack, core::Observer& observer) {
+core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack& stack,
+                      core::Observer& observer) {
   core::QueuePool* engine = deployment.engine.get();
   const sim::Nanoseconds query_ns = kQueryChoicesNs[sim.choose(kQueryLabel, std::size(kQueryChoicesNs))];
   auto get_db = core::Dependency::sync_yield(
-      "get_db", [engine](core::Request&, core::Deps&) -> std::any { return std::make_shared<Session>(Session{engine}); },
+      "get_db",
+      [engine](core::Request&, core::Deps&) -> std::any {
+        return std::make_shared<Session>(Session{engine});
+      },
       [](std::any& db, std::exception_ptr) { std::any_cast<SessionPtr&>(db)->close(); });
-  core::FastApiEndpoint endpoint{
-      .function =
-          [query_ns](core::Request&, core::Deps& deps) {
-            deps.get<SessionPtr>("db")->execute(query_ns);
-            return core::JSONResponse("[{\"id\":1}]");
-          },
-      .kind = core::EndpointKind::sync_def,
-      .dependencies = {{.parameter = "db", .dependency = get_db}}};
-  return core::fastapi_route(std::move(endpoint), {.threadpool = &deployment.to_thread,
-                                                   .exit_behaviour = stack.yield_exit,
-                                                   .observer = &observer});
+  core::FastApiEndpoint endpoint{.function =
+                                     [query_ns](core::Request&, core::Deps& deps) {
+                                       deps.get<SessionPtr>("db")->execute(query_ns);
+                                       return core::JSONResponse("[{\"id\":1}]");
+                                     },
+                                 .kind = core::EndpointKind::sync_def,
+                                 .dependencies = {{.parameter = "db", .dependency = get_db}}};
+  return core::fastapi_route(
+      std::move(endpoint),
+      {.threadpool = &deployment.to_thread, .exit_behaviour = stack.yield_exit, .observer = &observer});
 }
 
 void spawn_clients(RunContext& run, const std::shared_ptr<Deployment>& deployment) {
@@ -131,8 +135,11 @@ class ThreadpoolDeadlock final : public Scenario {
     const sim::Nanoseconds pool_timeout_ns =
         kPoolTimeoutChoicesNs[run.sim.choose(kPoolTimeoutLabel, std::size(kPoolTimeoutChoicesNs))];
     const PoolSize size = kPoolSizeChoices[run.sim.choose(kPoolSizeLabel, std::size(kPoolSizeChoices))];
-    deployment->engine = std::make_unique<core::QueuePool>(core::QueuePoolOptions{
-        .pool_size = size.pool_size, .max_overflow = size.max_overflow, .timeout_ns = pool_timeout_ns, .name = "engine"});
+    deployment->engine =
+        std::make_unique<core::QueuePool>(core::QueuePoolOptions{.pool_size = size.pool_size,
+                                                                 .max_overflow = size.max_overflow,
+                                                                 .timeout_ns = pool_timeout_ns,
+                                                                 .name = "engine"});
     // The wait-for graph names the request a worker thread runs for as the
     // holder of its connection, so the cycle closes through the limiter.
     deployment->engine->set_holder_resolver(
@@ -145,14 +152,17 @@ class ThreadpoolDeadlock final : public Scenario {
     run.describe = [deployment, size, pool_timeout_ns] {
       const core::QueuePoolStats db = deployment->engine->stats();
       const core::PoolStats& threads = deployment->to_thread.stats();
-      const std::string timeout =
-          pool_timeout_ns == sim::kWaitForever ? std::string("None") : fmt::format("{} s", pool_timeout_ns / sim::kSecond);
+      const std::string timeout = pool_timeout_ns == sim::kWaitForever
+                                      ? std::string("None")
+                                      : fmt::format("{} s", pool_timeout_ns / sim::kSecond);
       return fmt::format(
-          "QueuePool(pool_size={}, max_overflow={}, timeout={}): {} checkouts, {} timed out, at most {} in use\n"
-          "anyio thread limiter: {} tokens; threads: {} peak; calls: {} submitted, {} completed, at most {} at once\n",
+          "QueuePool(pool_size={}, max_overflow={}, timeout={}): {} checkouts, {} timed out, at most {} in "
+          "use\n"
+          "anyio thread limiter: {} tokens; threads: {} peak; calls: {} submitted, {} completed, at most {} "
+          "at once\n",
           size.pool_size, size.max_overflow, timeout, db.checkouts, db.timeouts, db.checked_out_peak,
-          deployment->to_thread.default_limiter().total_tokens(), threads.threads_peak, threads.calls_submitted,
-          threads.calls_completed, threads.calls_running_peak);
+          deployment->to_thread.default_limiter().total_tokens(), threads.threads_peak,
+          threads.calls_submitted, threads.calls_completed, threads.calls_running_peak);
     };
   }
 

@@ -50,7 +50,8 @@ constexpr sim::Nanoseconds kInferenceChoicesNs[] = {sim::kMillisecond, 10 * sim:
                                                     100 * sim::kMillisecond};
 // A client's pause between calls; 15 s exceeds anyio's 10 s idle-worker
 // pruning, so memory can also go down.
-constexpr sim::Nanoseconds kThinkChoicesNs[] = {0, 0, 10 * sim::kMillisecond, sim::kSecond, 15 * sim::kSecond};
+constexpr sim::Nanoseconds kThinkChoicesNs[] = {0, 0, 10 * sim::kMillisecond, sim::kSecond,
+                                                15 * sim::kSecond};
 
 constexpr sim::Label kFootprintLabel{"growth.footprint", sim::Stream::other};
 constexpr sim::Label kClientsLabel{"growth.clients", sim::Stream::clients};
@@ -105,8 +106,8 @@ struct Deployment {
   std::uint64_t threads_bound() const { return executor ? executor->max_workers() : thread_budget; }
   std::string pool_name() const {
     if (executor) {
-      return fmt::format("default executor (Python {}, max_workers {})", core::to_string(executor->options().python),
-                         executor->max_workers());
+      return fmt::format("default executor (Python {}, max_workers {})",
+                         core::to_string(executor->options().python), executor->max_workers());
     }
     return fmt::format("anyio to_thread (limiter {} tokens)", thread_budget);
   }
@@ -121,10 +122,10 @@ void make_pool(Deployment& deployment, const Stack& stack, core::Observer& obser
                                         .observer = &observer});
     return;
   }
-  deployment.to_thread = std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{
-      .total_tokens = deployment.thread_budget,
-      .retained_bytes_per_thread = deployment.footprint_bytes,
-      .observer = &observer});
+  deployment.to_thread = std::make_unique<core::AnyioToThread>(
+      core::AnyioToThreadOptions{.total_tokens = deployment.thread_budget,
+                                 .retained_bytes_per_thread = deployment.footprint_bytes,
+                                 .observer = &observer});
 }
 
 // `def predict(): return model(input)`: the model's time is spent on the
@@ -148,8 +149,8 @@ core::App predict_app(Deployment& deployment, sim::Simulation& sim, core::Observ
 }
 
 // A client calling the endpoint `calls` times, one after another.
-void spawn_client(sim::Simulation& sim, core::Observer& observer, const std::shared_ptr<Deployment>& deployment,
-                  std::uint64_t index, std::uint64_t calls) {
+void spawn_client(sim::Simulation& sim, core::Observer& observer,
+                  const std::shared_ptr<Deployment>& deployment, std::uint64_t index, std::uint64_t calls) {
   sim.spawn(fmt::format("client {}", index), [&sim, &observer, deployment, calls] {
     core::Client client(*deployment->server, observer);
     for (std::uint64_t call = 0; call < calls; ++call) {
@@ -160,9 +161,13 @@ void spawn_client(sim::Simulation& sim, core::Observer& observer, const std::sha
   });
 }
 
-std::string gib(std::uint64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / kGibibyte); }
+std::string gib(std::uint64_t bytes) {
+  return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / kGibibyte);
+}
 
-std::string seconds(sim::Nanoseconds ns) { return fmt::format("{:.3f} s", static_cast<double>(ns) / sim::kSecond); }
+std::string seconds(sim::Nanoseconds ns) {
+  return fmt::format("{:.3f} s", static_cast<double>(ns) / sim::kSecond);
+}
 
 // Threads and memory over time (at most ~16 lines) and where they plateaued.
 std::string describe_growth(const Deployment& deployment) {
@@ -171,7 +176,8 @@ std::string describe_growth(const Deployment& deployment) {
       "thread pool: {}; per-thread footprint {}; memory budget {}\n"
       "peak: {} threads, {} retained; now: {} threads, {}; calls served: {}\n",
       deployment.pool_name(), gib(deployment.footprint_bytes), gib(kMemoryBudgetBytes), stats.threads_peak,
-      gib(stats.retained_bytes_peak), stats.threads_current, gib(stats.retained_bytes_current), deployment.calls);
+      gib(stats.retained_bytes_peak), stats.threads_current, gib(stats.retained_bytes_current),
+      deployment.calls);
   const std::vector<CurvePoint>& curve = deployment.curve;
   if (curve.empty()) return text;
   text += "after call   time           threads  retained\n";
@@ -189,10 +195,11 @@ std::string describe_growth(const Deployment& deployment) {
     const bool stayed = std::all_of(first_peak, curve.end(), [&](const CurvePoint& point) {
       return point.retained_bytes == stats.retained_bytes_peak;
     });
-    text += fmt::format("{}: {} threads, {} from call {} ({}) {}; the pool's bound: {} threads = {}\n",
-                        stayed ? "plateau" : "peak", first_peak->threads, gib(first_peak->retained_bytes),
-                        first_peak->call, seconds(first_peak->time_ns), stayed ? "to the end" : "then down",
-                        deployment.threads_bound(), gib(deployment.threads_bound() * deployment.footprint_bytes));
+    text +=
+        fmt::format("{}: {} threads, {} from call {} ({}) {}; the pool's bound: {} threads = {}\n",
+                    stayed ? "plateau" : "peak", first_peak->threads, gib(first_peak->retained_bytes),
+                    first_peak->call, seconds(first_peak->time_ns), stayed ? "to the end" : "then down",
+                    deployment.threads_bound(), gib(deployment.threads_bound() * deployment.footprint_bytes));
   }
   return text;
 }
@@ -204,11 +211,12 @@ class ThreadpoolGrowth final : public Scenario {
   void build(RunContext& run) const override {
     sim::Simulation& sim = run.sim;
     auto deployment = std::make_shared<Deployment>();
-    deployment->footprint_bytes = kFootprintChoicesBytes[sim.choose(kFootprintLabel, std::size(kFootprintChoicesBytes))];
+    deployment->footprint_bytes =
+        kFootprintChoicesBytes[sim.choose(kFootprintLabel, std::size(kFootprintChoicesBytes))];
     deployment->thread_budget = kMemoryBudgetBytes / deployment->footprint_bytes;
     make_pool(*deployment, run.stack, run.observer);
-    deployment->server =
-        std::make_unique<core::Server>(sim, run.observer, predict_app(*deployment, sim, run.observer), run.stack.server);
+    deployment->server = std::make_unique<core::Server>(
+        sim, run.observer, predict_app(*deployment, sim, run.observer), run.stack.server);
 
     const std::uint64_t clients = 1 + sim.choose(kClientsLabel, kClientsMax);
     for (std::uint64_t i = 1; i <= clients; ++i) {

@@ -89,7 +89,8 @@ int catalogue_command(const CatalogueArgs& args) {
     table.add({scenario->info().name, buggy_cell(row.buggy), fixed_cell(row.fixed)});
     rows.push_back(std::move(row));
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();  // nondeterminism-ok
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();  // nondeterminism-ok
 
   std::FILE* out = options.json ? stderr : stdout;
   fmt::print(out, "\n{}\n", table.render());

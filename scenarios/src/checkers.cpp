@@ -25,24 +25,30 @@ struct InvariantRow {
 constexpr InvariantRow kInvariants[] = {
     {"start-once", "exactly one http.response.start per request, before any body"},
     {"body-after-start", "no http.response.body before start; none after the final one (more_body false)"},
-    {"response-complete", "every request the client did not abandon gets a complete response, unless the app "
-                          "raised after starting it"},
+    {"response-complete",
+     "every request the client did not abandon gets a complete response, unless the app "
+     "raised after starting it"},
     {"content-length", "the body length equals Content-Length when the header is set"},
     {"head-no-body", "a HEAD response carries no body bytes"},
-    {"no-send-after-disconnect", "reported (a warning by default) when an app keeps producing after it saw "
-                                 "http.disconnect"},
+    {"no-send-after-disconnect",
+     "reported (a warning by default) when an app keeps producing after it saw "
+     "http.disconnect"},
     {"disconnect-sticky", "after http.disconnect, every later receive returns http.disconnect"},
-    {"receive-order", "http.request messages end with more_body false or are cut short by http.disconnect; after "
-                      "either, only http.disconnect"},
-    {"background-complete", "every background task that was scheduled runs to completion, whether or not the "
-                            "client stayed"},
-    {"cleanup-runs", "every context manager entered exits and its exit runs to the end; it sees a cancellation "
-                     "only if the client left before the response completed"},
+    {"receive-order",
+     "http.request messages end with more_body false or are cut short by http.disconnect; after "
+     "either, only http.disconnect"},
+    {"background-complete",
+     "every background task that was scheduled runs to completion, whether or not the "
+     "client stayed"},
+    {"cleanup-runs",
+     "every context manager entered exits and its exit runs to the end; it sees a cancellation "
+     "only if the client left before the response completed"},
     {"response-not-delayed", "the response's completion (more_body false) does not wait for background work"},
     {"no-deadlock", "the run never reaches a state where tasks are blocked and nothing can wake them"},
     {"liveness", "every request finishes within the run's step and virtual-time budgets"},
-    {"no-swallowed-error", "an exception in an endpoint or middleware surfaces as a 500 or a raised error, never "
-                           "as silence"},
+    {"no-swallowed-error",
+     "an exception in an endpoint or middleware surfaces as a 500 or a raised error, never "
+     "as silence"},
     {"request-latency", "every request the client did not abandon completes within the latency budget"},
     {"threads-bounded", "worker threads never exceed the pool's documented bound"},
     {"memory-budget", "peak retained memory stays within the deployment's memory budget"},
@@ -54,7 +60,9 @@ bool is_protocol_id(std::string_view id) {
          id != core::invariant_id::kMessageType;
 }
 
-bool is_engine_id(std::string_view id) { return id == "no-deadlock" || id == "liveness" || id == "deterministic"; }
+bool is_engine_id(std::string_view id) {
+  return id == "no-deadlock" || id == "liveness" || id == "deterministic";
+}
 
 // The shared protocol validator, passing on only the ids a scenario asked
 // for (and message-type, a malformed message being a failure whatever was
@@ -106,8 +114,8 @@ class BoundChecker final : public core::Checker {
                        .layer = name,
                        .request = layer.request,
                        .time_ns = *layer.over_at_ns,
-                       .detail = fmt::format("'{}' went over the bound of {} {} at {} ns and peaked at {} {}", name,
-                                             bound_, unit_, *layer.over_at_ns, layer.peak, unit_),
+                       .detail = fmt::format("'{}' went over the bound of {} {} at {} ns and peaked at {} {}",
+                                             name, bound_, unit_, *layer.over_at_ns, layer.peak, unit_),
                        .warning = false});
     }
   }
@@ -125,7 +133,8 @@ class BoundChecker final : public core::Checker {
   std::map<std::string, Layer, std::less<>> layers_;
 };
 
-template <class T> const T& require(const std::optional<T>& param, std::string_view id, std::string_view name) {
+template <class T>
+const T& require(const std::optional<T>& param, std::string_view id, std::string_view name) {
   if (!param) throw std::invalid_argument(fmt::format("invariant '{}' needs CheckerParams::{}", id, name));
   return *param;
 }
@@ -148,7 +157,8 @@ std::string_view invariant_description(std::string_view id) {
   return {};
 }
 
-void install_checkers(core::Observer& observer, const std::vector<std::string>& ids, const CheckerParams& params) {
+void install_checkers(core::Observer& observer, const std::vector<std::string>& ids,
+                      const CheckerParams& params) {
   std::set<std::string, std::less<>> protocol;
   std::set<std::string, std::less<>> seen;
   for (const std::string& id : ids) {
@@ -178,7 +188,8 @@ void install_checkers(core::Observer& observer, const std::vector<std::string>& 
   }
   if (!protocol.empty()) {
     observer.emplace<FilteredProtocolValidator>(
-        core::ProtocolValidatorOptions{.send_after_disconnect_is_error = params.send_after_disconnect_is_error},
+        core::ProtocolValidatorOptions{.send_after_disconnect_is_error =
+                                           params.send_after_disconnect_is_error},
         std::move(protocol));
   }
 }

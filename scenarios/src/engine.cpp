@@ -55,7 +55,8 @@ void classify(RunOutcome& outcome, const core::Observer& observer) {
   const sim::RunResult& result = outcome.result;
   outcome.violations = observer.violations();
   switch (result.status) {
-    case sim::RunStatus::completed: break;
+    case sim::RunStatus::completed:
+      break;
     case sim::RunStatus::deadlock:
       outcome.failure = FailureClass::deadlock;
       outcome.invariant = "no-deadlock";
@@ -73,19 +74,22 @@ void classify(RunOutcome& outcome, const core::Observer& observer) {
       outcome.failure = FailureClass::invariant;
       outcome.invariant = "no-swallowed-error";
       outcome.layer = "simulation";
-      outcome.report = fmt::format("an exception reached the top of a task and nobody received it: {}\n{}",
-                                   result.error ? sim::describe(result.error) : std::string("?"), result.report);
+      outcome.report =
+          fmt::format("an exception reached the top of a task and nobody received it: {}\n{}",
+                      result.error ? sim::describe(result.error) : std::string("?"), result.report);
       return;
     case sim::RunStatus::replay_divergence:
       throw UsageError("the decision log does not fit this run: " + result.report);
-    case sim::RunStatus::not_run: throw std::logic_error("the simulation did not run");
+    case sim::RunStatus::not_run:
+      throw std::logic_error("the simulation did not run");
   }
   if (const core::Violation* violation = observer.first_failure()) {
     outcome.failure = FailureClass::invariant;
     outcome.invariant = violation->invariant;
     outcome.layer = violation->layer;
     outcome.report = violation->request != 0
-                         ? fmt::format("request {} at {} ns: {}", violation->request, violation->time_ns, violation->detail)
+                         ? fmt::format("request {} at {} ns: {}", violation->request, violation->time_ns,
+                                       violation->detail)
                          : fmt::format("at {} ns: {}", violation->time_ns, violation->detail);
   }
 }
@@ -106,8 +110,8 @@ void record_metadata(RunOutcome& outcome, const Scenario& scenario, const RunSet
 }
 
 // Everything one run needs, whatever feeds its choices.
-RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t seed, sim::ChoiceSource* source,
-                    const RunSettings& settings) {
+RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    sim::ChoiceSource* source, const RunSettings& settings) {
   const ScenarioInfo& info = scenario.info();
   const Stack stack = resolve(versions_for(scenario, config, settings));
   sim::Simulation sim(simulation_options(info, stack, seed, settings), source, sim::Runner::this_thread());
@@ -162,11 +166,16 @@ void check_determinism(RunOutcome& outcome, const std::function<RunOutcome()>& a
 
 std::string_view to_string(FailureClass failure) {
   switch (failure) {
-    case FailureClass::none: return "passed";
-    case FailureClass::invariant: return "invariant";
-    case FailureClass::deadlock: return "deadlock";
-    case FailureClass::liveness: return "liveness";
-    case FailureClass::nondeterminism: return "nondeterminism";
+    case FailureClass::none:
+      return "passed";
+    case FailureClass::invariant:
+      return "invariant";
+    case FailureClass::deadlock:
+      return "deadlock";
+    case FailureClass::liveness:
+      return "liveness";
+    case FailureClass::nondeterminism:
+      return "nondeterminism";
   }
   return "?";
 }
@@ -176,11 +185,16 @@ int exit_code(FailureClass failure) { return static_cast<int>(failure); }
 FailureClass most_severe(FailureClass a, FailureClass b) {
   const auto rank = [](FailureClass f) {
     switch (f) {
-      case FailureClass::none: return 0;
-      case FailureClass::invariant: return 1;
-      case FailureClass::liveness: return 2;
-      case FailureClass::deadlock: return 3;
-      case FailureClass::nondeterminism: return 4;
+      case FailureClass::none:
+        return 0;
+      case FailureClass::invariant:
+        return 1;
+      case FailureClass::liveness:
+        return 2;
+      case FailureClass::deadlock:
+        return 3;
+      case FailureClass::nondeterminism:
+        return 4;
     }
     return 0;
   };
@@ -192,7 +206,8 @@ std::uint64_t config_hash(const Scenario& scenario, ConfigKind config, const Run
                            to_string(versions_for(scenario, config, settings))));
 }
 
-RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings) {
+RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    const RunSettings& settings) {
   RunOutcome outcome = run_once(scenario, config, seed, nullptr, settings);
   // The second run only needs its hash: no trace export.
   RunSettings quiet = settings;
@@ -211,11 +226,12 @@ RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::
     // it was recorded by another run (or edited), and its verdict means nothing.
     if (mode == sim::ReplayMode::strict && !source.exhausted()) {
       const std::size_t line = log.first_decision_line();
-      throw UsageError(fmt::format("the decision log does not fit this run: the run ended after {} of its {} "
-                                   "decisions (the first one left over is {})",
-                                   source.position(), log.size(),
-                                   line == 0 ? fmt::format("decision {}", source.position() + 1)
-                                             : fmt::format("on line {}", line + source.position())));
+      throw UsageError(
+          fmt::format("the decision log does not fit this run: the run ended after {} of its {} "
+                      "decisions (the first one left over is {})",
+                      source.position(), log.size(),
+                      line == 0 ? fmt::format("decision {}", source.position() + 1)
+                                : fmt::format("on line {}", line + source.position())));
     }
     return outcome;
   };
@@ -249,10 +265,12 @@ RunSettings settings_for_log(const sim::DecisionLog& log, RunSettings base) {
   const auto number = [&](const std::string& key, const std::string& text) {
     char* end = nullptr;
     const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || end == nullptr || *end != '\0') throw UsageError("decision log: malformed " + key + " '" + text + "'");
+    if (text.empty() || end == nullptr || *end != '\0')
+      throw UsageError("decision log: malformed " + key + " '" + text + "'");
     return static_cast<std::uint64_t>(value);
   };
-  if (const std::string* depth = get("pct-depth")) base.pct_depth = static_cast<std::uint32_t>(number("pct-depth", *depth));
+  if (const std::string* depth = get("pct-depth"))
+    base.pct_depth = static_cast<std::uint32_t>(number("pct-depth", *depth));
   if (const std::string* stack = get("stack")) base.stack_override = parse_stack_spec(*stack);
   if (const std::string* time = get("max-time-ns")) {
     base.max_time_ns = static_cast<sim::Nanoseconds>(number("max-time-ns", *time));
@@ -262,9 +280,9 @@ RunSettings settings_for_log(const sim::DecisionLog& log, RunSettings base) {
 
 std::string describe(const RunOutcome& outcome) {
   if (!outcome.failed()) {
-    return fmt::format("{} [{}] seed {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n", outcome.scenario,
-                       to_string(outcome.config), outcome.seed, outcome.trace_hash, outcome.result.steps,
-                       outcome.decisions.size());
+    return fmt::format("{} [{}] seed {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n",
+                       outcome.scenario, to_string(outcome.config), outcome.seed, outcome.trace_hash,
+                       outcome.result.steps, outcome.decisions.size());
   }
   std::string out = fmt::format("{} [{}] seed {}: FAILED ({})\n", outcome.scenario, to_string(outcome.config),
                                 outcome.seed, to_string(outcome.failure));
@@ -285,8 +303,8 @@ std::string describe(const RunOutcome& outcome) {
   for (const core::Violation& v : outcome.violations) {
     if (v.invariant == outcome.invariant && v.layer == outcome.layer) continue;
     if (++others > 8) continue;
-    out += fmt::format("  also: {}{} [{}] request {}: {}\n", v.invariant, v.warning ? " (warning)" : "", v.layer,
-                       v.request, v.detail);
+    out += fmt::format("  also: {}{} [{}] request {}: {}\n", v.invariant, v.warning ? " (warning)" : "",
+                       v.layer, v.request, v.detail);
   }
   if (others > 8) out += fmt::format("  also: ... {} more\n", others - 8);
   return out;
@@ -300,8 +318,9 @@ std::string reproduce_command(const RunOutcome& outcome, const RunSettings& sett
   if (!stack.empty()) line += fmt::format(" --stack {}", stack);
   if (settings.max_time_ns) {
     const sim::Nanoseconds ns = *settings.max_time_ns;
-    line += ns % sim::kSecond == 0 ? fmt::format(" --max-time {}", ns / sim::kSecond)
-                                   : fmt::format(" --max-time {}.{:09}", ns / sim::kSecond, ns % sim::kSecond);
+    line += ns % sim::kSecond == 0
+                ? fmt::format(" --max-time {}", ns / sim::kSecond)
+                : fmt::format(" --max-time {}.{:09}", ns / sim::kSecond, ns % sim::kSecond);
   }
   return line;
 }

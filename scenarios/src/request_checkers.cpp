@@ -28,7 +28,8 @@ std::string describe_request(RequestId request, const RequestFacts* facts) {
 std::string client_story(const RequestFacts& facts) {
   if (facts.client_complete) return fmt::format("the client got a complete {} response", facts.client_status);
   if (facts.left_early()) return fmt::format("the client left at {} ns", facts.client_left->time_ns);
-  if (facts.client_status != 0) return fmt::format("the client got status {} but not the whole body", facts.client_status);
+  if (facts.client_status != 0)
+    return fmt::format("the client got status {} but not the whole body", facts.client_status);
   return "the client got nothing";
 }
 
@@ -45,11 +46,16 @@ class ResponseComplete final : public core::Checker {
       if (layer.empty()) layer = "app";
       std::string detail = fmt::format("{}: the client neither got a complete response nor left; {}",
                                        describe_request(request, &facts), client_story(facts));
-      if (facts.connection_closed) detail += fmt::format("; the server closed the connection: {}", facts.closed_why);
-      if (!facts.final_body.empty() && layer != "app") detail += fmt::format("; '{}' never passed the final body on", layer);
-      observer.report({.invariant = "response-complete", .layer = layer, .request = request,
+      if (facts.connection_closed)
+        detail += fmt::format("; the server closed the connection: {}", facts.closed_why);
+      if (!facts.final_body.empty() && layer != "app")
+        detail += fmt::format("; '{}' never passed the final body on", layer);
+      observer.report({.invariant = "response-complete",
+                       .layer = layer,
+                       .request = request,
                        .time_ns = ledger_.last_time_ns(),
-                       .detail = std::move(detail), .warning = false});
+                       .detail = std::move(detail),
+                       .warning = false});
     }
   }
 
@@ -63,31 +69,42 @@ class BackgroundComplete final : public core::Checker {
  public:
   void observe(const Observation& o, Observer& observer) override {
     ledger_.record(o);
-    if (o.kind == ObservationKind::app_raised || o.kind == ObservationKind::error_raised) raised_.insert(o.request);
+    if (o.kind == ObservationKind::app_raised || o.kind == ObservationKind::error_raised)
+      raised_.insert(o.request);
     if (o.layer != "BackgroundTask" && o.kind != ObservationKind::background_scheduled) return;
     const auto key = std::make_pair(o.request, name_of(o));
     switch (o.kind) {
-      case ObservationKind::background_scheduled: ++tasks_[key].scheduled; break;
-      case ObservationKind::background_started: ++tasks_[key].started; break;
-      case ObservationKind::background_finished: ++tasks_[key].ended; break;
-      case ObservationKind::error_raised: ++tasks_[key].ended; break;  // no-swallowed-error's business
+      case ObservationKind::background_scheduled:
+        ++tasks_[key].scheduled;
+        break;
+      case ObservationKind::background_started:
+        ++tasks_[key].started;
+        break;
+      case ObservationKind::background_finished:
+        ++tasks_[key].ended;
+        break;
+      case ObservationKind::error_raised:
+        ++tasks_[key].ended;
+        break;  // no-swallowed-error's business
       case ObservationKind::background_cancelled: {
         ++tasks_[key].ended;
         const RequestFacts* facts = ledger_.find(o.request);
-        observer.report({.invariant = "background-complete",
-                         .layer = "BackgroundTask",
-                         .request = o.request,
-                         .time_ns = o.time_ns,
-                         .detail = fmt::format("background task '{}' of {} was cancelled before it finished ({}{})",
-                                               key.second, describe_request(o.request, facts),
-                                               facts ? client_story(*facts) : std::string("no client seen"),
-                                               facts && !facts->boundaries.empty()
-                                                   ? "; cancelled from a layer of " + RequestLedger::chain(*facts)
-                                                   : std::string()),
-                         .warning = false});
+        observer.report(
+            {.invariant = "background-complete",
+             .layer = "BackgroundTask",
+             .request = o.request,
+             .time_ns = o.time_ns,
+             .detail = fmt::format("background task '{}' of {} was cancelled before it finished ({}{})",
+                                   key.second, describe_request(o.request, facts),
+                                   facts ? client_story(*facts) : std::string("no client seen"),
+                                   facts && !facts->boundaries.empty()
+                                       ? "; cancelled from a layer of " + RequestLedger::chain(*facts)
+                                       : std::string()),
+             .warning = false});
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -99,14 +116,15 @@ class BackgroundComplete final : public core::Checker {
       const bool never_started = counts.started < counts.scheduled;
       if (never_started && counts.started == counts.ended && raised_.contains(key.first)) continue;
       const std::string what = never_started ? "never started" : "never finished";
-      observer.report({.invariant = "background-complete",
-                       .layer = "BackgroundTask",
-                       .request = key.first,
-                       .time_ns = ledger_.last_time_ns(),
-                       .detail = fmt::format("background task '{}' of {} was scheduled but {} ({} of {} ended)",
-                                             key.second, describe_request(key.first, ledger_.find(key.first)), what,
-                                             counts.ended, counts.scheduled),
-                       .warning = false});
+      observer.report(
+          {.invariant = "background-complete",
+           .layer = "BackgroundTask",
+           .request = key.first,
+           .time_ns = ledger_.last_time_ns(),
+           .detail = fmt::format("background task '{}' of {} was scheduled but {} ({} of {} ended)",
+                                 key.second, describe_request(key.first, ledger_.find(key.first)), what,
+                                 counts.ended, counts.scheduled),
+           .warning = false});
     }
   }
 
@@ -143,14 +161,16 @@ class CleanupRuns final : public core::Checker {
     const RequestFacts* facts = ledger_.find(o.request);
     const bool may_see_cancel = facts != nullptr && facts->left_early();
     if (o.kind == ObservationKind::context_exit_cancelled) {
-      report(observer, o, fmt::format("the exit of '{}' in {} was cut short by a cancellation ({})", std::get<2>(k),
-                                      describe_request(o.request, facts),
-                                      facts ? client_story(*facts) : std::string("no client seen")));
+      report(observer, o,
+             fmt::format("the exit of '{}' in {} was cut short by a cancellation ({})", std::get<2>(k),
+                         describe_request(o.request, facts),
+                         facts ? client_story(*facts) : std::string("no client seen")));
     } else if (o.kind == ObservationKind::context_exited && o.value == 1 && !may_see_cancel) {
-      report(observer, o, fmt::format("the exit of '{}' in {} saw a cancellation although the client did not leave "
-                                      "before the response completed ({})",
-                                      std::get<2>(k), describe_request(o.request, facts),
-                                      facts ? client_story(*facts) : std::string("no client seen")));
+      report(observer, o,
+             fmt::format("the exit of '{}' in {} saw a cancellation although the client did not leave "
+                         "before the response completed ({})",
+                         std::get<2>(k), describe_request(o.request, facts),
+                         facts ? client_story(*facts) : std::string("no client seen")));
     }
   }
 
@@ -158,25 +178,31 @@ class CleanupRuns final : public core::Checker {
     for (const auto& [k, entries] : open_) {
       for (std::size_t i = 0; i < entries.size(); ++i) {
         const auto& [request, layer, name] = k;
-        observer.report({.invariant = "cleanup-runs",
-                         .layer = layer,
-                         .request = request,
-                         .time_ns = ledger_.last_time_ns(),
-                         .detail = fmt::format("'{}' in {} was entered at {} ns and its exit never ran to the end",
-                                               name, describe_request(request, ledger_.find(request)),
-                                               entries[i].time_ns),
-                         .warning = false});
+        observer.report(
+            {.invariant = "cleanup-runs",
+             .layer = layer,
+             .request = request,
+             .time_ns = ledger_.last_time_ns(),
+             .detail = fmt::format("'{}' in {} was entered at {} ns and its exit never ran to the end", name,
+                                   describe_request(request, ledger_.find(request)), entries[i].time_ns),
+             .warning = false});
       }
     }
   }
 
  private:
   using Key = std::tuple<RequestId, std::string, std::string>;  // request, layer, context manager
-  static Key key(const Observation& o) { return {o.request, o.layer, o.detail.substr(0, o.detail.find(": "))}; }
+  static Key key(const Observation& o) {
+    return {o.request, o.layer, o.detail.substr(0, o.detail.find(": "))};
+  }
 
   static void report(Observer& observer, const Observation& o, std::string detail) {
-    observer.report({.invariant = "cleanup-runs", .layer = o.layer, .request = o.request, .time_ns = o.time_ns,
-                     .detail = std::move(detail), .warning = false});
+    observer.report({.invariant = "cleanup-runs",
+                     .layer = o.layer,
+                     .request = o.request,
+                     .time_ns = o.time_ns,
+                     .detail = std::move(detail),
+                     .warning = false});
   }
 
   RequestLedger ledger_;
@@ -205,17 +231,19 @@ class ResponseNotDelayed final : public core::Checker {
     for (const auto& [started, finished] : finished_[o.request]) {
       if (now.time_ns <= started.time_ns) continue;
       const RequestFacts* facts = ledger_.find(o.request);
-      std::string layer = facts ? RequestLedger::layer_holding_final_body(*facts, started.sequence) : std::string();
+      std::string layer =
+          facts ? RequestLedger::layer_holding_final_body(*facts, started.sequence) : std::string();
       if (layer.empty()) layer = "app";
-      observer.report({.invariant = "response-not-delayed",
-                       .layer = layer,
-                       .request = o.request,
-                       .time_ns = o.time_ns,
-                       .detail = fmt::format("{}: the response completed at {} ns, after its background work "
-                                             "(started at {} ns, finished at {} ns); the final body was held back{}",
-                                             describe_request(o.request, facts), now.time_ns, started.time_ns,
-                                             finished.time_ns, layer == "app" ? "" : " by '" + layer + "'"),
-                       .warning = false});
+      observer.report(
+          {.invariant = "response-not-delayed",
+           .layer = layer,
+           .request = o.request,
+           .time_ns = o.time_ns,
+           .detail = fmt::format("{}: the response completed at {} ns, after its background work "
+                                 "(started at {} ns, finished at {} ns); the final body was held back{}",
+                                 describe_request(o.request, facts), now.time_ns, started.time_ns,
+                                 finished.time_ns, layer == "app" ? "" : " by '" + layer + "'"),
+           .warning = false});
       return;
     }
   }
@@ -245,18 +273,19 @@ class NoSwallowedError final : public core::Checker {
       std::string layer = facts ? RequestLedger::caller_of(*facts, error.layer) : std::string();
       if (layer.empty() && facts) layer = RequestLedger::innermost(*facts);
       if (layer.empty() || layer == "server") layer = error.layer;
-      observer.report({.invariant = "no-swallowed-error",
-                       .layer = layer,
-                       .request = error.request,
-                       .time_ns = error.time_ns,
-                       .detail = fmt::format("'{}' raised in {} ({}), but the request ended without a 500, an error "
-                                             "response, a raised app call or a closed connection; {}{}",
-                                             error.layer, describe_request(error.request, facts), error.detail,
-                                             facts ? client_story(*facts) : std::string("no client seen"),
-                                             facts && !facts->boundaries.empty()
-                                                 ? "; swallowed by a layer of " + RequestLedger::chain(*facts)
-                                                 : std::string()),
-                       .warning = false});
+      observer.report(
+          {.invariant = "no-swallowed-error",
+           .layer = layer,
+           .request = error.request,
+           .time_ns = error.time_ns,
+           .detail = fmt::format("'{}' raised in {} ({}), but the request ended without a 500, an error "
+                                 "response, a raised app call or a closed connection; {}{}",
+                                 error.layer, describe_request(error.request, facts), error.detail,
+                                 facts ? client_story(*facts) : std::string("no client seen"),
+                                 facts && !facts->boundaries.empty()
+                                     ? "; swallowed by a layer of " + RequestLedger::chain(*facts)
+                                     : std::string()),
+           .warning = false});
     }
   }
 
@@ -298,8 +327,8 @@ class RequestLatency final : public core::Checker {
                      .request = request,
                      .time_ns = facts.started->time_ns + latency_ns,
                      .detail = fmt::format("{}: {} {} ms of virtual time, over the budget of {} ms",
-                                           describe_request(request, &facts), what, latency_ns / sim::kMillisecond,
-                                           budget_ns_ / sim::kMillisecond),
+                                           describe_request(request, &facts), what,
+                                           latency_ns / sim::kMillisecond, budget_ns_ / sim::kMillisecond),
                      .warning = false});
   }
 

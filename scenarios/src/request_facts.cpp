@@ -26,12 +26,24 @@ Moment RequestLedger::record(const core::Observation& o) {
       facts.started = now;
       facts.what = o.detail;
       break;
-    case ObservationKind::client_disconnected: if (!facts.client_left) facts.client_left = now; break;
-    case ObservationKind::client_got_complete: if (!facts.client_complete) facts.client_complete = now; break;
-    case ObservationKind::client_got_start: facts.client_status = static_cast<int>(o.value); break;
-    case ObservationKind::response_completed: if (!facts.server_complete) facts.server_complete = now; break;
-    case ObservationKind::app_raised: if (!facts.app_raised) facts.app_raised = now; break;
-    case ObservationKind::server_500: if (!facts.server_500) facts.server_500 = now; break;
+    case ObservationKind::client_disconnected:
+      if (!facts.client_left) facts.client_left = now;
+      break;
+    case ObservationKind::client_got_complete:
+      if (!facts.client_complete) facts.client_complete = now;
+      break;
+    case ObservationKind::client_got_start:
+      facts.client_status = static_cast<int>(o.value);
+      break;
+    case ObservationKind::response_completed:
+      if (!facts.server_complete) facts.server_complete = now;
+      break;
+    case ObservationKind::app_raised:
+      if (!facts.app_raised) facts.app_raised = now;
+      break;
+    case ObservationKind::server_500:
+      if (!facts.server_500) facts.server_500 = now;
+      break;
     case ObservationKind::connection_closed:
       if (!facts.connection_closed) {
         facts.connection_closed = now;
@@ -39,8 +51,10 @@ Moment RequestLedger::record(const core::Observation& o) {
       }
       break;
     case ObservationKind::sent:
-      if (std::ranges::find(facts.boundaries, o.layer) == facts.boundaries.end()) facts.boundaries.push_back(o.layer);
-      if (o.message && o.message->type == core::MessageType::http_response_start && o.message->status >= 400) {
+      if (std::ranges::find(facts.boundaries, o.layer) == facts.boundaries.end())
+        facts.boundaries.push_back(o.layer);
+      if (o.message && o.message->type == core::MessageType::http_response_start &&
+          o.message->status >= 400) {
         facts.error_response_sent = true;
       }
       if (o.message && o.message->type == core::MessageType::http_response_body && !o.message->more_body) {
@@ -48,9 +62,11 @@ Moment RequestLedger::record(const core::Observation& o) {
       }
       break;
     case ObservationKind::received:
-      if (std::ranges::find(facts.boundaries, o.layer) == facts.boundaries.end()) facts.boundaries.push_back(o.layer);
+      if (std::ranges::find(facts.boundaries, o.layer) == facts.boundaries.end())
+        facts.boundaries.push_back(o.layer);
       break;
-    default: break;
+    default:
+      break;
   }
   return now;
 }
@@ -60,7 +76,8 @@ RequestFacts* RequestLedger::find(core::RequestId request) {
   return it == requests_.end() ? nullptr : &it->second;
 }
 
-std::string RequestLedger::layer_holding_final_body(const RequestFacts& facts, std::optional<std::uint64_t> before) {
+std::string RequestLedger::layer_holding_final_body(const RequestFacts& facts,
+                                                    std::optional<std::uint64_t> before) {
   for (const std::string& boundary : facts.boundaries) {
     std::string outer, inner;
     if (!split_boundary(boundary, outer, inner)) continue;

@@ -21,20 +21,20 @@ struct Moment {
 };
 
 struct RequestFacts {
-  std::string what{};  // "GET /items", from request_started
-  std::optional<Moment> started{};           // the server started the app call
-  std::optional<Moment> client_left{};       // client_disconnected
-  std::optional<Moment> client_complete{};   // client_got_complete
-  std::optional<Moment> server_complete{};   // response_completed
+  std::string what{};                       // "GET /items", from request_started
+  std::optional<Moment> started{};          // the server started the app call
+  std::optional<Moment> client_left{};      // client_disconnected
+  std::optional<Moment> client_complete{};  // client_got_complete
+  std::optional<Moment> server_complete{};  // response_completed
   std::optional<Moment> app_raised{};
   std::optional<Moment> server_500{};
   std::optional<Moment> connection_closed{};
   std::string closed_why{};
-  int client_status = 0;                     // client_got_start
-  bool error_response_sent = false;          // a start with status >= 400 crossed some boundary
+  int client_status = 0;             // client_got_start
+  bool error_response_sent = false;  // a start with status >= 400 crossed some boundary
   // Boundary layer ("outer->inner") -> when its final body (more_body false) was sent.
   std::map<std::string, Moment> final_body{};
-  std::vector<std::string> boundaries{};     // in first-seen order
+  std::vector<std::string> boundaries{};  // in first-seen order
 
   // The client closed the connection before it had the whole response.
   bool left_early() const {

@@ -10,15 +10,18 @@ namespace {
 
 bool is_valid_name(std::string_view name) {
   if (name.empty() || name.front() == '-' || name.back() == '-') return false;
-  return std::ranges::all_of(name, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+  return std::ranges::all_of(
+      name, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 }  // namespace
 
 std::string_view to_string(ConfigKind kind) {
   switch (kind) {
-    case ConfigKind::buggy: return "buggy";
-    case ConfigKind::fixed: return "fixed";
+    case ConfigKind::buggy:
+      return "buggy";
+    case ConfigKind::fixed:
+      return "fixed";
   }
   return "?";
 }

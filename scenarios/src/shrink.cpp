@@ -51,7 +51,10 @@ class Shrinker {
  public:
   Shrinker(const Scenario& scenario, ConfigKind config, const RunSettings& settings, std::size_t max_attempts,
            RunOutcome failing)
-      : scenario_(scenario), config_(config), settings_(settings), max_attempts_(max_attempts),
+      : scenario_(scenario),
+        config_(config),
+        settings_(settings),
+        max_attempts_(max_attempts),
         best_(std::move(failing)) {}
 
   void run() {
@@ -197,8 +200,8 @@ class Shrinker {
 
 }  // namespace
 
-ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings,
-                    std::size_t max_attempts) {
+ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    const RunSettings& settings, std::size_t max_attempts) {
   RunOutcome original = run_seed(scenario, config, seed, settings);
   ShrinkResult result;
   result.original_decisions = original.decisions.size();

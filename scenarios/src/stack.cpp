@@ -37,8 +37,8 @@ std::optional<Version> parse_version(std::string_view text) {
 Version require_version(std::string_view package, std::string_view text) {
   std::optional<Version> version = parse_version(text);
   if (!version) {
-    throw UsageError(fmt::format("--stack: malformed version '{}' for {} (expected digits and dots, e.g. 0.20.4)",
-                                 text, package));
+    throw UsageError(fmt::format(
+        "--stack: malformed version '{}' for {} (expected digits and dots, e.g. 0.20.4)", text, package));
   }
   return *version;
 }
@@ -107,8 +107,8 @@ StackVersions parse_stack_spec(std::string_view spec) {
     const std::string_view version = trim(part.substr(equals + 2));
     std::string* slot = field(versions, package);
     if (slot == nullptr) {
-      throw UsageError(fmt::format("--stack: unknown package '{}' (known: starlette, uvicorn, python, anyio, fastapi)",
-                                   package));
+      throw UsageError(fmt::format(
+          "--stack: unknown package '{}' (known: starlette, uvicorn, python, anyio, fastapi)", package));
     }
     if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
     require_version(package, version);

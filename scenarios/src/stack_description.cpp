@@ -14,13 +14,20 @@ namespace asgisim::scenarios {
 
 std::string_view to_string(MiddlewareKind kind) {
   switch (kind) {
-    case MiddlewareKind::pure_asgi_passthrough: return "pure_asgi_passthrough";
-    case MiddlewareKind::pure_asgi_context: return "pure_asgi_context";
-    case MiddlewareKind::base_http_passthrough: return "base_http_passthrough";
-    case MiddlewareKind::base_http_reads_body: return "base_http_reads_body";
-    case MiddlewareKind::base_http_own_response: return "base_http_own_response";
-    case MiddlewareKind::server_error: return "server_error";
-    case MiddlewareKind::exception: return "exception";
+    case MiddlewareKind::pure_asgi_passthrough:
+      return "pure_asgi_passthrough";
+    case MiddlewareKind::pure_asgi_context:
+      return "pure_asgi_context";
+    case MiddlewareKind::base_http_passthrough:
+      return "base_http_passthrough";
+    case MiddlewareKind::base_http_reads_body:
+      return "base_http_reads_body";
+    case MiddlewareKind::base_http_own_response:
+      return "base_http_own_response";
+    case MiddlewareKind::server_error:
+      return "server_error";
+    case MiddlewareKind::exception:
+      return "exception";
   }
   return "?";
 }
@@ -34,36 +41,47 @@ std::string_view to_string(ResponseKind kind) { return kind == ResponseKind::pla
 
 std::string_view to_string(BodyRead read) {
   switch (read) {
-    case BodyRead::none: return "none";
-    case BodyRead::body: return "body";
-    case BodyRead::stream: return "stream";
+    case BodyRead::none:
+      return "none";
+    case BodyRead::body:
+      return "body";
+    case BodyRead::stream:
+      return "stream";
   }
   return "?";
 }
 
 std::string_view to_string(RaisePoint point) {
   switch (point) {
-    case RaisePoint::never: return "never";
-    case RaisePoint::before_start: return "before_start";
-    case RaisePoint::in_stream: return "in_stream";
-    case RaisePoint::in_background: return "in_background";
+    case RaisePoint::never:
+      return "never";
+    case RaisePoint::before_start:
+      return "before_start";
+    case RaisePoint::in_stream:
+      return "in_stream";
+    case RaisePoint::in_background:
+      return "in_background";
   }
   return "?";
 }
 
 std::string_view to_string(BackgroundKind kind) {
   switch (kind) {
-    case BackgroundKind::none: return "none";
-    case BackgroundKind::async_task: return "async";
-    case BackgroundKind::sync_task: return "sync";
+    case BackgroundKind::none:
+      return "none";
+    case BackgroundKind::async_task:
+      return "async";
+    case BackgroundKind::sync_task:
+      return "sync";
   }
   return "?";
 }
 
 const std::vector<core::BaseHttpBehaviour>& all_base_http_behaviours() {
   static const std::vector<core::BaseHttpBehaviour> behaviours{
-      core::BaseHttpBehaviour::cancel_drain, core::BaseHttpBehaviour::cancel,      core::BaseHttpBehaviour::disconnect,
-      core::BaseHttpBehaviour::no_break,     core::BaseHttpBehaviour::cached_body, core::BaseHttpBehaviour::fixed,
+      core::BaseHttpBehaviour::cancel_drain, core::BaseHttpBehaviour::cancel,
+      core::BaseHttpBehaviour::disconnect,   core::BaseHttpBehaviour::no_break,
+      core::BaseHttpBehaviour::cached_body,  core::BaseHttpBehaviour::fixed,
       core::BaseHttpBehaviour::no_listener,  core::BaseHttpBehaviour::dispatch_background,
       core::BaseHttpBehaviour::reraise,      core::BaseHttpBehaviour::reraise_once,
   };
@@ -76,9 +94,10 @@ const std::vector<std::string>& stack_invariants() {
   // budgets a generic stack does not have; threads-bounded gets the thread
   // limiter's size from start_stack().
   static const std::vector<std::string> ids{
-      "start-once",          "body-after-start", "response-complete",    "content-length",
-      "head-no-body",        "no-send-after-disconnect", "disconnect-sticky", "receive-order",
-      "background-complete", "cleanup-runs",     "response-not-delayed", "no-swallowed-error",
+      "start-once",        "body-after-start",     "response-complete",
+      "content-length",    "head-no-body",         "no-send-after-disconnect",
+      "disconnect-sticky", "receive-order",        "background-complete",
+      "cleanup-runs",      "response-not-delayed", "no-swallowed-error",
       "threads-bounded",
   };
   return ids;
@@ -89,8 +108,10 @@ const std::vector<std::string>& stack_invariants() {
 std::string validation_error(const StackDescription& description) {
   const EndpointDescription& endpoint = description.endpoint;
   const bool sync = endpoint.kind == core::EndpointKind::sync_def;
-  if (sync && endpoint.reads_body != BodyRead::none) return "a sync endpoint cannot read the body (it cannot await)";
-  if (endpoint.response == ResponseKind::plain && endpoint.chunks != 0) return "a plain response has no chunks";
+  if (sync && endpoint.reads_body != BodyRead::none)
+    return "a sync endpoint cannot read the body (it cannot await)";
+  if (endpoint.response == ResponseKind::plain && endpoint.chunks != 0)
+    return "a plain response has no chunks";
   if (endpoint.raises == RaisePoint::in_stream && endpoint.response != ResponseKind::streaming) {
     return "raises in_stream needs a streaming response";
   }
@@ -113,15 +134,18 @@ std::string middleware_text(const MiddlewareDescription& middleware) {
   }
   if (middleware.kind == MiddlewareKind::pure_asgi_context) {
     return fmt::format("pure_asgi_context({}, exit {} ns)",
-                       middleware.exit == core::ContextExit::sync ? "sync with" : "async with", middleware.exit_sleep_ns);
+                       middleware.exit == core::ContextExit::sync ? "sync with" : "async with",
+                       middleware.exit_sleep_ns);
   }
   return std::string(to_string(middleware.kind));
 }
 
 std::string endpoint_text(const EndpointDescription& endpoint) {
-  std::string text = fmt::format("{} endpoint, {} response", core::to_string(endpoint.kind), to_string(endpoint.response));
+  std::string text =
+      fmt::format("{} endpoint, {} response", core::to_string(endpoint.kind), to_string(endpoint.response));
   if (endpoint.response == ResponseKind::streaming) text += fmt::format(" of {} chunk(s)", endpoint.chunks);
-  text += fmt::format(", reads body: {}, raises: {}", to_string(endpoint.reads_body), to_string(endpoint.raises));
+  text +=
+      fmt::format(", reads body: {}, raises: {}", to_string(endpoint.reads_body), to_string(endpoint.raises));
   if (endpoint.background != BackgroundKind::none) {
     text += fmt::format(", {} background task of {} ns in {} pause(s)", to_string(endpoint.background),
                         endpoint.background_ns, endpoint.background_pauses);
@@ -156,10 +180,12 @@ std::string describe(const StackDescription& description) {
 
 std::string summary(const StackDescription& description) {
   std::string text;
-  for (const MiddlewareDescription& middleware : description.middleware) text += middleware_text(middleware) + " > ";
+  for (const MiddlewareDescription& middleware : description.middleware)
+    text += middleware_text(middleware) + " > ";
   const EndpointDescription& endpoint = description.endpoint;
   text += fmt::format("endpoint({} {}", core::to_string(endpoint.kind), to_string(endpoint.response));
-  if (endpoint.background != BackgroundKind::none) text += fmt::format(" bg:{}", to_string(endpoint.background));
+  if (endpoint.background != BackgroundKind::none)
+    text += fmt::format(" bg:{}", to_string(endpoint.background));
   if (endpoint.raises != RaisePoint::never) text += fmt::format(" raises:{}", to_string(endpoint.raises));
   return text + fmt::format(") x{} client(s)", description.clients.size());
 }
@@ -178,15 +204,19 @@ sim::Nanoseconds draw_duration(sim::Simulation& sim, Label label, sim::Nanosecon
 
 MiddlewareDescription draw_middleware(sim::Simulation& sim, const DrawOptions& options) {
   MiddlewareDescription middleware;
-  middleware.kind = static_cast<MiddlewareKind>(sim.choose({"stack.middleware", Stream::other}, kMiddlewareKindCount));
+  middleware.kind =
+      static_cast<MiddlewareKind>(sim.choose({"stack.middleware", Stream::other}, kMiddlewareKindCount));
   if (is_base_http(middleware.kind)) {
-    middleware.behaviour = options.behaviours[sim.choose({"stack.base_http", Stream::other}, options.behaviours.size())];
+    middleware.behaviour =
+        options.behaviours[sim.choose({"stack.base_http", Stream::other}, options.behaviours.size())];
   }
   if (middleware.kind == MiddlewareKind::pure_asgi_context) {
-    middleware.exit = sim.choose({"stack.context_exit", Stream::other}, 2) == 0 ? core::ContextExit::async_awaits
-                                                                                : core::ContextExit::sync;
+    middleware.exit = sim.choose({"stack.context_exit", Stream::other}, 2) == 0
+                          ? core::ContextExit::async_awaits
+                          : core::ContextExit::sync;
     if (middleware.exit == core::ContextExit::async_awaits) {
-      middleware.exit_sleep_ns = draw_duration(sim, {"stack.context_exit_ns", Stream::other}, options.work_max_ns);
+      middleware.exit_sleep_ns =
+          draw_duration(sim, {"stack.context_exit_ns", Stream::other}, options.work_max_ns);
     }
   }
   return middleware;
@@ -209,15 +239,18 @@ EndpointDescription draw_endpoint(sim::Simulation& sim, const DrawOptions& optio
   endpoint.response = sim.choose({"endpoint.response", Stream::other}, 2) == 0 ? ResponseKind::plain
                                                                                : ResponseKind::streaming;
   if (endpoint.response == ResponseKind::streaming) {
-    endpoint.chunks = static_cast<std::uint32_t>(sim.choose({"endpoint.chunks", Stream::other}, options.chunks_max + 1));
+    endpoint.chunks =
+        static_cast<std::uint32_t>(sim.choose({"endpoint.chunks", Stream::other}, options.chunks_max + 1));
   }
   if (endpoint.kind == core::EndpointKind::async_def) {
     endpoint.reads_body = static_cast<BodyRead>(sim.choose({"endpoint.reads_body", Stream::other}, 3));
   }
   endpoint.background = static_cast<BackgroundKind>(sim.choose({"endpoint.background", Stream::other}, 3));
   if (endpoint.background != BackgroundKind::none) {
-    endpoint.background_ns = draw_duration(sim, {"endpoint.background_ns", Stream::other}, options.work_max_ns);
-    endpoint.background_pauses = 1 + static_cast<std::uint32_t>(sim.choose({"endpoint.background_pauses", Stream::other}, 3));
+    endpoint.background_ns =
+        draw_duration(sim, {"endpoint.background_ns", Stream::other}, options.work_max_ns);
+    endpoint.background_pauses =
+        1 + static_cast<std::uint32_t>(sim.choose({"endpoint.background_pauses", Stream::other}, 3));
   }
   endpoint.raises = draw_raise_point(sim, endpoint);
   return endpoint;
@@ -226,7 +259,8 @@ EndpointDescription draw_endpoint(sim::Simulation& sim, const DrawOptions& optio
 }  // namespace
 
 StackDescription draw_stack(sim::Simulation& sim, const DrawOptions& options) {
-  if (options.behaviours.empty()) throw std::invalid_argument("draw_stack needs at least one BaseHTTPMiddleware behaviour");
+  if (options.behaviours.empty())
+    throw std::invalid_argument("draw_stack needs at least one BaseHTTPMiddleware behaviour");
   StackDescription description;
   const std::uint64_t depth = sim.choose({"stack.depth", Stream::other}, options.middleware_max + 1);
   for (std::uint64_t i = 0; i < depth; ++i) description.middleware.push_back(draw_middleware(sim, options));
@@ -234,10 +268,11 @@ StackDescription draw_stack(sim::Simulation& sim, const DrawOptions& options) {
   const std::uint64_t clients = 1 + sim.choose({"clients.count", Stream::clients}, options.clients_max);
   for (std::uint64_t c = 0; c < clients; ++c) {
     ClientDescription client;
-    const std::uint64_t requests = 1 + sim.choose({"clients.requests", Stream::clients}, options.requests_per_client_max);
+    const std::uint64_t requests =
+        1 + sim.choose({"clients.requests", Stream::clients}, options.requests_per_client_max);
     for (std::uint64_t r = 0; r < requests; ++r) {
-      client.requests.push_back(
-          {.body_bytes = static_cast<std::size_t>(sim.choose({"clients.body_bytes", Stream::clients}, options.body_bytes_max + 1))});
+      client.requests.push_back({.body_bytes = static_cast<std::size_t>(sim.choose(
+                                     {"clients.body_bytes", Stream::clients}, options.body_bytes_max + 1))});
     }
     description.clients.push_back(std::move(client));
   }

@@ -18,8 +18,11 @@ namespace {
 
 void read_body(core::Request& request, BodyRead read) {
   switch (read) {
-    case BodyRead::none: return;
-    case BodyRead::body: (void)request.body(); return;
+    case BodyRead::none:
+      return;
+    case BodyRead::body:
+      (void)request.body();
+      return;
     case BodyRead::stream:
       for (core::Request::Stream stream = request.stream(); stream.next();) {
       }
@@ -31,7 +34,8 @@ core::BackgroundTasks background_for(const EndpointDescription& endpoint, core::
                                      core::RequestId request, core::ThreadPoolRunner& threadpool) {
   if (endpoint.background == BackgroundKind::none) return {};
   const bool sync = endpoint.background == BackgroundKind::sync_task;
-  auto work = [sync, pauses = endpoint.background_pauses, step_ns = endpoint.background_ns / endpoint.background_pauses,
+  auto work = [sync, pauses = endpoint.background_pauses,
+               step_ns = endpoint.background_ns / endpoint.background_pauses,
                raises = endpoint.raises == RaisePoint::in_background] {
     for (std::uint32_t i = 0; i < pauses; ++i) {
       if (sync) {
@@ -42,25 +46,27 @@ core::BackgroundTasks background_for(const EndpointDescription& endpoint, core::
     }
     if (raises) throw AppError("AppError in the background task");
   };
-  return core::BackgroundTask("background", std::move(work),
-                              {.sync = sync, .threadpool = sync ? &threadpool : nullptr, .observer = &observer, .request = request});
+  return core::BackgroundTask(
+      "background", std::move(work),
+      {.sync = sync, .threadpool = sync ? &threadpool : nullptr, .observer = &observer, .request = request});
 }
 
 // Reported before raising, as request_response reports the endpoint's own
 // errors, so that no-swallowed-error can tell an error that vanished (a
 // response dropped by dispatch) from one that surfaced.
 [[noreturn]] void raise_reported(core::Observer& observer, core::RequestId request, const char* what) {
-  observer.observe({.kind = core::ObservationKind::error_raised, .request = request, .layer = "endpoint",
-                    .detail = what});
+  observer.observe(
+      {.kind = core::ObservationKind::error_raised, .request = request, .layer = "endpoint", .detail = what});
   throw AppError(what);
 }
 
-core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::Observer& observer, core::RequestId request,
-                                 core::ThreadPoolRunner& threadpool) {
+core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::Observer& observer,
+                                 core::RequestId request, core::ThreadPoolRunner& threadpool) {
   const bool sync = endpoint.kind == core::EndpointKind::sync_def;
   auto next = std::make_shared<std::uint32_t>(0);
-  core::BodyIterator chunks = [next, sync, count = endpoint.chunks, raises = endpoint.raises == RaisePoint::in_stream,
-                               &observer, request]() -> std::optional<core::Bytes> {
+  core::BodyIterator chunks = [next, sync, count = endpoint.chunks,
+                               raises = endpoint.raises == RaisePoint::in_stream, &observer,
+                               request]() -> std::optional<core::Bytes> {
     if (*next == count) {
       if (raises) raise_reported(observer, request, "AppError in the body iterator");
       return std::nullopt;
@@ -71,18 +77,21 @@ core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::Obse
   return sync ? core::iterate_in_threadpool(std::move(chunks), threadpool) : chunks;
 }
 
-core::App endpoint_app(const EndpointDescription& endpoint, core::Observer& observer, core::ThreadPoolRunner& threadpool,
-                       core::StreamingBehaviour streaming) {
-  core::EndpointFunction function = [endpoint, &observer, &threadpool, streaming](core::Request& request) -> core::Response {
+core::App endpoint_app(const EndpointDescription& endpoint, core::Observer& observer,
+                       core::ThreadPoolRunner& threadpool, core::StreamingBehaviour streaming) {
+  core::EndpointFunction function = [endpoint, &observer, &threadpool,
+                                     streaming](core::Request& request) -> core::Response {
     read_body(request, endpoint.reads_body);
     if (endpoint.raises == RaisePoint::before_start) throw AppError("AppError before the response");
-    core::ResponseInit init{.background = background_for(endpoint, observer, request.scope().request_id, threadpool)};
+    core::ResponseInit init{.background =
+                                background_for(endpoint, observer, request.scope().request_id, threadpool)};
     if (endpoint.response == ResponseKind::plain) return core::PlainTextResponse("hello", std::move(init));
     return core::StreamingResponse(body_iterator(endpoint, observer, request.scope().request_id, threadpool),
-                                  std::move(init), streaming);
+                                   std::move(init), streaming);
   };
-  core::Endpoint wrapped = endpoint.kind == core::EndpointKind::sync_def ? core::Endpoint::sync(std::move(function), threadpool)
-                                                                         : core::Endpoint(std::move(function));
+  core::Endpoint wrapped = endpoint.kind == core::EndpointKind::sync_def
+                               ? core::Endpoint::sync(std::move(function), threadpool)
+                               : core::Endpoint(std::move(function));
   wrapped.observer = &observer;
   return core::request_response(std::move(wrapped));
 }
@@ -100,7 +109,8 @@ core::DispatchFunction dispatch_for(MiddlewareKind kind) {
         (void)call_next(request);
         return core::PlainTextResponse("from dispatch");
       };
-    default: return core::passthrough_dispatch();
+    default:
+      return core::passthrough_dispatch();
   }
 }
 
@@ -109,13 +119,16 @@ core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, 
   const std::string number = fmt::format("#{}", index + 1);
   switch (middleware.kind) {
     case MiddlewareKind::pure_asgi_passthrough:
-      return {"PureAsgiMiddleware" + number, [](core::App app) { return core::pure_asgi_middleware(std::move(app), {}); }};
+      return {"PureAsgiMiddleware" + number,
+              [](core::App app) { return core::pure_asgi_middleware(std::move(app), {}); }};
     case MiddlewareKind::pure_asgi_context: {
       std::string name = "ContextManagerMiddleware" + number;
       return {name, [name, middleware, &observer](core::App app) {
-                return core::context_manager_middleware(
-                    std::move(app),
-                    {.name = name, .exit = middleware.exit, .exit_sleep_ns = middleware.exit_sleep_ns, .observer = &observer});
+                return core::context_manager_middleware(std::move(app),
+                                                        {.name = name,
+                                                         .exit = middleware.exit,
+                                                         .exit_sleep_ns = middleware.exit_sleep_ns,
+                                                         .observer = &observer});
               }};
     }
     case MiddlewareKind::base_http_passthrough:
@@ -123,13 +136,16 @@ core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, 
     case MiddlewareKind::base_http_own_response: {
       std::string name = "BaseHTTPMiddleware" + number;
       return {name, [name, middleware, &observer](core::App app) {
-                return core::base_http_middleware(std::move(app), dispatch_for(middleware.kind),
-                                                  {.behaviour = middleware.behaviour, .name = name, .observer = &observer});
+                return core::base_http_middleware(
+                    std::move(app), dispatch_for(middleware.kind),
+                    {.behaviour = middleware.behaviour, .name = name, .observer = &observer});
               }};
     }
     case MiddlewareKind::server_error: {
       std::string name = "ServerErrorMiddleware" + number;
-      return {name, [name](core::App app) { return core::server_error_middleware(std::move(app), {.name = name}); }};
+      return {name, [name](core::App app) {
+                return core::server_error_middleware(std::move(app), {.name = name});
+              }};
     }
     case MiddlewareKind::exception: {
       std::string name = "ExceptionMiddleware" + number;
@@ -144,37 +160,39 @@ core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, 
 std::vector<core::RequestSpec> request_specs(const ClientDescription& client) {
   std::vector<core::RequestSpec> specs;
   for (const RequestDescription& request : client.requests) {
-    specs.push_back({.method = request.method, .body = core::Bytes(request.body_bytes, 'x'), .disconnect = request.disconnect});
+    specs.push_back({.method = request.method,
+                     .body = core::Bytes(request.body_bytes, 'x'),
+                     .disconnect = request.disconnect});
   }
   return specs;
 }
 
 }  // namespace
 
-core::App build_app(const StackDescription& description, core::Observer& observer, core::ThreadPoolRunner& threadpool,
-                    core::StreamingBehaviour streaming) {
+core::App build_app(const StackDescription& description, core::Observer& observer,
+                    core::ThreadPoolRunner& threadpool, core::StreamingBehaviour streaming) {
   std::vector<core::NamedMiddleware> chain;
   for (std::size_t i = 0; i < description.middleware.size(); ++i) {
     chain.push_back(named_middleware(description.middleware[i], i, observer));
   }
-  return core::validated_chain(std::move(chain), endpoint_app(description.endpoint, observer, threadpool, streaming),
-                               observer);
+  return core::validated_chain(std::move(chain),
+                               endpoint_app(description.endpoint, observer, threadpool, streaming), observer);
 }
 
-StackRun::StackRun(sim::Simulation& sim, core::Observer& observer, StackDescription description, StackOptions options)
+StackRun::StackRun(sim::Simulation& sim, core::Observer& observer, StackDescription description,
+                   StackOptions options)
     : description_(std::move(description)) {
   if (std::string why = validation_error(description_); !why.empty()) throw std::invalid_argument(why);
   options.threadpool.observer = &observer;
   threadpool_ = std::make_unique<core::AnyioToThread>(options.threadpool);
-  server_ = std::make_unique<core::Server>(sim, observer, build_app(description_, observer, *threadpool_, options.streaming),
-                                           options.server);
+  server_ = std::make_unique<core::Server>(
+      sim, observer, build_app(description_, observer, *threadpool_, options.streaming), options.server);
   for (std::size_t c = 0; c < description_.clients.size(); ++c) {
     core::ClientOptions client_options = options.client;
     client_options.name = fmt::format("client#{}", c + 1);
     clients_.push_back(std::make_unique<core::Client>(*server_, observer, client_options));
-    sim.spawn(client_options.name, [client = clients_.back().get(), specs = request_specs(description_.clients[c])] {
-      client->run(specs);
-    });
+    sim.spawn(client_options.name, [client = clients_.back().get(),
+                                    specs = request_specs(description_.clients[c])] { client->run(specs); });
   }
 }
 
@@ -182,7 +200,8 @@ StackRun::~StackRun() = default;
 
 std::vector<core::ClientRecord> StackRun::records() const {
   std::vector<core::ClientRecord> all;
-  for (const auto& client : clients_) all.insert(all.end(), client->records().begin(), client->records().end());
+  for (const auto& client : clients_)
+    all.insert(all.end(), client->records().begin(), client->records().end());
   return all;
 }
 
@@ -190,12 +209,13 @@ std::string StackRun::report() const {
   std::string text = describe(description_);
   for (std::size_t c = 0; c < clients_.size(); ++c) {
     for (const core::ClientRecord& record : clients_[c]->records()) {
-      text += fmt::format("\nclient#{} request {}: disconnect {}, status {}, {} body byte(s), {}", c + 1, record.request,
-                          core::to_string(record.plan.point), record.status, record.body.size(),
-                          record.complete           ? "complete"
-                          : record.disconnected     ? "client left"
-                          : record.closed_by_server ? "closed by the server"
-                                                    : "unfinished");
+      text +=
+          fmt::format("\nclient#{} request {}: disconnect {}, status {}, {} body byte(s), {}", c + 1,
+                      record.request, core::to_string(record.plan.point), record.status, record.body.size(),
+                      record.complete           ? "complete"
+                      : record.disconnected     ? "client left"
+                      : record.closed_by_server ? "closed by the server"
+                                                : "unfinished");
     }
   }
   return text;

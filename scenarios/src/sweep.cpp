@@ -21,7 +21,8 @@ namespace {
 // The seed indices of one shard, in order.
 std::vector<std::uint64_t> shard_indices(const SweepOptions& options) {
   std::vector<std::uint64_t> indices;
-  for (std::uint64_t i = options.shard.index - 1; i < options.seeds; i += options.shard.count) indices.push_back(i);
+  for (std::uint64_t i = options.shard.index - 1; i < options.seeds; i += options.shard.count)
+    indices.push_back(i);
   return indices;
 }
 
@@ -94,7 +95,8 @@ Shard parse_shard(std::string_view text) {
 SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings& settings,
                   const SweepOptions& options) {
   if (options.shard.count == 0 || options.shard.index == 0 || options.shard.index > options.shard.count) {
-    throw UsageError(fmt::format("--shard {}/{}: expected 1 <= K <= N", options.shard.index, options.shard.count));
+    throw UsageError(
+        fmt::format("--shard {}/{}: expected 1 <= K <= N", options.shard.index, options.shard.count));
   }
   const auto wall_start = std::chrono::steady_clock::now();  // nondeterminism-ok: seeds/s reporting only
   const std::vector<std::uint64_t> indices = shard_indices(options);
@@ -102,7 +104,8 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
   state.results.assign(indices.size(), FailureClass::none);
   state.done.assign(indices.size(), false);
 
-  const std::uint32_t jobs = std::max<std::uint32_t>(1, std::min<std::uint64_t>(options.jobs, indices.size()));
+  const std::uint32_t jobs =
+      std::max<std::uint32_t>(1, std::min<std::uint64_t>(options.jobs, indices.size()));
   std::vector<std::thread> threads;
   if (jobs > 1) {
     for (std::uint32_t j = 0; j < jobs; ++j) {
@@ -137,7 +140,8 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
     result.first_failure = std::move(state.first_failure);
     result.first_failure_index = indices[*state.first_failure_position];
   }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();  // nondeterminism-ok: reporting only
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start)
+                       .count();  // nondeterminism-ok: reporting only
   return result;
 }
 

@@ -22,9 +22,12 @@ std::string short_name(const std::vector<std::string>& names, sim::TaskId id) {
 
 std::string_view wake_reason(std::uint16_t detail) {
   switch (detail) {
-    case 0: return "notified";
-    case 1: return "cancelled";
-    case 2: return "timed out";
+    case 0:
+      return "notified";
+    case 1:
+      return "cancelled";
+    case 2:
+      return "timed out";
   }
   return "?";
 }
@@ -34,25 +37,34 @@ std::string_view stream_name(std::uint16_t detail) {
 }
 
 // The event in words; empty for a record that the options leave out.
-std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace, const std::vector<std::string>& names,
-                       const TimelineOptions& options) {
+std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace,
+                       const std::vector<std::string>& names, const TimelineOptions& options) {
   switch (r.kind) {
-    case sim::TraceKind::run_start: return "run starts";
+    case sim::TraceKind::run_start:
+      return "run starts";
     case sim::TraceKind::run_end:
-      return fmt::format("run ends: {} after {} steps", sim::to_string(static_cast<sim::RunStatus>(r.detail)), r.value);
+      return fmt::format("run ends: {} after {} steps", sim::to_string(static_cast<sim::RunStatus>(r.detail)),
+                         r.value);
     case sim::TraceKind::spawn:
       return fmt::format("spawned{} by #{} {}", r.detail == 1 ? " (thread)" : "", r.object,
                          short_name(names, static_cast<sim::TaskId>(r.object)));
-    case sim::TraceKind::switch_to: return options.scheduling ? "runs" : "";
-    case sim::TraceKind::yield: return options.scheduling ? "yields" : "";
-    case sim::TraceKind::block: return fmt::format("blocks on object #{}", r.object);
-    case sim::TraceKind::wake: return fmt::format("woken ({}) from object #{}", wake_reason(r.detail), r.object);
-    case sim::TraceKind::finish: return r.detail == 1 ? "finishes by raising" : "finishes";
-    case sim::TraceKind::timer_fire: return fmt::format("clock jumps to {} ns", r.value);
+    case sim::TraceKind::switch_to:
+      return options.scheduling ? "runs" : "";
+    case sim::TraceKind::yield:
+      return options.scheduling ? "yields" : "";
+    case sim::TraceKind::block:
+      return fmt::format("blocks on object #{}", r.object);
+    case sim::TraceKind::wake:
+      return fmt::format("woken ({}) from object #{}", wake_reason(r.detail), r.object);
+    case sim::TraceKind::finish:
+      return r.detail == 1 ? "finishes by raising" : "finishes";
+    case sim::TraceKind::timer_fire:
+      return fmt::format("clock jumps to {} ns", r.value);
     case sim::TraceKind::decision:
       if (!options.scheduling && r.detail == static_cast<std::uint16_t>(sim::Stream::scheduler)) return "";
       return fmt::format("choice {} of {} ({})", r.value, r.object, stream_name(r.detail));
-    case sim::TraceKind::cancel: return fmt::format("cancels scope #{}", r.object);
+    case sim::TraceKind::cancel:
+      return fmt::format("cancels scope #{}", r.object);
     case sim::TraceKind::note: {
       const std::string_view text = trace.string(static_cast<std::uint32_t>(r.object));
       return r.value != 0 ? fmt::format("{} (request {})", text, r.value) : std::string(text);
@@ -120,7 +132,8 @@ std::string text_timeline(const sim::Trace& trace, const std::vector<std::string
     past_end = r.kind == sim::TraceKind::run_end;
     const std::string text = event_text(r, trace, task_names, options);
     if (!text.empty()) {
-      const std::string time = fmt::format("{:>6}.{:06}", r.time_ns / sim::kMillisecond, r.time_ns % sim::kMillisecond);
+      const std::string time =
+          fmt::format("{:>6}.{:06}", r.time_ns / sim::kMillisecond, r.time_ns % sim::kMillisecond);
       if (r.kind == sim::TraceKind::spawn) state.update(r);
       // The legend names the tasks; a row names only the id, leaving the
       // width for what happened.
@@ -131,7 +144,9 @@ std::string text_timeline(const sim::Trace& trace, const std::vector<std::string
     state.update(r);
   }
   std::string out = legend(task_names, columns);
-  if (trace.truncated()) out += fmt::format("(the flight recorder kept the last {} of {} records)\n", trace.records().size(), trace.count());
+  if (trace.truncated())
+    out += fmt::format("(the flight recorder kept the last {} of {} records)\n", trace.records().size(),
+                       trace.count());
   out += fmt::format("{:>13}  {}  event\n", "time ms", std::string(2 * columns, ' '));
   std::size_t first = 0;
   if (rows.size() > options.rows_max) {

@@ -55,14 +55,18 @@ void CancelScope::set_deadline(Nanoseconds deadline_ns) {
 bool CancelScope::exit(bool by_cancelled) {
   assert(!exited_);
   if (host_->scope_ != this) {
-    throw UsageError("cancel scopes must be left in the reverse order they were entered, by the task that "
-                     "entered them");
+    throw UsageError(
+        "cancel scopes must be left in the reverse order they were entered, by the task that "
+        "entered them");
   }
   assert(first_task_ == host_ && host_->scope_next_ == nullptr);
   sim_.scope_remove_task(host_);
   sim_.scope_add_task(parent_, host_);
   if (parent_ != nullptr) {
-    if (prev_sibling_) prev_sibling_->next_sibling_ = next_sibling_; else parent_->first_child_ = next_sibling_;
+    if (prev_sibling_)
+      prev_sibling_->next_sibling_ = next_sibling_;
+    else
+      parent_->first_child_ = next_sibling_;
     if (next_sibling_) next_sibling_->prev_sibling_ = prev_sibling_;
   }
   assert(first_child_ == nullptr && "child scopes and task groups are left before their parent");
@@ -105,7 +109,10 @@ void Simulation::scope_add_task(CancelScope* scope, Task* task) {
 void Simulation::scope_remove_task(Task* task) {
   CancelScope* scope = task->scope_;
   if (scope == nullptr) return;
-  if (task->scope_prev_) task->scope_prev_->scope_next_ = task->scope_next_; else scope->first_task_ = task->scope_next_;
+  if (task->scope_prev_)
+    task->scope_prev_->scope_next_ = task->scope_next_;
+  else
+    scope->first_task_ = task->scope_next_;
   if (task->scope_next_) task->scope_next_->scope_prev_ = task->scope_prev_;
   task->scope_next_ = task->scope_prev_ = nullptr;
   task->scope_ = nullptr;

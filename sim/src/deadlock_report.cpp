@@ -28,8 +28,9 @@ void Simulation::collect_blocked(RunResult& result) const {
     const Waitable& on = *task->waiting_on_;
     entry.object = on.object_id(*self);
     std::string state = on.state();
-    entry.waits_on = fmt::format("{}{} #{}{}", on.kind(), on.name().empty() ? "" : fmt::format(" '{}'", on.name()),
-                                 entry.object, state.empty() ? "" : fmt::format(" ({})", state));
+    entry.waits_on =
+        fmt::format("{}{} #{}{}", on.kind(), on.name().empty() ? "" : fmt::format(" '{}'", on.name()),
+                    entry.object, state.empty() ? "" : fmt::format(" ({})", state));
     on.holders(entry.held_by);
     result.blocked.push_back(std::move(entry));
   }
@@ -41,11 +42,9 @@ std::string Simulation::describe_blocked() const {
   std::size_t non_daemon = 0;
   for (const auto& b : scratch.blocked) non_daemon += b.daemon ? 0 : 1;
   std::string out = fmt::format(
-      "deadlock: {} task(s) blocked, nothing ready and no timer pending (virtual time {} ns, step {})\n", non_daemon,
-      now_ns_, steps_);
-  auto task_label = [this](TaskId id) {
-    return fmt::format("#{} '{}'", id, task_name(id));
-  };
+      "deadlock: {} task(s) blocked, nothing ready and no timer pending (virtual time {} ns, step {})\n",
+      non_daemon, now_ns_, steps_);
+  auto task_label = [this](TaskId id) { return fmt::format("#{} '{}'", id, task_name(id)); };
   std::map<TaskId, std::vector<TaskId>> edges;
   for (const auto& b : scratch.blocked) {
     out += fmt::format("  task {}{}{} waits on {}", task_label(b.task), b.thread ? " [thread]" : "",

@@ -5,7 +5,8 @@
 
 namespace asgisim::sim {
 
-ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions) : exceptions_(std::move(exceptions)) {
+ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions)
+    : exceptions_(std::move(exceptions)) {
   message_ = fmt::format("{} exception(s) in task group:", exceptions_.size());
   for (const auto& e : exceptions_) message_ += " [" + describe(e) + "]";
 }

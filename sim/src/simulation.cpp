@@ -25,9 +25,12 @@ constexpr std::uint64_t kPctPriorityRange = std::uint64_t{1} << 32;
 
 std::string_view to_string(Strategy strategy) {
   switch (strategy) {
-    case Strategy::fifo: return "fifo";
-    case Strategy::random: return "random";
-    case Strategy::pct: return "pct";
+    case Strategy::fifo:
+      return "fifo";
+    case Strategy::random:
+      return "random";
+    case Strategy::pct:
+      return "pct";
   }
   return "?";
 }
@@ -44,18 +47,23 @@ bool parse_strategy(std::string_view text, Strategy& out) {
 
 std::string_view to_string(RunStatus status) {
   switch (status) {
-    case RunStatus::not_run: return "not_run";
-    case RunStatus::completed: return "completed";
-    case RunStatus::deadlock: return "deadlock";
-    case RunStatus::liveness_steps: return "liveness_steps";
-    case RunStatus::liveness_time: return "liveness_time";
-    case RunStatus::task_error: return "task_error";
-    case RunStatus::replay_divergence: return "replay_divergence";
+    case RunStatus::not_run:
+      return "not_run";
+    case RunStatus::completed:
+      return "completed";
+    case RunStatus::deadlock:
+      return "deadlock";
+    case RunStatus::liveness_steps:
+      return "liveness_steps";
+    case RunStatus::liveness_time:
+      return "liveness_time";
+    case RunStatus::task_error:
+      return "task_error";
+    case RunStatus::replay_divergence:
+      return "replay_divergence";
   }
   return "?";
 }
-
-
 
 // ---- construction -------------------------------------------------------------
 
@@ -119,8 +127,9 @@ Task& Simulation::current_task() {
 Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   // Draw first: a strict replay may diverge here and leave for the main
   // context, which must not find a half-made task in live_.
-  const std::uint64_t pct_priority =
-      options_.strategy == Strategy::pct ? options_.pct_depth + choose(kPctPriorityLabel, kPctPriorityRange) : 0;
+  const std::uint64_t pct_priority = options_.strategy == Strategy::pct
+                                         ? options_.pct_depth + choose(kPctPriorityLabel, kPctPriorityRange)
+                                         : 0;
   Task* task;
   if (!free_tasks_.empty()) {
     task = free_tasks_.back();
@@ -156,7 +165,8 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   if (!task->daemon_) ++live_non_daemon_;
   task->pct_priority_ = pct_priority;
   const TaskId parent = current_->id_;
-  trace_.record({now_ns_, task->id_, TraceKind::spawn, static_cast<std::uint16_t>(options.domain), parent, 0});
+  trace_.record(
+      {now_ns_, task->id_, TraceKind::spawn, static_cast<std::uint16_t>(options.domain), parent, 0});
   return task;
 }
 
@@ -196,9 +206,8 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
       task->error_ = error;
     } else if (!tearing_down_) {
       failure_error_ = error;
-      stop_run(RunStatus::task_error,
-               fmt::format("task #{} '{}' raised an exception nobody receives: {}", task->id_, *task->name_,
-                           describe(error)));
+      stop_run(RunStatus::task_error, fmt::format("task #{} '{}' raised an exception nobody receives: {}",
+                                                  task->id_, *task->name_, describe(error)));
     }
   }
   while (Waiter* waiter = task->joiners_.pop_front()) wake(*waiter->task);
@@ -209,7 +218,8 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
   current_ = next;
   next->state_ = Task::State::running;
   trace_.record({now_ns_, next->id_, TraceKind::switch_to, 0, task->id_, steps_});
-  detail::swap_exception_state(eh_globals_, task->eh_caught_, task->eh_uncaught_, next->eh_caught_, next->eh_uncaught_);
+  detail::swap_exception_state(eh_globals_, task->eh_caught_, task->eh_uncaught_, next->eh_caught_,
+                               next->eh_uncaught_);
   const bool to_main = next == &main_;
   // A finished fiber's fake stack is released by passing nullptr.
   detail::asan_start_switch(nullptr, to_main ? asan_main_bottom_ : next->stack_.bottom(),
@@ -228,7 +238,10 @@ void Simulation::set_daemon(Task& task, bool daemon) {
   if (task.daemon_ == daemon) return;
   task.daemon_ = daemon;
   if (task.state_ != Task::State::done && task.state_ != Task::State::free) {
-    if (daemon) --live_non_daemon_; else ++live_non_daemon_;
+    if (daemon)
+      --live_non_daemon_;
+    else
+      ++live_non_daemon_;
   }
 }
 
@@ -245,7 +258,8 @@ RunResult Simulation::run() {
   trace_.record({0, kNoTask, TraceKind::run_start, static_cast<std::uint16_t>(options_.strategy), 0, 0});
   if (options_.strategy == Strategy::pct) {
     for (std::uint32_t i = 1; i < options_.pct_depth; ++i) {
-      pct_change_points_.push_back(choose(kPctChangeLabel, std::max<std::uint64_t>(options_.pct_steps_estimate, 2)));
+      pct_change_points_.push_back(
+          choose(kPctChangeLabel, std::max<std::uint64_t>(options_.pct_steps_estimate, 2)));
     }
     std::sort(pct_change_points_.begin(), pct_change_points_.end());
   }
@@ -276,7 +290,8 @@ void Simulation::unwind_remaining() {
   // to the loop); such tasks never run their body and are unwound next round.
   while (!live_.empty()) {
     std::vector<Task*> remaining = live_;
-    std::sort(remaining.begin(), remaining.end(), [](const Task* a, const Task* b) { return a->id_ > b->id_; });
+    std::sort(remaining.begin(), remaining.end(),
+              [](const Task* a, const Task* b) { return a->id_ > b->id_; });
     for (Task* task : remaining) {
       if (task->state_ == Task::State::done || task->state_ == Task::State::free) continue;
       task->unwind_requested_ = true;
@@ -303,7 +318,8 @@ std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
   }
   assert(value < n);
   if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value});
-  trace_.record({now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});
+  trace_.record(
+      {now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});
   return value;
 }
 

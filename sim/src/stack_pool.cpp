@@ -27,7 +27,8 @@ namespace {
 std::size_t round_up(std::size_t value, std::size_t unit) { return (value + unit - 1) / unit * unit; }
 
 void* map_or_throw(std::size_t bytes) {
-  void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* base =
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) {
     throw std::runtime_error("asgisim: could not map " + std::to_string(bytes) +
                              " bytes for fiber stacks: " + std::strerror(errno) +
@@ -60,8 +61,9 @@ void on_segv(int signal_number, siginfo_t* info, void*) {
     if (guard_begin != nullptr && fault >= guard_begin && fault < guard_end) {
       write_stderr("asgisim: stack overflow in task '");
       write_stderr(task->name().c_str());
-      write_stderr("': it ran into its guard page. Give tasks bigger stacks "
-                   "(StackPoolOptions::guarded_stack_bytes) or recurse less.\n");
+      write_stderr(
+          "': it ran into its guard page. Give tasks bigger stacks "
+          "(StackPoolOptions::guarded_stack_bytes) or recurse less.\n");
     }
   }
   // Fall back to the default action: the faulting access repeats and kills
@@ -152,7 +154,8 @@ Stack StackPool::create_guarded() {
   char* base = static_cast<char*>(map_or_throw(bytes));
   if (mprotect(base, page_bytes_, PROT_NONE) != 0) {
     munmap(base, bytes);
-    throw std::runtime_error(std::string("asgisim: could not protect a stack guard page: ") + std::strerror(errno));
+    throw std::runtime_error(std::string("asgisim: could not protect a stack guard page: ") +
+                             std::strerror(errno));
   }
   mappings_.emplace_back(base, bytes);
   ++guarded_created_;

@@ -43,7 +43,10 @@ Task* Simulation::pick_next() {
 
 Task* Simulation::pick_from_ready() {
   Task* next = choose_from_ready();
-  if (next->poller_) --ready_pollers_; else ++busy_picks_;
+  if (next->poller_)
+    --ready_pollers_;
+  else
+    ++busy_picks_;
   return next;
 }
 
@@ -81,7 +84,8 @@ Task* Simulation::choose_from_ready() {
           continue;
         }
         Task* b = best < threads ? thread_ready_.at(best) : loop_ready_.at(best - threads);
-        if (t->pct_priority_ > b->pct_priority_ || (t->pct_priority_ == b->pct_priority_ && t->id_ < b->id_)) {
+        if (t->pct_priority_ > b->pct_priority_ ||
+            (t->pct_priority_ == b->pct_priority_ && t->id_ < b->id_)) {
           best = i;
         }
       }

@@ -20,8 +20,8 @@ struct ExceptionGlobals {
 };
 
 [[gnu::always_inline]] inline void swap_exception_state(void* globals_raw, void*& from_caught,
-                                                      unsigned int& from_uncaught, void* to_caught,
-                                                      unsigned int to_uncaught) {
+                                                        unsigned int& from_uncaught, void* to_caught,
+                                                        unsigned int to_uncaught) {
   auto* globals = static_cast<ExceptionGlobals*>(globals_raw);
   from_caught = globals->caught_exceptions;
   from_uncaught = globals->uncaught_exceptions;
@@ -40,7 +40,8 @@ struct ExceptionGlobals {
   previous_ = from;
   current_ = to;
   to->state_ = Task::State::running;
-  detail::swap_exception_state(eh_globals_, from->eh_caught_, from->eh_uncaught_, to->eh_caught_, to->eh_uncaught_);
+  detail::swap_exception_state(eh_globals_, from->eh_caught_, from->eh_uncaught_, to->eh_caught_,
+                               to->eh_uncaught_);
   const bool to_main = to == &main_;
   detail::asan_start_switch(&from->asan_fake_stack_, to_main ? asan_main_bottom_ : to->stack_.bottom(),
                             to_main ? asan_main_size_ : to->stack_.size);
@@ -68,7 +69,10 @@ struct ExceptionGlobals {
       thread_ready_.empty() && !loop_ready_.empty() && steps_ < options_.steps_max) {
     ++steps_;
     next = loop_ready_.pop_front();
-    if (next->poller_) --ready_pollers_; else ++busy_picks_;
+    if (next->poller_)
+      --ready_pollers_;
+    else
+      ++busy_picks_;
   } else {
     next = pick_next();
   }

@@ -12,7 +12,9 @@ namespace asgisim::sim {
 
 std::string Task::JoinTarget::state() const { return fmt::format("task #{} '{}'", task_.id_, *task_.name_); }
 
-TaskHandle::TaskHandle(Simulation* sim, Task* task) : sim_(sim), task_(task), id_(task->id_) { ++task_->handles_; }
+TaskHandle::TaskHandle(Simulation* sim, Task* task) : sim_(sim), task_(task), id_(task->id_) {
+  ++task_->handles_;
+}
 
 TaskHandle::TaskHandle(const TaskHandle& other) : sim_(other.sim_), task_(other.task_), id_(other.id_) {
   if (task_) ++task_->handles_;

@@ -40,7 +40,6 @@ Simulation& thread_side(std::string_view operation) {
   return sim;
 }
 
-
 void check_timeout(std::string_view operation, bool blocking, Nanoseconds timeout_ns) {
   if (!blocking && timeout_ns != kWaitForever) {
     throw UsageError(fmt::format("{}(): can't specify a timeout for a non-blocking call", operation));
@@ -93,7 +92,6 @@ void SimpleQueueBase::hand_over(Waiter& waiter) {
   waiter.handed = true;
   Simulation::current().wake(*waiter.task, WakeReason::notified);
 }
-
 
 }  // namespace detail
 

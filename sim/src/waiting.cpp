@@ -62,7 +62,10 @@ void Simulation::sleep(Nanoseconds delay_ns) {
 void Simulation::sleep_until(Nanoseconds deadline_ns) {
   Task& self = current_task();
   if (deadline_ns <= now_ns_) {
-    if (self.domain_ == Domain::loop) checkpoint(); else thread_switch_point();
+    if (self.domain_ == Domain::loop)
+      checkpoint();
+    else
+      thread_switch_point();
     return;
   }
   const bool cancellable = self.domain_ == Domain::loop;
@@ -131,7 +134,8 @@ bool Simulation::fire_due_timers() {
 
 void Simulation::require_domain(Domain domain, std::string_view operation) {
   if (current_ == &main_) {
-    throw WrongSideError(fmt::format("{} must be called from a simulated task, not outside the run", operation));
+    throw WrongSideError(
+        fmt::format("{} must be called from a simulated task, not outside the run", operation));
   }
   if (current_->domain_ == domain) return;
   if (domain == Domain::loop) {

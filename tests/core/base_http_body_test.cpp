@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "base_http_test_support.hpp"
 #include "asgisim/core/middleware/pure_asgi.hpp"
 #include "asgisim/sim/event.hpp"
+#include "base_http_test_support.hpp"
 
 namespace asgisim::core::testing {
 namespace {
@@ -190,7 +190,8 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInDispatchWrappingAppCallsBody) {
                            sent[0].status == 200 && sent[0].headers == Headers{{"content-length", "0"}} &&
                            sent[1].type == MessageType::http_response_body && sent[1].body.empty() &&
                            !sent[1].more_body;
-  EXPECT_EQ(outcome_of(result, as_expected), kUpstream[behaviour()]) << describe(result) << " sent " << sent.size();
+  EXPECT_EQ(outcome_of(result, as_expected), kUpstream[behaviour()])
+      << describe(result) << " sent " << sent.size();
 }
 
 // Upstream (0.28.0):
@@ -205,7 +206,8 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInDispatchAfterAppCallsBodyWithBodyBefo
         check(request.body() == "a", "await request.body() == b'a'");  // buffers the body
         Response response = call_next(request);
         auto stream = request.stream();
-        while (std::optional<Bytes> chunk = stream.next()) check(chunk->empty() || *chunk == "a", "chunk == b'a'");
+        while (std::optional<Bytes> chunk = stream.next())
+          check(chunk->empty() || *chunk == "a", "chunk == b'a'");
         return response;
       },
       options());
@@ -295,11 +297,11 @@ TEST_P(BaseHttpBodyEra, DownstreamMiddlewareModifiesReceive) {
     return call_next(request);
   };
   const App modifying = pure_asgi_middleware(endpoint, {.on_receive = [](Message message) {
-                                                          if (message.type == MessageType::http_request) {
-                                                            message.body += message.body;
-                                                          }
-                                                          return message;
-                                                        }});
+                                               if (message.type == MessageType::http_request) {
+                                                 message.body += message.body;
+                                               }
+                                               return message;
+                                             }});
   const App app = base_http_middleware(modifying, consuming, options());
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.post("/", "foo "); });
   EXPECT_EQ(session.outcome(200), kHangsBefore028[behaviour()]) << describe(session.result);
@@ -316,15 +318,16 @@ TEST_P(BaseHttpBodyEra, Pr1519Comment1236166180Example) {
                                         }),
                                         .methods = {"POST"}}});
   const App replace_body = pure_asgi_middleware(starlette, {.on_receive = [](Message message) {
-                                                               message.body += "-foo";
-                                                               return message;
-                                                             }});
+                                                  message.body += "-foo";
+                                                  return message;
+                                                }});
   const DispatchFunction log_request_body_size = [](DispatchRequest& request, const CallNext& call_next) {
     request.body();  // print(len(await request.body()))
     return call_next(request);
   };
   const App app = base_http_middleware(replace_body, log_request_body_size, options());
-  const ClientSession session = with_test_client(app, [](TestClient& client) { client.post("/", "Hello, World!"); });
+  const ClientSession session =
+      with_test_client(app, [](TestClient& client) { client.post("/", "Hello, World!"); });
   const bool as_expected = bodies == std::vector<Bytes>{"Hello, World!-foo"};
   EXPECT_EQ(session.outcome(200, as_expected), kHangsBefore028[behaviour()]) << describe(session.result);
 }

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "base_http_test_support.hpp"
 #include "asgisim/core/middleware/pure_asgi.hpp"
 #include "asgisim/sim/event.hpp"
+#include "base_http_test_support.hpp"
 
 namespace asgisim::core::testing {
 namespace {
@@ -34,10 +34,11 @@ App hello_with_background(Observer& observer, std::function<void()> work, BaseHt
   for (auto& layer : extra) middleware.push_back(std::move(layer));
   return starlette_app(
       {{.path = "/", .endpoint = Endpoint([&observer, work = std::move(work)](Request& request) {
-          return PlainTextResponse("Hello", {.background = BackgroundTask("work", work,
-                                                                          {.observer = &observer,
-                                                                           .request = request.scope().request_id})});
-        })}},
+                       return PlainTextResponse(
+                           "Hello", {.background = BackgroundTask(
+                                         "work", work,
+                                         {.observer = &observer, .request = request.scope().request_id})});
+                     })}},
       std::move(middleware));
 }
 
@@ -47,7 +48,8 @@ App hello_with_background(Observer& observer, std::function<void()> work, BaseHt
 TEST_P(BaseHttpModel, ClientLeavingEarlyKillsBackgroundTaskBefore021) {
   const bool killed = traits(behaviour()).cancel_downstream;
   Observer observer;
-  const App app = hello_with_background(observer, [] { sim::sleep(100 * ms); }, options());
+  const App app = hello_with_background(
+      observer, [] { sim::sleep(100 * ms); }, options());
   bool request_sent = false;
   sim::Event client_left("client_left");
   const Receive receive = [&] {
@@ -81,7 +83,8 @@ TEST_P(BaseHttpModel, ResponseCompletionWaitsForBackgroundWork) {
   const BaseHttpTraits t = traits(behaviour());
   const bool delayed = !t.stop_at_final_body;
   Observer observer;
-  const App app = hello_with_background(observer, [] { sim::sleep(100 * ms); }, options());
+  const App app = hello_with_background(
+      observer, [] { sim::sleep(100 * ms); }, options());
   const ClientSession session = with_test_client(app, [](TestClient& client) {
     client.get("/");
     client.get("/");  // the next keep-alive request starts after the first completed
@@ -109,17 +112,18 @@ TEST_P(BaseHttpModel, OrphanedBodyIteratorNeverBlocksTheDownstreamApp) {
   };
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&observer](Request& request) {
-          auto chunks = std::make_shared<std::vector<Bytes>>(std::vector<Bytes>{"c", "b", "a"});
-          return StreamingResponse(
-              [chunks]() -> std::optional<Bytes> {
-                if (chunks->empty()) return std::nullopt;
-                Bytes chunk = chunks->back();
-                chunks->pop_back();
-                return chunk;
-              },
-              {.background = BackgroundTask("work", [] { sim::sleep(10 * ms); },
-                                            {.observer = &observer, .request = request.scope().request_id})});
-        })}},
+                       auto chunks = std::make_shared<std::vector<Bytes>>(std::vector<Bytes>{"c", "b", "a"});
+                       return StreamingResponse(
+                           [chunks]() -> std::optional<Bytes> {
+                             if (chunks->empty()) return std::nullopt;
+                             Bytes chunk = chunks->back();
+                             chunks->pop_back();
+                             return chunk;
+                           },
+                           {.background = BackgroundTask(
+                                "work", [] { sim::sleep(10 * ms); },
+                                {.observer = &observer, .request = request.scope().request_id})});
+                     })}},
       {base_http(discarding, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "base_http_test_support.hpp"
 #include "asgisim/sim/event.hpp"
+#include "base_http_test_support.hpp"
 
 namespace asgisim::core::testing {
 namespace {
@@ -62,11 +62,15 @@ TEST_P(BaseHttpRecent, CallNextResponseNeverReceivesFrom0383) {
   bool background_ran = false;
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&](Request& request) {
-          return PlainTextResponse("Hello", {.background = BackgroundTask("sleep_and_set", [&] {
-                                               sim::sleep(100 * ms);
-                                               background_ran = true;
-                                             }, {.observer = &observer, .request = request.scope().request_id})});
-        })}},
+                       return PlainTextResponse(
+                           "Hello", {.background = BackgroundTask(
+                                         "sleep_and_set",
+                                         [&] {
+                                           sim::sleep(100 * ms);
+                                           background_ran = true;
+                                         },
+                                         {.observer = &observer, .request = request.scope().request_id})});
+                     })}},
       {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();
   int receive_calls = 0;
@@ -94,16 +98,15 @@ TEST_P(BaseHttpRecent, CallNextResponseNeverReceivesFrom0383) {
 // only the downstream one.
 TEST_P(BaseHttpRecent, AtMostOneReceiveWaitsFrom0383) {
   const bool listens = !traits(behaviour()).no_response_listener;
-  const App app = starlette_app(
-      {{.path = "/", .endpoint = Endpoint([](Request&) {
-          auto left = std::make_shared<int>(3);
-          return StreamingResponse([left]() -> std::optional<Bytes> {
-            if (*left == 0) return std::nullopt;
-            sim::sleep(1 * ms);
-            return std::to_string((*left)--);
-          });
-        })}},
-      {base_http(passthrough_dispatch(), options())});
+  const App app = starlette_app({{.path = "/", .endpoint = Endpoint([](Request&) {
+                                                 auto left = std::make_shared<int>(3);
+                                                 return StreamingResponse([left]() -> std::optional<Bytes> {
+                                                   if (*left == 0) return std::nullopt;
+                                                   sim::sleep(1 * ms);
+                                                   return std::to_string((*left)--);
+                                                 });
+                                               })}},
+                                {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();
   bool request_sent = false;
   int waiting = 0;
@@ -139,8 +142,9 @@ TEST_P(BaseHttpRecent, BackgroundSetInDispatchRunsExceptIn0383To0384) {
     response.background() = BackgroundTask("background", [] {}, {.observer = &observer, .request = 1});
     return response;
   };
-  const App app = starlette_app({{.path = "/", .endpoint = Endpoint([](Request&) { return PlainTextResponse("ok"); })}},
-                                {base_http(with_background, options())});
+  const App app =
+      starlette_app({{.path = "/", .endpoint = Endpoint([](Request&) { return PlainTextResponse("ok"); })}},
+                    {base_http(with_background, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   EXPECT_EQ(session.outcome(200), Outcome::passes) << describe(session.result);
   EXPECT_TRUE(observed(observer.log(), ObservationKind::background_scheduled));
@@ -156,11 +160,15 @@ TEST_P(BaseHttpRecent, BackgroundTaskErrorSurfacesFrom0460) {
   Observer observer;
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&observer](Request& request) {
-          return PlainTextResponse("", {.background = BackgroundTask("sleep_and_set", [] {
-                                          sim::sleep(100 * ms);
-                                          throw std::runtime_error("ValueError: TEST");
-                                        }, {.observer = &observer, .request = request.scope().request_id})});
-        })}},
+                       return PlainTextResponse(
+                           "", {.background = BackgroundTask(
+                                    "sleep_and_set",
+                                    [] {
+                                      sim::sleep(100 * ms);
+                                      throw std::runtime_error("ValueError: TEST");
+                                    },
+                                    {.observer = &observer, .request = request.scope().request_id})});
+                     })}},
       {base_http(passthrough_dispatch(), options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);
@@ -183,10 +191,11 @@ TEST_P(BaseHttpRecent, ErrorBehindOwnResponseSurfacesFrom0460) {
   };
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([](Request&) {
-          return PlainTextResponse("dropped", {.background = BackgroundTask("raises", [] {
-                                                 throw std::runtime_error("AppError in the background task");
-                                               })});
-        })}},
+                       return PlainTextResponse(
+                           "dropped", {.background = BackgroundTask("raises", [] {
+                                         throw std::runtime_error("AppError in the background task");
+                                       })});
+                     })}},
       {base_http(own_response, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);

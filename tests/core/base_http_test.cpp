@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "base_http_test_support.hpp"
 #include "asgisim/core/middleware/pure_asgi.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/task_group.hpp"
+#include "base_http_test_support.hpp"
 
 namespace asgisim::core::testing {
 namespace {
@@ -86,18 +86,19 @@ TEST_P(BaseHttpEra, RunBackgroundTasksEvenIfClientDisconnects) {
     sim::sleep(100 * ms);  // "small delay to give BaseHTTPMiddleware a chance to cancel us"
     background_task_run.set();
   };
-  const App app = starlette_app({{.path = "/",
-                                  .endpoint = Endpoint([&](Request& request) {
-                                    return PlainTextResponse(
-                                        "", {.background = BackgroundTask("sleep_and_set", sleep_and_set,
-                                                                          {.observer = &observer,
-                                                                           .request = request.scope().request_id})});
-                                  })}},
-                                {base_http(passthrough_dispatch(), options())});
+  const App app = starlette_app(
+      {{.path = "/", .endpoint = Endpoint([&](Request& request) {
+                       return PlainTextResponse(
+                           "", {.background = BackgroundTask(
+                                    "sleep_and_set", sleep_and_set,
+                                    {.observer = &observer, .request = request.scope().request_id})});
+                     })}},
+      {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();
   const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send());
   EXPECT_EQ(outcome_of(result, background_task_run.is_set()), kUpstream[behaviour()])
-      << describe(result) << "\n" << observations_text(observer.log());
+      << describe(result) << "\n"
+      << observations_text(observer.log());
 }
 
 // Upstream: tests/middleware/test_base.py::test_do_not_block_on_background_tasks
@@ -113,8 +114,9 @@ TEST_P(BaseHttpEra, DoNotBlockOnBackgroundTasks) {
   };
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&](Request&) {
-          return PlainTextResponse("Hello", {.background = BackgroundTask("sleep_and_set", sleep_and_set)});
-        })}},
+                       return PlainTextResponse(
+                           "Hello", {.background = BackgroundTask("sleep_and_set", sleep_and_set)});
+                     })}},
       {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();  // upstream passes the same scope dict to both calls
   const Receive receive = client.receive();
@@ -128,12 +130,13 @@ TEST_P(BaseHttpEra, DoNotBlockOnBackgroundTasks) {
   });
   const sim::RunResult result = sim.run();
   const std::vector<std::string> expected{
-      "body 'Hello' more_body=True", "body '' more_body=False", "body 'Hello' more_body=True",
-      "body '' more_body=False",     "Background task started", "Background task started",
+      "body 'Hello' more_body=True", "body '' more_body=False",  "body 'Hello' more_body=True",
+      "body '' more_body=False",     "Background task started",  "Background task started",
       "Background task finished",    "Background task finished",
   };
   EXPECT_EQ(outcome_of(result, client.events == expected), kUpstream[behaviour()])
-      << describe(result) << "\n" << ::testing::PrintToString(client.events);
+      << describe(result) << "\n"
+      << ::testing::PrintToString(client.events);
 }
 
 // Upstream: tests/middleware/test_base.py::test_run_context_manager_exit_even_if_client_disconnects
@@ -151,17 +154,19 @@ TEST_P(BaseHttpEra, RunContextManagerExitEvenIfClientDisconnects) {
   const auto context_manager = [&](App app) {
     return context_manager_middleware(std::move(app), {.exit_work = sleep_and_set, .observer = &observer});
   };
-  const App app = starlette_app(
-      {{.path = "/", .endpoint = Endpoint([&](Request&) {
-          return PlainTextResponse("", {.background = BackgroundTask("sleep_and_set", sleep_and_set)});
-        })}},
-      {base_http(passthrough_dispatch(), options()), context_manager});
+  const App app =
+      starlette_app({{.path = "/", .endpoint = Endpoint([&](Request&) {
+                                     return PlainTextResponse(
+                                         "", {.background = BackgroundTask("sleep_and_set", sleep_and_set)});
+                                   })}},
+                    {base_http(passthrough_dispatch(), options()), context_manager});
   Scope scope = http_scope();
   const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send());
   EXPECT_EQ(outcome_of(result, context_manager_exited.is_set()), kUpstream[behaviour()]) << describe(result);
   // The spine tells the two apart: an exit that ran to the end, or one cut short.
-  const ObservationKind exit_kind = kUpstream[behaviour()] == passes ? ObservationKind::context_exited
-                                                                     : ObservationKind::context_exit_cancelled;
+  const ObservationKind exit_kind = kUpstream[behaviour()] == passes
+                                        ? ObservationKind::context_exited
+                                        : ObservationKind::context_exit_cancelled;
   bool reported = false;
   for (const Observation& observation : observer.log()) reported |= observation.kind == exit_kind;
   EXPECT_TRUE(reported) << observations_text(observer.log());
@@ -199,7 +204,8 @@ TEST_P(BaseHttpEra, AppReceivesHttpDisconnectWhileSendingIfDiscarded) {
     });
   };
   const App app = base_http_middleware(downstream_app, discarding_dispatch(), options());
-  const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
+  const ClientSession session =
+      with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
   const bool custom = !session.records.empty() && session.records.back().body == "Custom";
   EXPECT_EQ(session.outcome(200, custom), passes) << describe(session.result) << "\n"
                                                   << observations_text(session.observations);
@@ -216,7 +222,8 @@ TEST_P(BaseHttpEra, AppReceivesHttpDisconnectAfterSendingIfDiscarded) {
     check(receive().type == MessageType::http_disconnect, "message['type'] == 'http.disconnect'");
   };
   const App app = base_http_middleware(downstream_app, discarding_dispatch(), options());
-  const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
+  const ClientSession session =
+      with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
   const bool custom = !session.records.empty() && session.records.back().body == "Custom";
   EXPECT_EQ(session.outcome(200, custom), passes) << describe(session.result) << "\n"
                                                   << observations_text(session.observations);
@@ -236,13 +243,13 @@ TEST_P(BaseHttpEra, CustomMiddleware) {
       {{.path = "/", .endpoint = Endpoint([](Request&) { return PlainTextResponse("Homepage"); })},
        {.path = "/exc", .endpoint = Endpoint([](Request&) -> Response { throw std::runtime_error("Exc"); })},
        {.path = "/exc-stream", .endpoint = Endpoint([](Request&) {
-          auto sent = std::make_shared<bool>(false);
-          return StreamingResponse([sent]() -> std::optional<Bytes> {
-            if (*sent) throw std::runtime_error("Faulty Stream");
-            *sent = true;
-            return Bytes("Ok");
-          });
-        })},
+                                 auto sent = std::make_shared<bool>(false);
+                                 return StreamingResponse([sent]() -> std::optional<Bytes> {
+                                   if (*sent) throw std::runtime_error("Faulty Stream");
+                                   *sent = true;
+                                   return Bytes("Ok");
+                                 });
+                               })},
        {.path = "/no-response", .app = no_response}},
       {base_http(custom, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) {
@@ -280,8 +287,9 @@ TEST_P(BaseHttpEra, StateDataAcrossMultipleMiddlewares) {
     response.set_header("x-state-bar", request.state()["bar"]);
     return response;
   };
-  const App app = starlette_app({{.path = "/", .endpoint = Endpoint([](Request&) { return PlainTextResponse("OK"); })}},
-                                {base_http(a, options()), base_http(b, options()), base_http(c, options())});
+  const App app =
+      starlette_app({{.path = "/", .endpoint = Endpoint([](Request&) { return PlainTextResponse("OK"); })}},
+                    {base_http(a, options()), base_http(b, options()), base_http(c, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_EQ(session.records.size(), 1U) << describe(session.result);
   const ClientRecord& response = session.records.back();
@@ -294,7 +302,8 @@ TEST_P(BaseHttpEra, StateDataAcrossMultipleMiddlewares) {
 // (0.15.0, for #1022): dispatch returns another response than call_next's.
 TEST_P(BaseHttpEra, FullyEvaluatedResponse) {
   const App app = starlette_app({}, {base_http(discarding_dispatch(), options())});
-  const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
+  const ClientSession session =
+      with_test_client(app, [](TestClient& client) { client.get("/does_not_exist"); });
   const bool custom = !session.records.empty() && session.records.back().body == "Custom";
   EXPECT_EQ(session.outcome(200, custom), passes) << describe(session.result);
 }

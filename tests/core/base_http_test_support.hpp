@@ -37,10 +37,14 @@ enum class Outcome : std::uint8_t {
 };
 inline std::string_view to_string(Outcome outcome) {
   switch (outcome) {
-    case Outcome::passes: return "passes";
-    case Outcome::fails: return "fails";
-    case Outcome::hangs: return "hangs";
-    case Outcome::raises: return "raises";
+    case Outcome::passes:
+      return "passes";
+    case Outcome::fails:
+      return "fails";
+    case Outcome::hangs:
+      return "hangs";
+    case Outcome::raises:
+      return "raises";
   }
   return "?";
 }
@@ -97,13 +101,15 @@ struct TestRoute {
 // Starlette(routes=..., middleware=[...]) as build_middleware_stack builds
 // it: ServerErrorMiddleware, then the user middleware (the first is the
 // outermost), then ExceptionMiddleware around the router.
-inline App starlette_app(std::vector<TestRoute> routes, std::vector<std::function<App(App)>> middleware = {}) {
+inline App starlette_app(std::vector<TestRoute> routes,
+                         std::vector<std::function<App(App)>> middleware = {}) {
   Routes table;
   for (TestRoute& route : routes) {
     if (route.app) {
       table.emplace_back(Route(route.path, std::move(route.app), {.name = route.path}));
     } else {
-      table.emplace_back(Route(route.path, std::move(*route.endpoint), {.methods = route.methods, .name = route.path}));
+      table.emplace_back(
+          Route(route.path, std::move(*route.endpoint), {.methods = route.methods, .name = route.path}));
     }
   }
   App app = exception_middleware(as_app(std::make_shared<Router>(std::move(table))));

@@ -19,11 +19,11 @@
 namespace asgisim::core {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::Pair;
 using test_support::call;
 using test_support::get;
 using test_support::http_scope;
+using ::testing::ElementsAre;
+using ::testing::Pair;
 
 using Captured = std::vector<std::pair<std::string, std::string>>;
 
@@ -43,7 +43,8 @@ std::string error_of(const std::function<void()>& fn) {
 TEST(CompilePath, FormatParamsAndLiterals) {
   const CompiledPath compiled = compile_path("/users/{id:int}/{rest:path}");
   EXPECT_EQ(compiled.format, "/users/{id}/{rest}");
-  EXPECT_THAT(compiled.params, ElementsAre(Pair("id", ConvertorType::integer), Pair("rest", ConvertorType::path)));
+  EXPECT_THAT(compiled.params,
+              ElementsAre(Pair("id", ConvertorType::integer), Pair("rest", ConvertorType::path)));
   // Braces that do not form {identifier} or {identifier:identifier} stay literal.
   const CompiledPath literal = compile_path("/{a b}/{1}/{x:}/{y:int");
   EXPECT_TRUE(literal.params.empty());
@@ -110,7 +111,9 @@ TEST(Convertors, ToString) {
   EXPECT_EQ(convertor_to_string(ConvertorType::floating, std::int64_t{3}), "3");
   EXPECT_EQ(convertor_to_string(ConvertorType::floating, std::string("2.50")), "2.5");
   // NaN fails the first assertion (NaN >= 0 is false), as in Python.
-  EXPECT_EQ(error_of([] { convertor_to_string(ConvertorType::floating, std::numeric_limits<double>::quiet_NaN()); }),
+  EXPECT_EQ(error_of([] {
+              convertor_to_string(ConvertorType::floating, std::numeric_limits<double>::quiet_NaN());
+            }),
             "Negative floats are not supported");
   EXPECT_EQ(error_of([] { convertor_to_string(ConvertorType::floating, std::string("inf")); }),
             "Infinite values are not supported");
@@ -132,8 +135,10 @@ TEST(Convertors, ReplaceParamsConsumesWhatItUses) {
 
 App user_app() {
   auto users = std::make_shared<Router>(Routes{
-      Route("/{username}", [](Request& r) { return PlainTextResponse("User " + python_str(r.path_params().at("username"))); },
-            {.name = "user"}),
+      Route(
+          "/{username}",
+          [](Request& r) { return PlainTextResponse("User " + python_str(r.path_params().at("username"))); },
+          {.name = "user"}),
   });
   return as_app(std::make_shared<Router>(Routes{
       Mount("/users", users),
@@ -149,7 +154,8 @@ TEST(RouterInput, RedirectSlashesKeepsTheQueryAndCanBeTurnedOff) {
   Scope no_host = http_scope("GET", "/users", {});
   EXPECT_EQ(call(app, no_host).header("location"), "/users/");
 
-  auto strict = std::make_shared<Router>(Routes{Mount("/users", user_app())}, RouterOptions{.redirect_slashes = false});
+  auto strict =
+      std::make_shared<Router>(Routes{Mount("/users", user_app())}, RouterOptions{.redirect_slashes = false});
   EXPECT_EQ(get(as_app(strict), "/users").status, 404);
   // A query string that is not UTF-8 cannot be put in the redirect URL: a clear error.
   Scope bad_query = http_scope("GET", "/users");
@@ -162,7 +168,7 @@ TEST(RouterInput, OddPathsGiveNotFoundOrLiteralText) {
   EXPECT_EQ(get(app, "//").status, 404);
   EXPECT_EQ(get(app, "").status, 404);
   EXPECT_EQ(get(app, "/users/%zz%").body, "User %zz%");  // malformed escapes stay literal
-  EXPECT_EQ(get(app, "/users/a%2Fb").status, 404);        // a decoded '/' is a separator
+  EXPECT_EQ(get(app, "/users/a%2Fb").status, 404);       // a decoded '/' is a separator
   EXPECT_EQ(get(app, "/n/007").body, "7");
   EXPECT_EQ(get(app, "/n/-1").status, 404);
 }
@@ -186,8 +192,9 @@ TEST(RouterInput, DefaultAppAndEndpointErrors) {
   Endpoint sync_without_pool = [](Request&) { return Response(); };
   sync_without_pool.kind = EndpointKind::sync_def;
   const App fallback = PlainTextResponse("fallback", {.status_code = 418});
-  const App app = as_app(std::make_shared<Router>(
-      Routes{Route("/fail", failing), Route("/sync", sync_without_pool)}, RouterOptions{.default_app = fallback}));
+  const App app =
+      as_app(std::make_shared<Router>(Routes{Route("/fail", failing), Route("/sync", sync_without_pool)},
+                                      RouterOptions{.default_app = fallback}));
   EXPECT_EQ(get(app, "/nowhere").status, 418);
   Scope scope = http_scope("GET", "/fail");
   scope.request_id = 9;

@@ -25,11 +25,13 @@ bool contains(const std::string& text, std::string_view part) { return text.find
 
 // Upstream: tests/middleware/test_errors.py::test_handler.
 TEST(ServerErrorMiddleware, Handler) {
-  const App failing = [](Scope&, const Receive&, const Send&) { throw std::runtime_error("Something went wrong"); };
-  const App app = server_error_middleware(failing, {.handler = [](Request&, const std::exception_ptr&) -> Response {
-                                                      return JSONResponse("{\"detail\":\"Server Error\"}",
-                                                                          {.status_code = 500});
-                                                    }});
+  const App failing = [](Scope&, const Receive&, const Send&) {
+    throw std::runtime_error("Something went wrong");
+  };
+  const App app =
+      server_error_middleware(failing, {.handler = [](Request&, const std::exception_ptr&) -> Response {
+                                return JSONResponse("{\"detail\":\"Server Error\"}", {.status_code = 500});
+                              }});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);
   ASSERT_EQ(session.records.size(), 1U);
@@ -42,8 +44,8 @@ TEST(ServerErrorMiddleware, Handler) {
 
 TEST(ServerErrorMiddleware, DefaultResponseIsPlainText500) {
   const App failing = [](Scope&, const Receive&, const Send&) { throw std::runtime_error("boom"); };
-  const ClientSession session = with_test_client(server_error_middleware(failing),
-                                                 [](TestClient& client) { client.get("/"); });
+  const ClientSession session =
+      with_test_client(server_error_middleware(failing), [](TestClient& client) { client.get("/"); });
   ASSERT_EQ(session.records.size(), 1U) << describe(session.result);
   EXPECT_EQ(session.records[0].status, 500);
   EXPECT_EQ(session.records[0].body, "Internal Server Error");
@@ -74,15 +76,14 @@ TEST(ServerErrorMiddleware, BackgroundTask) {
   bool accessed_error_handler = false;
   const App routed = exception_middleware(as_app(std::make_shared<Router>(Routes{Route(
       "/", Endpoint([](Request&) {
-        return Response(Bytes{}, {.status_code = 204,
-                                  .background = BackgroundTask("raise_exception", [] {
-                                    throw std::runtime_error("Something went wrong");
-                                  })});
+        return Response(Bytes{}, {.status_code = 204, .background = BackgroundTask("raise_exception", [] {
+                                                        throw std::runtime_error("Something went wrong");
+                                                      })});
       }))})));
   const App app = server_error_middleware(routed, {.handler = [&](Request&, const std::exception_ptr&) {
-                                                     accessed_error_handler = true;
-                                                     return Response();
-                                                   }});
+                                            accessed_error_handler = true;
+                                            return Response();
+                                          }});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);
   EXPECT_EQ(session.records[0].status, 204);
@@ -92,7 +93,8 @@ TEST(ServerErrorMiddleware, BackgroundTask) {
 // The app of upstream tests/test_exceptions.py: ExceptionMiddleware around a router.
 App exceptions_app(ExceptionMiddlewareOptions options = {}) {
   const auto raising = [](int status, std::optional<Headers> headers = {}) {
-    return Endpoint([status, headers](Request&) -> Response { throw HTTPException(status, std::nullopt, headers); });
+    return Endpoint(
+        [status, headers](Request&) -> Response { throw HTTPException(status, std::nullopt, headers); });
   };
   const App handled_exc_after_response = [](Scope& scope, const Receive& receive, const Send& send) {
     PlainTextResponse("OK")(scope, receive, send);
@@ -159,7 +161,8 @@ TEST(ExceptionMiddleware, HandledExceptionAfterResponse) {
   EXPECT_TRUE(contains(raised(session)[0], "Caught handled exception, but response already started."));
   bool reported = false;
   for (const Observation& observation : observer.log()) {
-    reported |= observation.kind == ObservationKind::error_raised && observation.layer == "ExceptionMiddleware";
+    reported |=
+        observation.kind == ObservationKind::error_raised && observation.layer == "ExceptionMiddleware";
   }
   EXPECT_TRUE(reported);
 }
@@ -167,7 +170,8 @@ TEST(ExceptionMiddleware, HandledExceptionAfterResponse) {
 // An exception without a handler passes through (to ServerErrorMiddleware).
 TEST(ExceptionMiddleware, UnhandledExceptionPropagates) {
   ClientSession session;
-  const ClientRecord response = get_one(server_error_middleware(exceptions_app()), "/runtime_error", &session);
+  const ClientRecord response =
+      get_one(server_error_middleware(exceptions_app()), "/runtime_error", &session);
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(response.body, "Internal Server Error");
   ASSERT_EQ(raised(session).size(), 1U);
@@ -180,8 +184,10 @@ TEST(ExceptionMiddleware, HandlersByStatusTypeAndJsonBody) {
   options.status_handlers[406] = [](Request&, const std::exception_ptr&) {
     return PlainTextResponse("by status", {.status_code = 406});
   };
-  options.exception_handlers.push_back(handler_for<std::runtime_error>(
-      "RuntimeError", [](Request&, const std::exception_ptr&) { return PlainTextResponse("by type", {.status_code = 418}); }));
+  options.exception_handlers.push_back(
+      handler_for<std::runtime_error>("RuntimeError", [](Request&, const std::exception_ptr&) {
+        return PlainTextResponse("by type", {.status_code = 418});
+      }));
   EXPECT_EQ(get_one(exceptions_app(options), "/not_acceptable").body, "by status");
   // A handler for RuntimeError does not catch HTTPException (an Exception only).
   EXPECT_EQ(get_one(exceptions_app(options), "/no_content").status, 204);

@@ -76,13 +76,12 @@ TEST(FastApi, SolvesDepthFirstInDeclarationOrderAndCachesPerRequest) {
     calls.push_back("b on " + side());
     return static_cast<int>(calls.size());
   });
-  auto a = Dependency::async_def(
-      "a",
-      [&](Request&, Deps& values) -> std::any {
-        calls.push_back("a on " + side());
-        return values.get<int>("inner") * 10;
-      },
-      {{.parameter = "inner", .dependency = b}});
+  auto a = Dependency::async_def("a",
+                                 [&](Request&, Deps& values) -> std::any {
+                                   calls.push_back("a on " + side());
+                                   return values.get<int>("inner") * 10;
+                                 },
+                                 {{.parameter = "inner", .dependency = b}});
   std::vector<int> seen;
   App app = fastapi_route({.function =
                                [&](Request&, Deps& values) {
@@ -128,19 +127,21 @@ TEST(FastApi, YieldExitsRunAfterTheResponseInReverseOrder) {
       {.function =
            [&](Request&, Deps&) {
              log.push_back("endpoint on " + side());
-             return PlainTextResponse("ok", {.background = BackgroundTask("audit", [&] { log.push_back("background"); })});
+             return PlainTextResponse(
+                 "ok", {.background = BackgroundTask("audit", [&] { log.push_back("background"); })});
            },
        .kind = EndpointKind::sync_def,
-       .dependencies = {{.parameter = "s", .dependency = sync_cm}, {.parameter = "a", .dependency = async_cm}}},
+       .dependencies = {{.parameter = "s", .dependency = sync_cm},
+                        {.parameter = "a", .dependency = async_cm}}},
       {.threadpool = &pool, .observer = &observer});
   Simulation sim({.seed = 2, .strategy = Strategy::random});
   Outcome outcome;
   sim.spawn("request", [&] { call(app, outcome, 1, &log); });
   const RunResult result = sim.run();
   ASSERT_TRUE(result.ok()) << describe(result);
-  EXPECT_EQ(log, (std::vector<std::string>{"sync_cm enter on thread", "async_cm enter on loop", "endpoint on thread",
-                                           "response sent", "background", "async_cm exit on loop",
-                                           "sync_cm exit on thread"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"sync_cm enter on thread", "async_cm enter on loop",
+                                           "endpoint on thread", "response sent", "background",
+                                           "async_cm exit on loop", "sync_cm exit on thread"}));
   int entered = 0;
   int exited = 0;
   for (const Observation& observation : observer.log()) {
@@ -156,10 +157,13 @@ TEST(FastApi, ExitsSeeTheEndpointErrorWhichStillPropagates) {
   std::vector<std::string> log;
   auto cm = Dependency::sync_yield(
       "cm", [](Request&, Deps&) -> std::any { return 0; },
-      [&](std::any&, std::exception_ptr error) { log.push_back(error ? "exit saw error" : "exit saw nothing"); });
-  App app = fastapi_route({.function = [](Request&, Deps&) -> Response { throw std::runtime_error("endpoint failed"); },
-                           .dependencies = {{.parameter = "cm", .dependency = cm}}},
-                          {.threadpool = &pool});
+      [&](std::any&, std::exception_ptr error) {
+        log.push_back(error ? "exit saw error" : "exit saw nothing");
+      });
+  App app = fastapi_route(
+      {.function = [](Request&, Deps&) -> Response { throw std::runtime_error("endpoint failed"); },
+       .dependencies = {{.parameter = "cm", .dependency = cm}}},
+      {.threadpool = &pool});
   Simulation sim;
   Outcome outcome;
   sim.spawn("request", [&] { call(app, outcome, 1); });
@@ -178,7 +182,9 @@ TEST(FastApi, CancellationSkipsTheSyncYieldExit) {
       [&](std::any&, std::exception_ptr) { log.push_back("sync exit"); });
   auto async_cm = Dependency::async_yield(
       "async_cm", [](Request&, Deps&) -> std::any { return 0; },
-      [&](std::any&, std::exception_ptr error) { log.push_back(error ? "async exit (cancelled)" : "async exit"); });
+      [&](std::any&, std::exception_ptr error) {
+        log.push_back(error ? "async exit (cancelled)" : "async exit");
+      });
   App app = fastapi_route({.function =
                                [](Request&, Deps&) {
                                  sim::sleep(10 * kSecond);
@@ -204,7 +210,9 @@ TEST(FastApi, SyncExitLimiterDependsOnTheVersion) {
     std::uint64_t default_tokens_in_exit = 99;
     auto cm = Dependency::sync_yield(
         "cm", [](Request&, Deps&) -> std::any { return 0; },
-        [&](std::any&, std::exception_ptr) { default_tokens_in_exit = pool.default_limiter().borrowed_tokens(); });
+        [&](std::any&, std::exception_ptr) {
+          default_tokens_in_exit = pool.default_limiter().borrowed_tokens();
+        });
     App app = fastapi_route({.function = [](Request&, Deps&) { return PlainTextResponse("ok"); },
                              .dependencies = {{.parameter = "cm", .dependency = cm}}},
                             {.threadpool = &pool, .exit_behaviour = behaviour});
@@ -213,7 +221,8 @@ TEST(FastApi, SyncExitLimiterDependsOnTheVersion) {
     sim.spawn("request", [&] { call(app, outcome, 1); });
     const RunResult result = sim.run();
     ASSERT_TRUE(result.ok()) << describe(result);
-    EXPECT_EQ(default_tokens_in_exit, behaviour == YieldExitBehaviour::shared_pool ? 1U : 0U) << to_string(behaviour);
+    EXPECT_EQ(default_tokens_in_exit, behaviour == YieldExitBehaviour::shared_pool ? 1U : 0U)
+        << to_string(behaviour);
     EXPECT_EQ(pool.stats().threads_peak, 1U);  // the exit reuses the anyio worker either way
   }
 }
@@ -225,8 +234,9 @@ TEST(FastApi, ConfigurationErrorsAreCaughtEarly) {
   const FastApiEndpoint endpoint{.function = [](Request&, Deps&) { return PlainTextResponse("ok"); },
                                  .dependencies = {{.parameter = "cm", .dependency = cm}}};
   EXPECT_THROW(fastapi_route(endpoint, {}), std::invalid_argument);  // no threadpool
-  EXPECT_THROW(fastapi_route(endpoint, {.threadpool = &executor, .exit_behaviour = YieldExitBehaviour::own_limiter}),
-               std::invalid_argument);  // 0.82 needs anyio
+  EXPECT_THROW(
+      fastapi_route(endpoint, {.threadpool = &executor, .exit_behaviour = YieldExitBehaviour::own_limiter}),
+      std::invalid_argument);  // 0.82 needs anyio
   EXPECT_NO_THROW(fastapi_route(endpoint, {.threadpool = &executor}));
 }
 
@@ -249,7 +259,9 @@ struct Deadlock3205 {
     db.set_holder_resolver([&pool](sim::TaskId thread) { return pool.caller_of(thread); });
     auto get_db = Dependency::sync_yield(
         "get_db", [&db](Request&, Deps&) -> std::any { return db.checkout(); },
-        [&db](std::any& connection, std::exception_ptr) { db.checkin(std::any_cast<ConnectionId>(connection)); });
+        [&db](std::any& connection, std::exception_ptr) {
+          db.checkin(std::any_cast<ConnectionId>(connection));
+        });
     App app = fastapi_route({.function = [](Request&, Deps&) { return PlainTextResponse("ok"); },
                              .dependencies = {{.parameter = "db", .dependency = get_db}}},
                             {.threadpool = &pool, .exit_behaviour = behaviour});
@@ -261,7 +273,8 @@ struct Deadlock3205 {
     result = sim.run();
   }
   int succeeded() const {
-    return static_cast<int>(std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.status == 200; }));
+    return static_cast<int>(
+        std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.status == 200; }));
   }
 };
 
@@ -271,7 +284,8 @@ TEST(FastApi3205, SyncYieldExitsInTheSharedPoolDeadlock) {
   const RunResult& result = scenario.result;
   ASSERT_EQ(result.status, sim::RunStatus::deadlock) << describe(result);
   EXPECT_NE(result.report.find("sqlalchemy.QueuePool 'engine'"), std::string::npos) << result.report;
-  EXPECT_NE(result.report.find("anyio.CapacityLimiter 'default thread limiter'"), std::string::npos) << result.report;
+  EXPECT_NE(result.report.find("anyio.CapacityLimiter 'default thread limiter'"), std::string::npos)
+      << result.report;
   EXPECT_NE(result.report.find("cycle:"), std::string::npos) << result.report;
   // The five requests that got a connection sent their response and then
   // hang in the exit; no app call returns.
@@ -297,9 +311,10 @@ TEST(FastApi3205, WithACheckoutTimeoutRequestsFailAfter30Seconds) {
 
 TEST(FastApi3205, OwnExitLimiterFrom082Completes) {
   for (std::uint64_t seed = 0; seed < 30; ++seed) {
-    Deadlock3205 scenario{.behaviour = YieldExitBehaviour::own_limiter,
-                          .seed = seed,
-                          .strategy = seed == 0 ? Strategy::fifo : (seed % 2 ? Strategy::random : Strategy::pct)};
+    Deadlock3205 scenario{
+        .behaviour = YieldExitBehaviour::own_limiter,
+        .seed = seed,
+        .strategy = seed == 0 ? Strategy::fifo : (seed % 2 ? Strategy::random : Strategy::pct)};
     scenario.run();
     ASSERT_TRUE(scenario.result.ok()) << "seed " << seed << ": " << describe(scenario.result);
     EXPECT_EQ(scenario.succeeded(), 60) << "seed " << seed;

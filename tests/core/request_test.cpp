@@ -22,13 +22,13 @@
 namespace asgisim::core {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::Pair;
 using test_support::call;
 using test_support::Exchange;
 using test_support::get;
 using test_support::http_scope;
 using test_support::in_sim;
+using ::testing::ElementsAre;
+using ::testing::Pair;
 
 Exchange post(const App& app, Bytes body) { return test_support::post(app, "/", std::move(body)); }
 
@@ -171,7 +171,8 @@ TEST(Request, IsDisconnected) {
     Request request(scope, receive);
     request.body();
     const bool disconnected = request.is_disconnected();
-    JSONResponse(disconnected ? R"({"disconnected":true})" : R"({"disconnected":false})")(scope, receive, send);
+    JSONResponse(disconnected ? R"({"disconnected":true})" : R"({"disconnected":false})")(scope, receive,
+                                                                                          send);
     disconnected_after_response = request.is_disconnected();
   };
   EXPECT_EQ(get(app, "/").body, R"({"disconnected":false})");
@@ -189,8 +190,8 @@ TEST(Request, State) {
 // Port of test_chunked_encoding: several http.request messages.
 TEST(Request, ChunkedEncoding) {
   App app = echo([](Request& request) { return request.body(); });
-  const Exchange response = call(app, http_scope("POST", "/"),
-                                 {Message::request("foo", true), Message::request("bar", false)});
+  const Exchange response =
+      call(app, http_scope("POST", "/"), {Message::request("foo", true), Message::request("bar", false)});
   EXPECT_EQ(response.body, R"({"body":"foobar"})");
 }
 
@@ -302,8 +303,8 @@ TEST(Url, QueryStringMustBeUtf8) {
 
 // What json.loads accepts and rejects.
 TEST(Json, AcceptsWhatPythonAccepts) {
-  for (const char* text : {"null", " [1, 2.5e-3, -0, \"x\\u00e9\"] ", "{\"a\":{\"b\":[]}}", "NaN", "-Infinity",
-                           "\xEF\xBB\xBF{}", "\"\xED\xA0\x80\""}) {
+  for (const char* text : {"null", " [1, 2.5e-3, -0, \"x\\u00e9\"] ", "{\"a\":{\"b\":[]}}", "NaN",
+                           "-Infinity", "\xEF\xBB\xBF{}", "\"\xED\xA0\x80\""}) {
     EXPECT_NO_THROW(check_json(text)) << text;
   }
   for (const char* text : {"", "01", "1.", "[1,]", "{\"a\":1,}", "{'a':1}", "\"\t\"", "\"\\x\"", "[1] x",

@@ -25,12 +25,12 @@
 namespace asgisim::core {
 namespace {
 
-using ::testing::ElementsAre;
 using test_support::call;
 using test_support::Exchange;
 using test_support::get;
 using test_support::in_sim;
 using test_support::ThreadPerCall;
+using ::testing::ElementsAre;
 
 // ---- plain responses -----------------------------------------------------------
 
@@ -131,14 +131,13 @@ TEST(Responses, Empty204Response) {
 }
 
 // Port of test_non_empty_response.
-TEST(Responses, NonEmptyResponse) {
-  EXPECT_EQ(get(Response("hi"), "/").header("content-length"), "2");
-}
+TEST(Responses, NonEmptyResponse) { EXPECT_EQ(get(Response("hi"), "/").header("content-length"), "2"); }
 
 // init_headers: explicit content-length/content-type win; names lower-cased.
 TEST(Responses, InitHeadersRespectsGivenHeaders) {
   PlainTextResponse response("abc", {.headers = Headers{{"Content-Type", "text/csv"}, {"X-A", "1"}}});
-  EXPECT_EQ(response.headers(), (Headers{{"content-type", "text/csv"}, {"x-a", "1"}, {"content-length", "3"}}));
+  EXPECT_EQ(response.headers(),
+            (Headers{{"content-type", "text/csv"}, {"x-a", "1"}, {"content-length", "3"}}));
 }
 
 // ---- StreamingResponse -----------------------------------------------------------
@@ -168,7 +167,8 @@ TEST(StreamingResponse, StreamsThenRunsBackground) {
       BodyIterator more = numbers(6, 9);
       while (auto thing = more()) filled_by_background += *thing;
     });
-    StreamingResponse(numbers(1, 5), {.media_type = "text/plain", .background = cleanup})(scope, receive, send);
+    StreamingResponse(numbers(1, 5), {.media_type = "text/plain", .background = cleanup})(scope, receive,
+                                                                                          send);
   };
   EXPECT_EQ(filled_by_background, "");
   const Exchange response = get(app, "/");
@@ -214,7 +214,8 @@ TEST(StreamingResponse, ContentLengthOnlyWhenGiven) {
   const Exchange unknown = get(StreamingResponse(chunks()), "/");
   EXPECT_FALSE(unknown.header("content-length"));
   EXPECT_EQ(unknown.body, "helloworld");
-  const Exchange known = get(StreamingResponse(chunks(), {.headers = Headers{{"content-length", "10"}}}), "/");
+  const Exchange known =
+      get(StreamingResponse(chunks(), {.headers = Headers{{"content-length", "10"}}}), "/");
   EXPECT_EQ(known.header("content-length"), "10");
 }
 
@@ -246,7 +247,8 @@ TEST(StreamingResponse, StopsIfReceivingHttpDisconnect) {
                   StreamingResponse response(stream_indefinitely(), {}, behaviour);
                   Scope scope;
                   scope.spec_version = "2.0";  // Starlette's default for a scope without "asgi"
-                  cancel_called = sim::move_on_after(sim::kSecond, [&] { response(scope, receive_disconnect, send); });
+                  cancel_called =
+                      sim::move_on_after(sim::kSecond, [&] { response(scope, receive_disconnect, send); });
                 }).ok());
     EXPECT_FALSE(cancel_called) << "Content streaming should stop itself (" << to_string(behaviour) << ")";
     EXPECT_GE(streamed, 16U);
@@ -321,8 +323,8 @@ TEST(StreamingResponse, NoListenWithSilentlyDroppedSendsNeverStops) {
 TEST(StreamingResponse, MalformedSpecVersionRaises) {
   Scope scope;
   scope.spec_version = "2.x";
-  const Exchange result = call(StreamingResponse(stream_indefinitely(), {}, StreamingBehaviour::by_spec_version),
-                               scope);
+  const Exchange result =
+      call(StreamingResponse(stream_indefinitely(), {}, StreamingBehaviour::by_spec_version), scope);
   ASSERT_TRUE(result.error);
   EXPECT_THROW(std::rethrow_exception(result.error), std::invalid_argument);
 }
@@ -376,9 +378,11 @@ TEST(Background, FailureAvoidsNextExecution) {
   App app = [&](Scope& scope, const Receive& receive, const Send& send) {
     BackgroundTasks tasks;
     for (int i = 0; i < 2; ++i) {
-      tasks.add_task(BackgroundTask("increment", [&] {
-        if (++task_counter == 1) throw std::runtime_error("task failed");
-      }, {.sync = true, .threadpool = &pool}));
+      tasks.add_task(BackgroundTask("increment",
+                                    [&] {
+                                      if (++task_counter == 1) throw std::runtime_error("task failed");
+                                    },
+                                    {.sync = true, .threadpool = &pool}));
     }
     Response("tasks initiated", {.media_type = "text/plain", .background = tasks})(scope, receive, send);
   };
@@ -399,13 +403,14 @@ std::vector<ObservationKind> kinds(const Observer& observer) {
 TEST(Background, ReportsItsLifecycle) {
   Observer observer;
   App app = [&](Scope& scope, const Receive& receive, const Send& send) {
-    BackgroundTask task("audit", [] { sim::sleep(sim::kMillisecond); }, {.observer = &observer, .request = 7});
+    BackgroundTask task("audit", [] { sim::sleep(sim::kMillisecond); },
+                        {.observer = &observer, .request = 7});
     PlainTextResponse("ok", {.background = task})(scope, receive, send);
   };
   EXPECT_TRUE(get(app, "/").complete);
-  EXPECT_THAT(kinds(observer), ElementsAre(ObservationKind::background_scheduled,
-                                           ObservationKind::background_started,
-                                           ObservationKind::background_finished));
+  EXPECT_THAT(kinds(observer),
+              ElementsAre(ObservationKind::background_scheduled, ObservationKind::background_started,
+                          ObservationKind::background_finished));
   EXPECT_EQ(observer.log().back().request, 7U);
   EXPECT_EQ(observer.log().back().detail, "audit");
   EXPECT_EQ(observer.log().back().time_ns, sim::kMillisecond);
@@ -418,7 +423,8 @@ TEST(Background, ReportsCancellationAndErrors) {
   ASSERT_TRUE(in_sim([&] {
                 BackgroundTask slow("slow", [] { sim::sleep(sim::kSecond); }, {.observer = &observer});
                 EXPECT_TRUE(sim::move_on_after(sim::kMillisecond, [&] { slow(); }));
-                BackgroundTask failing("failing", [] { throw std::runtime_error("boom"); }, {.observer = &observer});
+                BackgroundTask failing("failing", [] { throw std::runtime_error("boom"); },
+                                       {.observer = &observer});
                 EXPECT_THROW(failing(), std::runtime_error);
               }).ok());
   EXPECT_THAT(kinds(observer),
@@ -448,7 +454,8 @@ TEST(Background, RunsAfterStreamStoppedByDisconnect) {
                 const Send send = [&](const Message&) {
                   if (++sent == 3) gone.set();
                 };
-                StreamingResponse response(stream_indefinitely(), {.background = BackgroundTask("bg", [&] { ran = true; })});
+                StreamingResponse response(stream_indefinitely(),
+                                           {.background = BackgroundTask("bg", [&] { ran = true; })});
                 Scope scope;
                 response(scope, receive, send);
               }).ok());

@@ -26,14 +26,14 @@
 namespace asgisim::core {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using test_support::call_here;
 using test_support::Exchange;
 using test_support::get;
 using test_support::http_scope;
 using test_support::request;
 using test_support::ThreadPerCall;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 std::optional<std::vector<std::string>> methods(std::vector<std::string> list) { return list; }
 
@@ -57,19 +57,21 @@ std::shared_ptr<Router> make_app(ThreadPoolRunner& pool) {
   auto as_float = +[](const PathParam& p) { return json_float(std::get<double>(p)); };
   auto as_string = +[](const PathParam& p) { return json_string(std::get<std::string>(p)); };
   return std::make_shared<Router>(Routes{
-      Route("/", sync([](Request&) { return text("Hello, world"); }), {.methods = methods({"GET"}), .name = "homepage"}),
-      Mount("/users",
-            Routes{
-                Route("/", sync([](Request&) { return text("All users"); }), {.name = "users"}),
-                Route("/me", sync([](Request&) { return text("User fixed me"); }), {.name = "user_me"}),
-                Route("/{username}", sync([](Request& r) { return text("User " + param_text(r, "username")); }),
-                      {.name = "user"}),
-                Route("/{username}:disable",
-                      sync([](Request& r) { return text("User " + param_text(r, "username") + " disabled"); }),
-                      {.methods = methods({"PUT"}), .name = "disable_user"}),
-                Route("/nomatch", sync([](Request&) { return text("User fixed no match"); }),
-                      {.name = "user_no_match"}),
-            }),
+      Route("/", sync([](Request&) { return text("Hello, world"); }),
+            {.methods = methods({"GET"}), .name = "homepage"}),
+      Mount(
+          "/users",
+          Routes{
+              Route("/", sync([](Request&) { return text("All users"); }), {.name = "users"}),
+              Route("/me", sync([](Request&) { return text("User fixed me"); }), {.name = "user_me"}),
+              Route("/{username}", sync([](Request& r) { return text("User " + param_text(r, "username")); }),
+                    {.name = "user"}),
+              Route("/{username}:disable",
+                    sync([](Request& r) { return text("User " + param_text(r, "username") + " disabled"); }),
+                    {.methods = methods({"PUT"}), .name = "disable_user"}),
+              Route("/nomatch", sync([](Request&) { return text("User fixed no match"); }),
+                    {.name = "user_no_match"}),
+          }),
       Mount("/partial", Routes{Route("/", partial_endpoint("foo"), {.name = "partial"}),
                                Route("/cls", partial_endpoint("foo"), {.name = "partial_cls"})}),
       Mount("/static", Response("xxxxx", {.media_type = "image/png"})),
@@ -260,7 +262,8 @@ App add_headers_middleware(App app) {
   return [app](Scope& scope, const Receive& receive, const Send& send) {
     scope.state["add_headers_middleware"] = "true";
     app(scope, receive, [&send](Message message) {
-      if (message.type == MessageType::http_response_start) message.headers.emplace_back("X-Test", "Set by middleware");
+      if (message.type == MessageType::http_response_start)
+        message.headers.emplace_back("X-Test", "Set by middleware");
       send(std::move(message));
     });
   };
@@ -275,10 +278,12 @@ Response assert_middleware_header_route(Request& request) {
 TEST(Mount, Middleware) {
   auto routes = std::make_shared<Router>(
       Routes{Route("/", assert_middleware_header_route, {.methods = methods({"GET"}), .name = "route"})});
-  const App mounted_app = Route("/", assert_middleware_header_route, {.methods = methods({"GET"}), .name = "route"});
+  const App mounted_app =
+      Route("/", assert_middleware_header_route, {.methods = methods({"GET"}), .name = "route"});
   for (const App& inner : {as_app(routes), mounted_app}) {
-    const App app = as_app(std::make_shared<Router>(
-        Routes{Mount("/http", add_headers_middleware(inner)), Route("/home", [](Request&) { return text("home"); })}));
+    const App app =
+        as_app(std::make_shared<Router>(Routes{Mount("/http", add_headers_middleware(inner)),
+                                               Route("/home", [](Request&) { return text("home"); })}));
     Exchange response = get(app, "/home");
     EXPECT_EQ(response.status, 200);
     EXPECT_FALSE(response.header("X-Test"));
@@ -299,7 +304,8 @@ TEST(Mount, RoutesUrlPathFor) {
 // Port of test_mount_asgi_app_with_middleware_url_path_for: an opaque
 // mounted app has no routes to look through.
 TEST(Mount, AsgiAppUrlPathFor) {
-  const App route = Route("/", assert_middleware_header_route, {.methods = methods({"GET"}), .name = "route"});
+  const App route =
+      Route("/", assert_middleware_header_route, {.methods = methods({"GET"}), .name = "route"});
   Router app(Routes{Mount("/http", add_headers_middleware(route))});
   EXPECT_THROW(app.url_path_for("route"), NoMatchFound);
 }
@@ -308,7 +314,8 @@ TEST(Mount, AsgiAppUrlPathFor) {
 TEST(Mount, SeesRoutesAddedAfterMounting) {
   auto inner = std::make_shared<Router>();
   const App app = Mount("/http", inner);
-  inner->add_route(Route("/inner", [](Request&) { return text("Hello, world"); }, {.methods = methods({"GET"})}));
+  inner->add_route(
+      Route("/inner", [](Request&) { return text("Hello, world"); }, {.methods = methods({"GET"})}));
   EXPECT_EQ(get(app, "/http/inner").status, 200);
 }
 
@@ -398,9 +405,10 @@ std::vector<MessageType> types(const std::vector<Message>& messages) {
 TEST(Lifespan, RunsStartupAndShutdownHooks) {
   bool startup_complete = false;
   bool shutdown_complete = false;
-  auto router = std::make_shared<Router>(
-      Routes{Route("/", [](Request&) { return PlainTextResponse("hello, world"); })},
-      RouterOptions{.on_startup = {[&] { startup_complete = true; }}, .on_shutdown = {[&] { shutdown_complete = true; }}});
+  auto router =
+      std::make_shared<Router>(Routes{Route("/", [](Request&) { return PlainTextResponse("hello, world"); })},
+                               RouterOptions{.on_startup = {[&] { startup_complete = true; }},
+                                             .on_shutdown = {[&] { shutdown_complete = true; }}});
   const App app = as_app(router);
   EXPECT_FALSE(startup_complete);
   const LifespanRun run = run_lifespan(app, [&] {
@@ -412,8 +420,8 @@ TEST(Lifespan, RunsStartupAndShutdownHooks) {
   EXPECT_FALSE(run.error);
   EXPECT_TRUE(startup_complete);
   EXPECT_TRUE(shutdown_complete);
-  EXPECT_THAT(types(run.sent), ElementsAre(MessageType::lifespan_startup_complete,
-                                           MessageType::lifespan_shutdown_complete));
+  EXPECT_THAT(types(run.sent),
+              ElementsAre(MessageType::lifespan_startup_complete, MessageType::lifespan_shutdown_complete));
 }
 
 // Port of test_raise_on_startup.
@@ -445,7 +453,8 @@ TEST(Lifespan, RaiseOnShutdown) {
 TEST(Convertors, DefaultFloatConvertor) {
   const App app = as_app(std::make_shared<Router>(Routes{Route("/{param:float}", [](Request& request) {
     EXPECT_TRUE(std::holds_alternative<double>(request.path_params().at("param")));
-    return JSONResponse("{\"float\":" + json_float(std::get<double>(request.path_params().at("param"))) + "}");
+    return JSONResponse("{\"float\":" + json_float(std::get<double>(request.path_params().at("param"))) +
+                        "}");
   })}));
   EXPECT_EQ(get(app, "/1.0").status, 200);
   EXPECT_EQ(get(app, "/1.0").body, R"({"float":1.0})");

@@ -30,19 +30,20 @@ class ThreadPerCall final : public ThreadPoolRunner {
  public:
   void run_sync(std::function<void()> fn) override {
     sim::LoopFuture<void> done("run_sync");
-    sim::TaskHandle worker = sim::Simulation::current().spawn_thread("worker", [done, fn = std::move(fn)]() mutable {
-      try {
-        fn();
-      } catch (const sim::TaskUnwound&) {
-        throw;
-      } catch (const boost::context::detail::forced_unwind&) {
-        throw;
-      } catch (...) {
-        done.set_exception(std::current_exception());
-        return;
-      }
-      done.set_result();
-    });
+    sim::TaskHandle worker =
+        sim::Simulation::current().spawn_thread("worker", [done, fn = std::move(fn)]() mutable {
+          try {
+            fn();
+          } catch (const sim::TaskUnwound&) {
+            throw;
+          } catch (const boost::context::detail::forced_unwind&) {
+            throw;
+          } catch (...) {
+            done.set_exception(std::current_exception());
+            return;
+          }
+          done.set_result();
+        });
     done.set_producer(worker.id());
     ++calls;
     done.get(/*cancellable=*/false);
@@ -56,14 +57,15 @@ struct Exchange {
   Headers headers{};
   Bytes body{};
   std::size_t body_messages = 0;
-  bool complete = false;          // the final body message (more_body false) was sent
-  std::exception_ptr error{};     // what the app raised, if anything
-  std::string url{};              // the last URL requested (after redirects)
+  bool complete = false;       // the final body message (more_body false) was sent
+  std::exception_ptr error{};  // what the app raised, if anything
+  std::string url{};           // the last URL requested (after redirects)
   std::optional<std::string> header(std::string_view name) const { return get_header(headers, name); }
 };
 
 // The scope Starlette's TestClient builds for `target` ("/path?query").
-inline Scope http_scope(std::string method, std::string_view target, Headers headers = {{"host", "testserver"}}) {
+inline Scope http_scope(std::string method, std::string_view target,
+                        Headers headers = {{"host", "testserver"}}) {
   Scope scope;
   scope.method = std::move(method);
   const std::size_t question = target.find('?');
@@ -77,7 +79,8 @@ inline Scope http_scope(std::string method, std::string_view target, Headers hea
 // Calls `app` from the current simulation task. receive() hands out
 // `incoming` in order, then (like uvicorn and TestClient) waits until the
 // response is complete and answers http.disconnect from then on.
-inline Exchange call_here(const App& app, Scope scope, std::vector<Message> incoming = {Message::request("")}) {
+inline Exchange call_here(const App& app, Scope scope,
+                          std::vector<Message> incoming = {Message::request("")}) {
   Exchange result;
   sim::Event complete("response complete");
   std::size_t next = 0;

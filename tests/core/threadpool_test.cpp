@@ -57,7 +57,8 @@ TEST(ThreadPoolExecutor, DefaultMaxWorkersFollowThePythonVersion) {
 
 TEST(ThreadPoolExecutor, Python37StartsAThreadPerCallUpTo200AndMemoryPlateaus) {
   for (Strategy strategy : {Strategy::fifo, Strategy::random}) {
-    ThreadPoolExecutor pool({.python = PythonVersion::py37, .cpu_count = 40, .retained_bytes_per_thread = kModelBytes});
+    ThreadPoolExecutor pool(
+        {.python = PythonVersion::py37, .cpu_count = 40, .retained_bytes_per_thread = kModelBytes});
     ASSERT_EQ(pool.max_workers(), 200U);
     Simulation sim({.seed = 7, .strategy = strategy});
     std::vector<std::uint64_t> threads_after;
@@ -83,7 +84,8 @@ TEST(ThreadPoolExecutor, Python37StartsAThreadPerCallUpTo200AndMemoryPlateaus) {
 }
 
 TEST(ThreadPoolExecutor, Python38FifoReusesOneThread) {
-  ThreadPoolExecutor pool({.python = PythonVersion::py38, .cpu_count = 40, .retained_bytes_per_thread = kModelBytes});
+  ThreadPoolExecutor pool(
+      {.python = PythonVersion::py38, .cpu_count = 40, .retained_bytes_per_thread = kModelBytes});
   ASSERT_EQ(pool.max_workers(), 32U);
   Simulation sim({.seed = 1, .strategy = Strategy::fifo});
   const RunResult result = run_sequential(pool, sim, 200, [](int) {});
@@ -185,7 +187,9 @@ TEST(ThreadPoolExecutor, CancelledCallerSkipsACallNoWorkerStarted) {
 
 TEST(ThreadPoolExecutor, ShutdownStopsTheWorkers) {
   Observer observer;
-  ThreadPoolExecutor pool({.python = PythonVersion::py38, .cpu_count = 4, .retained_bytes_per_thread = 100,
+  ThreadPoolExecutor pool({.python = PythonVersion::py38,
+                           .cpu_count = 4,
+                           .retained_bytes_per_thread = 100,
                            .observer = &observer});
   Simulation sim({.seed = 3, .strategy = Strategy::fifo});
   sim.spawn("caller", [&] {
@@ -201,8 +205,9 @@ TEST(ThreadPoolExecutor, ShutdownStopsTheWorkers) {
   EXPECT_EQ(pool.stats().retained_bytes_current, 0U);
   std::vector<ObservationKind> kinds;
   for (const Observation& observation : observer.log()) kinds.push_back(observation.kind);
-  EXPECT_EQ(kinds, (std::vector<ObservationKind>{ObservationKind::thread_started, ObservationKind::memory_retained,
-                                                  ObservationKind::thread_stopped, ObservationKind::memory_retained}));
+  EXPECT_EQ(kinds, (std::vector<ObservationKind>{
+                       ObservationKind::thread_started, ObservationKind::memory_retained,
+                       ObservationKind::thread_stopped, ObservationKind::memory_retained}));
 }
 
 // ---- anyio.to_thread.run_sync -----------------------------------------------

@@ -40,8 +40,8 @@ bool contains(const std::string& text, std::string_view part) { return text.find
 // ---- 6: threadpool-growth ------------------------------------------------------
 
 TEST(ThreadpoolGrowth, Python37DefaultExecutorGrowsPastTheMemoryBudgetAndPlateaus) {
-  const std::optional<RunOutcome> outcome =
-      first_outcome(scenario("threadpool-growth"), ConfigKind::buggy, 100, [](const RunOutcome& o) { return o.failed(); });
+  const std::optional<RunOutcome> outcome = first_outcome(
+      scenario("threadpool-growth"), ConfigKind::buggy, 100, [](const RunOutcome& o) { return o.failed(); });
   ASSERT_TRUE(outcome.has_value());
   EXPECT_EQ(outcome->failure, FailureClass::invariant) << describe(*outcome);
   EXPECT_EQ(outcome->invariant, "memory-budget") << describe(*outcome);
@@ -113,7 +113,8 @@ TEST(StreamingAfterDisconnect, NoListenerBehindDroppedSendsIsALivenessFailure) {
   EXPECT_TRUE(contains(outcome.report, "spec_version 2.4")) << outcome.report;
   EXPECT_TRUE(contains(outcome.report, "stream 1: ")) << outcome.report;
   // Stopped by the scenario's small budgets, not after an hour of virtual time.
-  EXPECT_LE(outcome.result.end_time_ns, scenario("streaming-after-disconnect").info().time_max_ns + sim::kSecond);
+  EXPECT_LE(outcome.result.end_time_ns,
+            scenario("streaming-after-disconnect").info().time_max_ns + sim::kSecond);
 }
 
 TEST(StreamingAfterDisconnect, Uvicorn0280RaisingSendsStopTheStreamToo) {
@@ -122,7 +123,8 @@ TEST(StreamingAfterDisconnect, Uvicorn0280RaisingSendsStopTheStreamToo) {
   RunSettings settings = kRandom;
   settings.stack_override = {.uvicorn = "0.28.0"};
   for (std::uint64_t seed = 0; seed < 50; ++seed) {
-    const RunOutcome outcome = run_seed(scenario("streaming-after-disconnect"), ConfigKind::buggy, seed, settings);
+    const RunOutcome outcome =
+        run_seed(scenario("streaming-after-disconnect"), ConfigKind::buggy, seed, settings);
     EXPECT_FALSE(outcome.failed()) << "seed " << seed << ": " << describe(outcome);
   }
 }
@@ -131,7 +133,8 @@ TEST(StreamingAfterDisconnect, StarletteBefore042ListensWhateverTheServer) {
   RunSettings settings = kRandom;
   settings.stack_override = {.starlette = "0.41.3"};
   for (std::uint64_t seed = 0; seed < 50; ++seed) {
-    const RunOutcome outcome = run_seed(scenario("streaming-after-disconnect"), ConfigKind::buggy, seed, settings);
+    const RunOutcome outcome =
+        run_seed(scenario("streaming-after-disconnect"), ConfigKind::buggy, seed, settings);
     EXPECT_FALSE(outcome.failed()) << "seed " << seed << ": " << describe(outcome);
   }
 }

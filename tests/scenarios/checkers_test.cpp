@@ -43,14 +43,23 @@ class Sequence {
   }
   Sequence& add(K kind, core::RequestId request, std::string layer = "x", std::string detail = {},
                 std::uint64_t value = 0) {
-    observer_.observe(Observation{.kind = kind, .time_ns = time_ns_, .request = request, .layer = std::move(layer),
-                                  .message = std::nullopt, .detail = std::move(detail), .value = value});
+    observer_.observe(Observation{.kind = kind,
+                                  .time_ns = time_ns_,
+                                  .request = request,
+                                  .layer = std::move(layer),
+                                  .message = std::nullopt,
+                                  .detail = std::move(detail),
+                                  .value = value});
     return *this;
   }
   Sequence& sent(core::RequestId request, std::string boundary, Message message) {
-    observer_.observe(Observation{.kind = K::sent, .time_ns = time_ns_, .request = request,
-                                  .layer = std::move(boundary), .message = std::move(message),
-                                  .detail = "http GET", .value = 1});
+    observer_.observe(Observation{.kind = K::sent,
+                                  .time_ns = time_ns_,
+                                  .request = request,
+                                  .layer = std::move(boundary),
+                                  .message = std::move(message),
+                                  .detail = "http GET",
+                                  .value = 1});
     return *this;
   }
   // The violations after the run ended.
@@ -73,7 +82,8 @@ TEST(ResponseComplete, PassesWhenTheClientGotItOrLeft) {
   Sequence s({"response-complete"});
   s.add(K::request_started, 1, "uvicorn", "GET /").add(K::client_got_complete, 1, "client");
   s.add(K::request_started, 2, "uvicorn", "GET /").add(K::client_disconnected, 2, "client");
-  s.add(K::request_started, 3, "uvicorn", "GET /").add(K::client_got_start, 3, "client", {}, 200)
+  s.add(K::request_started, 3, "uvicorn", "GET /")
+      .add(K::client_got_start, 3, "client", {}, 200)
       .add(K::app_raised, 3, "uvicorn", "boom");
   EXPECT_TRUE(s.finish().empty());
 }
@@ -93,9 +103,11 @@ TEST(ResponseComplete, BlamesTheLayerThatKeptTheFinalBody) {
 
 TEST(BackgroundComplete, PassesWhenEveryTaskFinished) {
   Sequence s({"background-complete"});
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit").add(K::background_started, 1, "BackgroundTask", "audit")
+  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
+      .add(K::background_started, 1, "BackgroundTask", "audit")
       .add(K::background_finished, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail").add(K::background_started, 2, "BackgroundTask", "mail")
+  s.add(K::background_scheduled, 2, "BackgroundTask", "mail")
+      .add(K::background_started, 2, "BackgroundTask", "mail")
       .add(K::error_raised, 2, "BackgroundTask", "mail: ValueError");  // an error is no-swallowed-error's
   EXPECT_TRUE(s.finish().empty());
 }
@@ -103,7 +115,8 @@ TEST(BackgroundComplete, PassesWhenEveryTaskFinished) {
 TEST(BackgroundComplete, ReportsCancelledAndNeverRun) {
   Sequence s({"background-complete"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit").add(K::background_started, 1, "BackgroundTask", "audit");
+  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
+      .add(K::background_started, 1, "BackgroundTask", "audit");
   s.at(5 * kMillisecond).add(K::background_cancelled, 1, "BackgroundTask", "audit");
   s.add(K::background_scheduled, 2, "BackgroundTask", "mail");
   const auto& v = s.finish();
@@ -111,18 +124,21 @@ TEST(BackgroundComplete, ReportsCancelledAndNeverRun) {
   EXPECT_EQ(v[0].invariant, "background-complete");
   EXPECT_NE(v[0].detail.find("'audit' of request 1 (GET /) was cancelled"), std::string::npos) << v[0].detail;
   EXPECT_EQ(v[0].time_ns, 5 * kMillisecond);
-  EXPECT_NE(v[1].detail.find("'mail' of request 2 was scheduled but never started"), std::string::npos) << v[1].detail;
+  EXPECT_NE(v[1].detail.find("'mail' of request 2 was scheduled but never started"), std::string::npos)
+      << v[1].detail;
 }
 
 TEST(CleanupRuns, ACancellationIsAllowedOnlyAfterTheClientLeft) {
   Sequence passing({"cleanup-runs"});
   passing.add(K::context_entered, 1, "Db", "session").add(K::context_exited, 1, "Db", "session", 0);
-  passing.add(K::context_entered, 2, "Db", "session").add(K::client_disconnected, 2, "client")
+  passing.add(K::context_entered, 2, "Db", "session")
+      .add(K::client_disconnected, 2, "client")
       .add(K::context_exited, 2, "Db", "session", 1);
   EXPECT_TRUE(passing.finish().empty());
 
   Sequence failing({"cleanup-runs"});
-  failing.add(K::context_entered, 1, "Db", "session").add(K::client_got_complete, 1, "client")
+  failing.add(K::context_entered, 1, "Db", "session")
+      .add(K::client_got_complete, 1, "client")
       .add(K::context_exited, 1, "Db", "session", 1);
   const auto& v = failing.finish();
   ASSERT_EQ(only(v), "cleanup-runs @Db");
@@ -131,7 +147,8 @@ TEST(CleanupRuns, ACancellationIsAllowedOnlyAfterTheClientLeft) {
 
 TEST(CleanupRuns, AnExitCutShortOrNeverRunFails) {
   Sequence s({"cleanup-runs"});
-  s.add(K::context_entered, 1, "Db", "session").add(K::client_disconnected, 1, "client")
+  s.add(K::context_entered, 1, "Db", "session")
+      .add(K::client_disconnected, 1, "client")
       .add(K::context_exit_cancelled, 1, "Db", "session", 1);
   s.add(K::context_entered, 2, "Lock", "lock");
   const auto& v = s.finish();
@@ -146,7 +163,8 @@ TEST(ResponseNotDelayed, CompletionBeforeOrAtTheStartOfBackgroundWorkPasses) {
   s.add(K::background_started, 1, "BackgroundTask", "audit").add(K::response_completed, 1, "uvicorn");
   s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
   // Work that takes no time may finish first without anything waiting for it.
-  s.add(K::background_started, 2, "BackgroundTask", "audit").add(K::background_finished, 2, "BackgroundTask", "audit")
+  s.add(K::background_started, 2, "BackgroundTask", "audit")
+      .add(K::background_finished, 2, "BackgroundTask", "audit")
       .add(K::response_completed, 2, "uvicorn");
   EXPECT_TRUE(s.finish().empty());
 }
@@ -161,14 +179,16 @@ TEST(ResponseNotDelayed, CompletionThatWaitedForBackgroundWorkFails) {
   s.add(K::response_completed, 1, "uvicorn");
   const auto& v = s.finish();
   ASSERT_EQ(only(v), "response-not-delayed @BaseHTTPMiddleware");
-  EXPECT_NE(v[0].detail.find("completed at 10000000 ns, after its background work"), std::string::npos) << v[0].detail;
+  EXPECT_NE(v[0].detail.find("completed at 10000000 ns, after its background work"), std::string::npos)
+      << v[0].detail;
 }
 
 TEST(NoSwallowedError, AnErrorMustSurface) {
   Sequence passing({"no-swallowed-error"});
   passing.add(K::error_raised, 1, "endpoint", "ValueError").add(K::app_raised, 1, "uvicorn", "ValueError");
   passing.add(K::error_raised, 2, "endpoint", "ValueError").add(K::client_got_start, 2, "client", {}, 500);
-  passing.add(K::error_raised, 3, "endpoint", "HTTPException(404)").add(K::client_got_start, 3, "client", {}, 404);
+  passing.add(K::error_raised, 3, "endpoint", "HTTPException(404)")
+      .add(K::client_got_start, 3, "client", {}, 404);
   EXPECT_TRUE(passing.finish().empty());
 
   Sequence failing({"no-swallowed-error"});
@@ -190,7 +210,8 @@ TEST(RequestLatency, JudgesFromTheRequestStartToItsCompletion) {
   s.at(3 * kSecond).add(K::background_finished, 9, "BackgroundTask", "x");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
-  EXPECT_NE(v[0].detail.find("request 2 (GET /slow): completed after 2000 ms"), std::string::npos) << v[0].detail;
+  EXPECT_NE(v[0].detail.find("request 2 (GET /slow): completed after 2000 ms"), std::string::npos)
+      << v[0].detail;
   EXPECT_NE(v[1].detail.find("request 4 (GET /stuck): still incomplete after 3000 ms"), std::string::npos)
       << v[1].detail;
 }
@@ -205,7 +226,8 @@ TEST(Bounds, ThreadsAndMemoryReportTheFirstExcessAndThePeak) {
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].invariant, "threads-bounded");
   EXPECT_EQ(v[0].time_ns, 4);
-  EXPECT_NE(v[0].detail.find("bound of 3 threads at 4 ns and peaked at 5 threads"), std::string::npos) << v[0].detail;
+  EXPECT_NE(v[0].detail.find("bound of 3 threads at 4 ns and peaked at 5 threads"), std::string::npos)
+      << v[0].detail;
   EXPECT_EQ(v[1].invariant, "memory-budget");
   EXPECT_NE(v[1].detail.find("peaked at 1500 bytes"), std::string::npos) << v[1].detail;
 
@@ -266,37 +288,40 @@ core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observe
 core::App endpoint_with_background(core::Observer& observer, sim::Nanoseconds work_ns) {
   return core::request_response([&observer, work_ns](core::Request& request) {
     return core::PlainTextResponse(
-        "ok", {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
-                                                  {.observer = &observer, .request = request.scope().request_id})});
+        "ok",
+        {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
+                                            {.observer = &observer, .request = request.scope().request_id})});
   });
 }
 
 TEST(RealStack, BackgroundCompleteCatchesTheCancelBehaviour) {
-  for (const auto& [behaviour, fails] : {std::pair{core::BaseHttpBehaviour::cancel, true},
-                                        std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+  for (const auto& [behaviour, fails] :
+       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
     const auto v = run_stack({"background-complete", "response-complete"}, {}, [&](core::Observer& observer) {
-      return core::validated_chain({base_http(behaviour, observer)}, endpoint_with_background(observer, 10 * kMillisecond),
-                                   observer);
+      return core::validated_chain({base_http(behaviour, observer)},
+                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
     });
-    EXPECT_EQ(only(v), fails ? "background-complete @BackgroundTask" : "count 0") << core::to_string(behaviour);
+    EXPECT_EQ(only(v), fails ? "background-complete @BackgroundTask" : "count 0")
+        << core::to_string(behaviour);
   }
 }
 
 TEST(RealStack, ResponseNotDelayedCatchesNoBreak) {
   for (const auto& [behaviour, fails] : {std::pair{core::BaseHttpBehaviour::no_break, true},
-                                        std::pair{core::BaseHttpBehaviour::cached_body, true},
-                                        std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+                                         std::pair{core::BaseHttpBehaviour::cached_body, true},
+                                         std::pair{core::BaseHttpBehaviour::fixed, false}}) {
     const auto v = run_stack({"response-not-delayed"}, {}, [&](core::Observer& observer) {
-      return core::validated_chain({base_http(behaviour, observer)}, endpoint_with_background(observer, 10 * kMillisecond),
-                                   observer);
+      return core::validated_chain({base_http(behaviour, observer)},
+                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
     });
-    EXPECT_EQ(only(v), fails ? "response-not-delayed @BaseHTTPMiddleware" : "count 0") << core::to_string(behaviour);
+    EXPECT_EQ(only(v), fails ? "response-not-delayed @BaseHTTPMiddleware" : "count 0")
+        << core::to_string(behaviour);
   }
 }
 
 TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
-  for (const auto& [behaviour, fails] : {std::pair{core::BaseHttpBehaviour::cancel, true},
-                                        std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+  for (const auto& [behaviour, fails] :
+       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
     const auto v = run_stack({"cleanup-runs"}, {}, [&](core::Observer& observer) {
       core::NamedMiddleware session{"Session", [&observer](core::App app) {
                                       return core::context_manager_middleware(
@@ -318,13 +343,15 @@ TEST(RealStack, NoSwallowedErrorCatchesAMiddlewareThatHidesAnError) {
   // Starlette's ServerErrorMiddleware answers 500 and re-raises: surfaced.
   EXPECT_TRUE(run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
                 return core::validated_chain(
-                    {{"ServerErrorMiddleware", [](core::App app) { return core::server_error_middleware(std::move(app)); }}},
+                    {{"ServerErrorMiddleware",
+                      [](core::App app) { return core::server_error_middleware(std::move(app)); }}},
                     raising(observer), observer);
               }).empty());
   // A user middleware that answers 200 whatever happened: silence.
   const auto v = run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
     core::NamedMiddleware silencer{"Silencer", [](core::App app) -> core::App {
-                                     return [app](core::Scope& scope, const core::Receive& receive, const core::Send& send) {
+                                     return [app](core::Scope& scope, const core::Receive& receive,
+                                                  const core::Send& send) {
                                        try {
                                          app(scope, receive, send);
                                        } catch (const std::runtime_error&) {
@@ -343,8 +370,10 @@ TEST(RealStack, ResponseCompleteCatchesAMiddlewareThatDropsTheFinalBody) {
     return [drop](core::Observer& observer) {
       core::NamedMiddleware dropper{"Dropper", [drop](core::App app) {
                                       return core::pure_asgi_middleware(
-                                          std::move(app), {.on_send = [drop](Message m) -> std::optional<Message> {
-                                            if (drop && m.type == core::MessageType::http_response_body) return std::nullopt;
+                                          std::move(app),
+                                          {.on_send = [drop](Message m) -> std::optional<Message> {
+                                            if (drop && m.type == core::MessageType::http_response_body)
+                                              return std::nullopt;
                                             return m;
                                           }});
                                     }};
@@ -384,8 +413,10 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
     // Python 3.7's default executor on 4 CPUs: up to 20 threads, one per concurrent call.
-    core::ThreadPoolExecutor executor({.python = core::PythonVersion::py37, .cpu_count = 4,
-                                       .retained_bytes_per_thread = 1'000, .observer = &observer});
+    core::ThreadPoolExecutor executor({.python = core::PythonVersion::py37,
+                                       .cpu_count = 4,
+                                       .retained_bytes_per_thread = 1'000,
+                                       .observer = &observer});
     const auto v = run_calls(executor, observer);
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].invariant, "threads-bounded");
@@ -395,7 +426,8 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
   {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
-    core::AnyioToThread limited({.total_tokens = 4, .retained_bytes_per_thread = 1'000, .observer = &observer});
+    core::AnyioToThread limited(
+        {.total_tokens = 4, .retained_bytes_per_thread = 1'000, .observer = &observer});
     EXPECT_TRUE(run_calls(limited, observer).empty());
   }
 }

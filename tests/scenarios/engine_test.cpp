@@ -83,7 +83,8 @@ TEST(RunSchedule, TheLogCarriesEverySettingThatShapesTheRun) {
   EXPECT_EQ(restored.max_time_ns, settings.max_time_ns);
   EXPECT_EQ(parsed.config_hash, config_hash(scenario, ConfigKind::buggy, restored));
   EXPECT_NE(parsed.config_hash, config_hash(scenario, ConfigKind::buggy, {}));  // another stack, another hash
-  const RunOutcome replayed = run_schedule(scenario, ConfigKind::buggy, parsed, sim::ReplayMode::strict, restored);
+  const RunOutcome replayed =
+      run_schedule(scenario, ConfigKind::buggy, parsed, sim::ReplayMode::strict, restored);
   EXPECT_EQ(replayed.trace_hash, original.trace_hash);
 }
 
@@ -112,8 +113,9 @@ TEST(RunSchedule, StrictReplayRejectsLeftOverDecisions) {
     EXPECT_NE(std::string(error.what()).find("left over"), std::string::npos) << error.what();
   }
   // Leniently, extra decisions are simply not asked for.
-  EXPECT_EQ(run_schedule(coin, ConfigKind::buggy, longer, sim::ReplayMode::lenient, random_settings()).trace_hash,
-            original.trace_hash);
+  EXPECT_EQ(
+      run_schedule(coin, ConfigKind::buggy, longer, sim::ReplayMode::lenient, random_settings()).trace_hash,
+      original.trace_hash);
 }
 
 TEST(RunSeed, DeadlockReportsTheWaitForGraph) {
@@ -142,7 +144,8 @@ TEST(RunSeed, MaxTimeOverridesTheScenarioBudget) {
   settings.max_time_ns = sim::kMillisecond / 2;
   bool liveness = false;
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
-    liveness = liveness || run_seed(scenario, ConfigKind::buggy, seed, settings).failure == FailureClass::liveness;
+    liveness =
+        liveness || run_seed(scenario, ConfigKind::buggy, seed, settings).failure == FailureClass::liveness;
   }
   EXPECT_TRUE(liveness);
 }
@@ -176,7 +179,9 @@ TEST(RunSeed, AnUncaughtExceptionIsASwallowedError) {
 class NamesAnUnknownInvariant final : public Scenario {
  public:
   const ScenarioInfo& info() const override { return info_; }
-  void build(RunContext& run) const override { run.sim.spawn("idle", [] { sim::sleep(1); }); }
+  void build(RunContext& run) const override {
+    run.sim.spawn("idle", [] { sim::sleep(1); });
+  }
 
  private:
   ScenarioInfo info_{.name = "test-unknown-invariant", .invariants = {"no-such-invariant"}};
@@ -198,13 +203,16 @@ TEST(Severity, MostSevereWins) {
 
 // Any decision sequence is a valid run (lenient), and the log that run
 // consumed replays strictly to the same trace and the same verdict.
-RC_GTEST_PROP(RunScheduleProperty, LenientRunsReplayStrictly, (const std::vector<std::uint8_t>& values, bool buggy)) {
+RC_GTEST_PROP(RunScheduleProperty, LenientRunsReplayStrictly,
+              (const std::vector<std::uint8_t>& values, bool buggy)) {
   toys::BackgroundBehindBaseHttp scenario;
   const ConfigKind config = buggy ? ConfigKind::buggy : ConfigKind::fixed;
   sim::DecisionLog log;
-  for (const std::uint8_t value : values) log.record({.label = "any", .stream = sim::Stream::other, .n = 256, .value = value});
+  for (const std::uint8_t value : values)
+    log.record({.label = "any", .stream = sim::Stream::other, .n = 256, .value = value});
   const RunOutcome lenient = run_schedule(scenario, config, log, sim::ReplayMode::lenient, random_settings());
-  const RunOutcome strict = run_schedule(scenario, config, lenient.decisions, sim::ReplayMode::strict, random_settings());
+  const RunOutcome strict =
+      run_schedule(scenario, config, lenient.decisions, sim::ReplayMode::strict, random_settings());
   RC_ASSERT(strict.trace_hash == lenient.trace_hash);
   RC_ASSERT(strict.failure == lenient.failure);
   RC_ASSERT(strict.invariant == lenient.invariant);
@@ -279,10 +287,12 @@ TEST(Sweep, AnErrorInAnyRunIsRethrownAfterTheThreadsStop) {
   RunSettings settings = random_settings();
   settings.stack_override = {.starlette = "0.13.0"};
   for (const std::uint32_t jobs : {1u, 2u}) {
-    EXPECT_THROW(sweep(scenario, ConfigKind::fixed, settings, SweepOptions{.seeds = 8, .jobs = jobs}), UsageError);
+    EXPECT_THROW(sweep(scenario, ConfigKind::fixed, settings, SweepOptions{.seeds = 8, .jobs = jobs}),
+                 UsageError);
   }
-  EXPECT_THROW(sweep(scenario, ConfigKind::fixed, random_settings(), SweepOptions{.shard = {.index = 3, .count = 2}}),
-               UsageError);
+  EXPECT_THROW(
+      sweep(scenario, ConfigKind::fixed, random_settings(), SweepOptions{.shard = {.index = 3, .count = 2}}),
+      UsageError);
 }
 
 TEST(Sweep, ParseShard) {
@@ -335,7 +345,8 @@ TEST(Shrink, ARealStackFailureGetsShorterAndStillFailsTheSameWay) {
   EXPECT_LT(shrunk.log.size(), original.decisions.size());
   // The file a user gets replays strictly to the same failure.
   const sim::DecisionLog file = sim::DecisionLog::parse(shrunk.log.to_text());
-  const RunOutcome replayed = run_schedule(scenario, ConfigKind::buggy, file, sim::ReplayMode::strict, random_settings());
+  const RunOutcome replayed =
+      run_schedule(scenario, ConfigKind::buggy, file, sim::ReplayMode::strict, random_settings());
   EXPECT_EQ(replayed.failure, original.failure);
   EXPECT_EQ(replayed.invariant, original.invariant);
   EXPECT_EQ(replayed.trace_hash, shrunk.outcome.trace_hash);
@@ -356,7 +367,8 @@ TEST(Reproduce, NamesEveryOptionThatShapesTheRun) {
   outcome.scenario = "bg";
   outcome.config = ConfigKind::fixed;
   outcome.seed = 42;
-  EXPECT_EQ(reproduce_command(outcome, random_settings()), "asgisim replay bg --config fixed --strategy random --seed 42");
+  EXPECT_EQ(reproduce_command(outcome, random_settings()),
+            "asgisim replay bg --config fixed --strategy random --seed 42");
   RunSettings settings{.strategy = sim::Strategy::pct, .pct_depth = 5};
   settings.stack_override = {.starlette = "0.20.4", .python = "3.7"};
   settings.max_time_ns = 1'500 * sim::kMillisecond;

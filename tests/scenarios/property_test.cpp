@@ -39,7 +39,8 @@ void check_property(Testable&& testable, int cases) {
     params.maxSuccess = cases;
     params.seed = 0x5eed'2029;
   }
-  const rc::detail::TestResult result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
+  const rc::detail::TestResult result =
+      rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
   if (!result.template is<rc::detail::SuccessResult>()) {
     std::ostringstream message;
     rc::detail::printResultMessage(result, message);
@@ -192,9 +193,11 @@ TEST(RandomStackProperty, background_error_behind_base_http_is_reported) {
       [] {
         StackDescription stack = *gen::stack_description({core::BaseHttpBehaviour::fixed});
         stack.middleware.insert(stack.middleware.begin(), {.kind = MiddlewareKind::base_http_passthrough});
-        if (stack.endpoint.background == BackgroundKind::none) stack.endpoint.background = BackgroundKind::async_task;
+        if (stack.endpoint.background == BackgroundKind::none)
+          stack.endpoint.background = BackgroundKind::async_task;
         stack.endpoint.raises = RaisePoint::in_background;
-        stack.endpoint.background_ns = std::max<sim::Nanoseconds>(stack.endpoint.background_ns, 5 * sim::kMillisecond);
+        stack.endpoint.background_ns =
+            std::max<sim::Nanoseconds>(stack.endpoint.background_ns, 5 * sim::kMillisecond);
         for (ClientDescription& client : stack.clients) {
           for (RequestDescription& request : client.requests) request.disconnect = core::Disconnect{};
         }
@@ -235,8 +238,8 @@ TEST(RandomStackProperty, a_failing_buggy_seed_replays_to_the_same_hash) {
         const RunOutcome again = run_seed(random_stack(), ConfigKind::buggy, failure->seed, kSettings);
         RC_ASSERT(again.trace_hash == failure->trace_hash);
         RC_ASSERT(again.invariant == failure->invariant);
-        const RunOutcome replayed =
-            run_schedule(random_stack(), ConfigKind::buggy, failure->decisions, sim::ReplayMode::strict, kSettings);
+        const RunOutcome replayed = run_schedule(random_stack(), ConfigKind::buggy, failure->decisions,
+                                                 sim::ReplayMode::strict, kSettings);
         RC_ASSERT(replayed.trace_hash == failure->trace_hash);
         RC_ASSERT(replayed.invariant == failure->invariant);
       },

@@ -18,7 +18,8 @@ std::string usage_error(std::string_view spec) {
 }
 
 TEST(StackSpec, ParsesEveryPackage) {
-  const StackVersions v = parse_stack_spec("starlette==0.20.4,uvicorn==0.28.0,python==3.7,anyio==4.2,fastapi==0.81.0");
+  const StackVersions v =
+      parse_stack_spec("starlette==0.20.4,uvicorn==0.28.0,python==3.7,anyio==4.2,fastapi==0.81.0");
   EXPECT_EQ(v.starlette, "0.20.4");
   EXPECT_EQ(v.uvicorn, "0.28.0");
   EXPECT_EQ(v.python, "3.7");
@@ -82,7 +83,8 @@ TEST(Resolve, PythonAnyioFastapi) {
   EXPECT_THROW(resolve({.anyio = "2.0"}), UsageError);
   EXPECT_EQ(resolve({.fastapi = "0.81.0"}).yield_exit, core::YieldExitBehaviour::shared_pool);
   EXPECT_EQ(resolve({.fastapi = "0.82.0"}).yield_exit, core::YieldExitBehaviour::own_limiter);
-  EXPECT_EQ(resolve({.fastapi = "0.68.0"}).base_http, core::BaseHttpBehaviour::fixed);  // starlette unset: default
+  EXPECT_EQ(resolve({.fastapi = "0.68.0"}).base_http,
+            core::BaseHttpBehaviour::fixed);  // starlette unset: default
 }
 
 TEST(Resolve, UnsetVersionsKeepDefaults) {

@@ -60,14 +60,14 @@ TEST(SimTest, ADeadlockedBodyReportsTheSeedAndTheWaitForGraph) {
 }
 
 TEST(SimTest, AnExceptionInTheBodyReportsTheSeed) {
-  EXPECT_NONFATAL_FAILURE(
-      run_sim_test([](sim::Simulation&) { throw std::runtime_error("kaboom"); },
-                   SimTestSettings{.seed = 9, .strategy = sim::Strategy::pct}),
-      "ASGISIM_SEED=9 ASGISIM_STRATEGY=pct");
+  EXPECT_NONFATAL_FAILURE(run_sim_test([](sim::Simulation&) { throw std::runtime_error("kaboom"); },
+                                       SimTestSettings{.seed = 9, .strategy = sim::Strategy::pct}),
+                          "ASGISIM_SEED=9 ASGISIM_STRATEGY=pct");
 }
 
 TEST(SimTest, TheFilterNamesTheRunningTest) {
-  EXPECT_NE(testing::reproduce_line(1, sim::Strategy::fifo).find("--gtest_filter=SimTest.TheFilterNamesTheRunningTest"),
+  EXPECT_NE(testing::reproduce_line(1, sim::Strategy::fifo)
+                .find("--gtest_filter=SimTest.TheFilterNamesTheRunningTest"),
             std::string::npos);
 }
 
@@ -76,8 +76,9 @@ SIM_TEST(DISABLED_SimTestChild, FailsOnSeedThree) { EXPECT_NE(sim.options().seed
 
 std::string run_child(const std::string& environment) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string command = environment + " " + self + " --gtest_also_run_disabled_tests "
-                                            "--gtest_filter=DISABLED_SimTestChild.FailsOnSeedThree 2>&1";
+  const std::string command = environment + " " + self +
+                              " --gtest_also_run_disabled_tests "
+                              "--gtest_filter=DISABLED_SimTestChild.FailsOnSeedThree 2>&1";
   std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), &pclose);
   std::string out;
   std::array<char, 4096> buffer{};
@@ -93,7 +94,8 @@ TEST(SimTest, AFailingBodyPrintsItsSeedAndTheReproduceLineFromTheEnvironment) {
   EXPECT_NE(failing.find("simulated test failed at seed 3 (strategy fifo)"), std::string::npos) << failing;
   // The listener repeats the line after the failure messages.
   EXPECT_NE(failing.find("reproduce: ASGISIM_SEED=3 ASGISIM_STRATEGY=fifo"), std::string::npos) << failing;
-  EXPECT_NE(failing.find("--gtest_filter=DISABLED_SimTestChild.FailsOnSeedThree\n[  FAILED  ]"), std::string::npos)
+  EXPECT_NE(failing.find("--gtest_filter=DISABLED_SimTestChild.FailsOnSeedThree\n[  FAILED  ]"),
+            std::string::npos)
       << failing;
 }
 

@@ -32,16 +32,17 @@ class BackgroundBehindBaseHttp final : public Scenario {
     core::Endpoint endpoint = [&observer](core::Request& request) {
       const sim::Nanoseconds work_ns = sim::choose(kWork, 3) * 5 * sim::kMillisecond;
       return core::PlainTextResponse(
-          "ok", {.background = core::BackgroundTask("audit", [work_ns] { work_ns ? sim::sleep(work_ns) : sim::checkpoint(); },
-                                                    {.observer = &observer, .request = request.scope().request_id})});
+          "ok", {.background = core::BackgroundTask(
+                     "audit", [work_ns] { work_ns ? sim::sleep(work_ns) : sim::checkpoint(); },
+                     {.observer = &observer, .request = request.scope().request_id})});
     };
     const core::BaseHttpOptions options{.behaviour = run.stack.base_http, .observer = &observer};
-    core::App app = core::validated_chain(
-        {{"BaseHTTPMiddleware",
-          [options](core::App inner) {
-            return core::base_http_middleware(std::move(inner), core::passthrough_dispatch(), options);
-          }}},
-        core::request_response(std::move(endpoint)), observer);
+    core::App app = core::validated_chain({{"BaseHTTPMiddleware",
+                                            [options](core::App inner) {
+                                              return core::base_http_middleware(
+                                                  std::move(inner), core::passthrough_dispatch(), options);
+                                            }}},
+                                          core::request_response(std::move(endpoint)), observer);
     auto server = std::make_shared<core::Server>(run.sim, observer, std::move(app), run.stack.server);
     for (int i = 1; i <= 2; ++i) {
       run.sim.spawn("client-" + std::to_string(i), [server] {
@@ -52,14 +53,15 @@ class BackgroundBehindBaseHttp final : public Scenario {
   }
 
  private:
-  ScenarioInfo info_{.name = "test-background",
-                     .title = "toy: background task behind BaseHTTPMiddleware",
-                     .upstream = "encode/starlette#1438",
-                     .buggy = {.versions = {.starlette = "0.20.4"}, .summary = "cancel"},
-                     .fixed = {.versions = {.starlette = "0.29.0"}, .summary = "fixed"},
-                     .invariants = {"background-complete", "response-complete", "start-once", "body-after-start"},
-                     .steps_max = 200'000,
-                     .time_max_ns = 60 * sim::kSecond};
+  ScenarioInfo info_{
+      .name = "test-background",
+      .title = "toy: background task behind BaseHTTPMiddleware",
+      .upstream = "encode/starlette#1438",
+      .buggy = {.versions = {.starlette = "0.20.4"}, .summary = "cancel"},
+      .fixed = {.versions = {.starlette = "0.29.0"}, .summary = "fixed"},
+      .invariants = {"background-complete", "response-complete", "start-once", "body-after-start"},
+      .steps_max = 200'000,
+      .time_max_ns = 60 * sim::kSecond};
 };
 
 // Fails (an uncaught exception) when a four-sided coin shows 3, after a

@@ -338,14 +338,16 @@ TEST(Lifecycle, ASimulationDestroyedWithoutRunningReleasesItsTasks) {
 TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
   Simulation sim({.strategy = Strategy::fifo});
   std::vector<std::string> log;
-  sim.spawn("poller", [&] {
-    Simulation& s = Simulation::current();
-    for (int pass = 0; pass < 3; ++pass) {
-      log.push_back("poll busy=" + std::to_string(s.busy_others_ready_count()) +
-                    " picks=" + std::to_string(s.busy_picks()));
-      s.cancel_shielded_checkpoint();
-    }
-  }, {.poller = true});
+  sim.spawn("poller",
+            [&] {
+              Simulation& s = Simulation::current();
+              for (int pass = 0; pass < 3; ++pass) {
+                log.push_back("poll busy=" + std::to_string(s.busy_others_ready_count()) +
+                              " picks=" + std::to_string(s.busy_picks()));
+                s.cancel_shielded_checkpoint();
+              }
+            },
+            {.poller = true});
   sim.spawn("worker", [&] {
     Simulation& s = Simulation::current();
     log.push_back("work busy=" + std::to_string(s.busy_others_ready_count()) +
@@ -358,8 +360,7 @@ TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
   // The poller's own picks never count; the worker's two do. The worker sees
   // the ready poller as ready but not as busy.
   const std::vector<std::string> expected = {"poll busy=1 picks=0", "work busy=0 others=1",
-                                             "poll busy=1 picks=1", "work again",
-                                             "poll busy=0 picks=2"};
+                                             "poll busy=1 picks=1", "work again", "poll busy=0 picks=2"};
   EXPECT_EQ(log, expected);
 }
 

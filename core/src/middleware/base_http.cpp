@@ -137,7 +137,8 @@ class MiddlewareCall {
         return this->call_next(task_group, request);
       };
       Response response = middleware_.dispatch(request_, call_next);
-      if (traits_.drop_dispatch_background && response.streaming_behaviour() == StreamingBehaviour::send_only) {
+      if (traits_.drop_dispatch_background &&
+          response.streaming_behaviour() == StreamingBehaviour::send_only) {
         response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
       }
       if (traits_.cache_request_body) {
@@ -226,8 +227,9 @@ class MiddlewareCall {
       throw std::logic_error("assert message['type'] == 'http.response.start'");
     }
     auto body_stream = std::make_shared<BodyStream>(streams, traits_);
-    StreamingResponse response([body_stream] { return body_stream->next(); }, {.status_code = message.status},
-                               traits_.no_response_listener ? StreamingBehaviour::send_only : StreamingBehaviour::listen);
+    StreamingResponse response(
+        [body_stream] { return body_stream->next(); }, {.status_code = message.status},
+        traits_.no_response_listener ? StreamingBehaviour::send_only : StreamingBehaviour::listen);
     response.headers() = std::move(message.headers);  // response.raw_headers = message["headers"]
     return response;
   }
@@ -292,16 +294,26 @@ bool parse_base_http_behaviour(std::string_view text, BaseHttpBehaviour& out) {
 
 std::string_view starlette_versions(BaseHttpBehaviour behaviour) {
   switch (behaviour) {
-    case BaseHttpBehaviour::cancel_drain: return "0.15.0 to 0.20.0";
-    case BaseHttpBehaviour::cancel: return "0.20.1 to 0.20.4";
-    case BaseHttpBehaviour::disconnect: return "0.21.0 to 0.23.0";
-    case BaseHttpBehaviour::no_break: return "0.23.1 to 0.27.x";
-    case BaseHttpBehaviour::cached_body: return "0.28.0";
-    case BaseHttpBehaviour::fixed: return "0.29.0 to 0.38.2";
-    case BaseHttpBehaviour::no_listener: return "0.38.3 to 0.38.4";
-    case BaseHttpBehaviour::dispatch_background: return "0.38.5 to 0.45.x";
-    case BaseHttpBehaviour::reraise: return "0.46.0 to 0.46.1";
-    case BaseHttpBehaviour::reraise_once: return "0.46.2 and later";
+    case BaseHttpBehaviour::cancel_drain:
+      return "0.15.0 to 0.20.0";
+    case BaseHttpBehaviour::cancel:
+      return "0.20.1 to 0.20.4";
+    case BaseHttpBehaviour::disconnect:
+      return "0.21.0 to 0.23.0";
+    case BaseHttpBehaviour::no_break:
+      return "0.23.1 to 0.27.x";
+    case BaseHttpBehaviour::cached_body:
+      return "0.28.0";
+    case BaseHttpBehaviour::fixed:
+      return "0.29.0 to 0.38.2";
+    case BaseHttpBehaviour::no_listener:
+      return "0.38.3 to 0.38.4";
+    case BaseHttpBehaviour::dispatch_background:
+      return "0.38.5 to 0.45.x";
+    case BaseHttpBehaviour::reraise:
+      return "0.46.0 to 0.46.1";
+    case BaseHttpBehaviour::reraise_once:
+      return "0.46.2 and later";
   }
   return "?";
 }
@@ -339,32 +351,49 @@ std::optional<BaseHttpBehaviour> base_http_behaviour_for_starlette(std::string_v
 
 BaseHttpTraits traits(BaseHttpBehaviour behaviour) {
   switch (behaviour) {
-    case BaseHttpBehaviour::cancel_drain: return {.cancel_downstream = true};
+    case BaseHttpBehaviour::cancel_drain:
+      return {.cancel_downstream = true};
     case BaseHttpBehaviour::cancel:
       return {.cancel_downstream = true, .stop_at_final_body = true, .skip_empty_chunks = true};
-    case BaseHttpBehaviour::disconnect: return {.stop_at_final_body = true, .skip_empty_chunks = true};
-    case BaseHttpBehaviour::no_break: return {.skip_empty_chunks = true};
-    case BaseHttpBehaviour::cached_body: return {.skip_empty_chunks = true, .cache_request_body = true};
+    case BaseHttpBehaviour::disconnect:
+      return {.stop_at_final_body = true, .skip_empty_chunks = true};
+    case BaseHttpBehaviour::no_break:
+      return {.skip_empty_chunks = true};
+    case BaseHttpBehaviour::cached_body:
+      return {.skip_empty_chunks = true, .cache_request_body = true};
     case BaseHttpBehaviour::fixed:
       return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true};
     case BaseHttpBehaviour::no_listener:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
-              .no_response_listener = true, .drop_dispatch_background = true};
+      return {.stop_at_final_body = true,
+              .skip_empty_chunks = true,
+              .cache_request_body = true,
+              .no_response_listener = true,
+              .drop_dispatch_background = true};
     case BaseHttpBehaviour::dispatch_background:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
+      return {.stop_at_final_body = true,
+              .skip_empty_chunks = true,
+              .cache_request_body = true,
               .no_response_listener = true};
     case BaseHttpBehaviour::reraise:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
-              .no_response_listener = true, .raise_app_exc_after_group = true};
+      return {.stop_at_final_body = true,
+              .skip_empty_chunks = true,
+              .cache_request_body = true,
+              .no_response_listener = true,
+              .raise_app_exc_after_group = true};
     case BaseHttpBehaviour::reraise_once:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true,
-              .no_response_listener = true, .raise_app_exc_after_group = true, .raise_app_exc_once = true};
+      return {.stop_at_final_body = true,
+              .skip_empty_chunks = true,
+              .cache_request_body = true,
+              .no_response_listener = true,
+              .raise_app_exc_after_group = true,
+              .raise_app_exc_once = true};
   }
   return {};
 }
 
 App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions options) {
-  if (!app || !dispatch) throw std::invalid_argument("base_http_middleware needs an app and a dispatch function");
+  if (!app || !dispatch)
+    throw std::invalid_argument("base_http_middleware needs an app and a dispatch function");
   auto middleware = std::make_shared<const Middleware>(Middleware{.app = std::move(app),
                                                                   .dispatch = std::move(dispatch),
                                                                   .options = options,

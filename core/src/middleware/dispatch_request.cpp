@@ -13,7 +13,8 @@ namespace asgisim::core {
 
 DispatchRequest::DispatchRequest(Scope& scope, Receive receive, StreamConsumedRule rule)
     : scope_(&scope), receive_(std::move(receive)), rule_(rule) {
-  if (scope.type != "http") throw std::invalid_argument("Request needs an http scope, got '" + scope.type + "'");
+  if (scope.type != "http")
+    throw std::invalid_argument("Request needs an http scope, got '" + scope.type + "'");
 }
 
 const QueryParams& DispatchRequest::query_params() {

@@ -100,14 +100,16 @@ std::string_view http_status_phrase(int status_code) {
   return {};
 }
 
-HTTPException::HTTPException(int status_code, std::optional<std::string> detail, std::optional<Headers> headers)
+HTTPException::HTTPException(int status_code, std::optional<std::string> detail,
+                             std::optional<Headers> headers)
     : status_code_(status_code),
       detail_(default_detail(status_code, detail)),
       message_(std::to_string(status_code) + ": " + detail_),
       headers_(std::move(headers)) {}
 
 App server_error_middleware(App app, ServerErrorOptions options) {
-  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive, const Send& send) {
+  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive,
+                                                              const Send& send) {
     if (scope.type != "http") {
       app(scope, receive, send);
       return;
@@ -123,8 +125,9 @@ App server_error_middleware(App app, ServerErrorOptions options) {
       error = std::current_exception();
     }
     Request request(scope);
-    const Response response = options.handler ? options.handler(request, error)
-                                              : PlainTextResponse("Internal Server Error", {.status_code = 500});
+    const Response response = options.handler
+                                  ? options.handler(request, error)
+                                  : PlainTextResponse("Internal Server Error", {.status_code = 500});
     if (!response_started) response(scope, receive, send);
     // "We always continue to raise the exception. This allows servers to log
     // the error, or allows test clients to optionally raise the error."
@@ -134,7 +137,8 @@ App server_error_middleware(App app, ServerErrorOptions options) {
 
 Response http_exception_response(const HTTPException& error, HttpExceptionBody body) {
   const int status = error.status_code();
-  if (status == 204 || status == 304) return Response(Bytes{}, {.status_code = status, .headers = error.headers()});
+  if (status == 204 || status == 304)
+    return Response(Bytes{}, {.status_code = status, .headers = error.headers()});
   if (body == HttpExceptionBody::json) {
     return JSONResponse("{\"detail\":" + json_string(error.detail()) + "}",
                         {.status_code = status, .headers = error.headers()});
@@ -143,7 +147,8 @@ Response http_exception_response(const HTTPException& error, HttpExceptionBody b
 }
 
 App exception_middleware(App app, ExceptionMiddlewareOptions options) {
-  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive, const Send& send) {
+  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive,
+                                                              const Send& send) {
     if (scope.type != "http") {
       app(scope, receive, send);
       return;
@@ -168,7 +173,8 @@ App exception_middleware(App app, ExceptionMiddlewareOptions options) {
     }
     ExceptionHandler handler;
     if (http_error != nullptr) {
-      if (auto found = options.status_handlers.find(http_error->status_code()); found != options.status_handlers.end()) {
+      if (auto found = options.status_handlers.find(http_error->status_code());
+          found != options.status_handlers.end()) {
         handler = found->second;
       }
     }

@@ -10,7 +10,8 @@ namespace asgisim::core {
 
 namespace detail {
 
-void report_context(const ContextReport& report, ObservationKind kind, std::uint64_t value, std::string extra) {
+void report_context(const ContextReport& report, ObservationKind kind, std::uint64_t value,
+                    std::string extra) {
   if (report.observer == nullptr) return;
   std::string text = extra.empty() ? report.name : report.name + ": " + extra;
   report.observer->observe(Observation{.kind = kind,
@@ -26,7 +27,8 @@ std::string describe_error(const std::exception_ptr& error) { return sim::descri
 }  // namespace detail
 
 App pure_asgi_middleware(App app, PureAsgiHooks hooks) {
-  return [app = std::move(app), hooks = std::move(hooks)](Scope& scope, const Receive& receive, const Send& send) {
+  return [app = std::move(app), hooks = std::move(hooks)](Scope& scope, const Receive& receive,
+                                                          const Send& send) {
     const Receive wrapped_receive = [&]() -> Message {
       Message message = receive();
       return hooks.on_receive ? hooks.on_receive(std::move(message)) : message;
@@ -43,13 +45,16 @@ App pure_asgi_middleware(App app, PureAsgiHooks hooks) {
 }
 
 App context_manager_middleware(App app, ContextManagerMiddlewareOptions options) {
-  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive, const Send& send) {
+  return [app = std::move(app), options = std::move(options)](Scope& scope, const Receive& receive,
+                                                              const Send& send) {
     if (scope.type != "http") {
       app(scope, receive, send);
       return;
     }
-    const ContextReport report{
-        .observer = options.observer, .request = scope.request_id, .layer = options.name, .name = options.name};
+    const ContextReport report{.observer = options.observer,
+                               .request = scope.request_id,
+                               .layer = options.name,
+                               .name = options.name};
     const auto downstream = [&] { app(scope, receive, send); };
     if (options.exit == ContextExit::sync) {
       sync_with(report, downstream, options.exit_work);

@@ -37,8 +37,9 @@ Disconnect parse_disconnect(const std::string& text) {
     disconnect.kind = DisconnectKind::before_request;
     return disconnect;
   }
-  for (const auto& [prefix, kind] : {std::pair<std::string_view, DisconnectKind>{"after_send:", DisconnectKind::after_send},
-                                     std::pair<std::string_view, DisconnectKind>{"mid_body:", DisconnectKind::mid_body}}) {
+  for (const auto& [prefix, kind] :
+       {std::pair<std::string_view, DisconnectKind>{"after_send:", DisconnectKind::after_send},
+        std::pair<std::string_view, DisconnectKind>{"mid_body:", DisconnectKind::mid_body}}) {
     if (view.substr(0, prefix.size()) == prefix) {
       disconnect.kind = kind;
       disconnect.count = parse_count(view.substr(prefix.size()), "client.disconnect");
@@ -55,14 +56,16 @@ constexpr std::array<std::pair<std::string_view, MiddlewareKind>, 5> kMiddleware
     {"server_error", MiddlewareKind::server_error},
     {"exception", MiddlewareKind::exception},
 }};
-constexpr std::array<std::pair<std::string_view, ReadsBody>, 3> kReadsBody{{
-    {"none", ReadsBody::none}, {"body", ReadsBody::body}, {"stream", ReadsBody::stream}}};
-constexpr std::array<std::pair<std::string_view, Raises>, 4> kRaises{{{"never", Raises::never},
-                                                                      {"before_start", Raises::before_start},
-                                                                      {"in_stream", Raises::in_stream},
-                                                                      {"in_background", Raises::in_background}}};
+constexpr std::array<std::pair<std::string_view, ReadsBody>, 3> kReadsBody{
+    {{"none", ReadsBody::none}, {"body", ReadsBody::body}, {"stream", ReadsBody::stream}}};
+constexpr std::array<std::pair<std::string_view, Raises>, 4> kRaises{
+    {{"never", Raises::never},
+     {"before_start", Raises::before_start},
+     {"in_stream", Raises::in_stream},
+     {"in_background", Raises::in_background}}};
 constexpr std::array<std::pair<std::string_view, bool>, 2> kSync{{{"async", false}, {"sync", true}}};
-constexpr std::array<std::pair<std::string_view, bool>, 2> kStreaming{{{"plain", false}, {"streaming", true}}};
+constexpr std::array<std::pair<std::string_view, bool>, 2> kStreaming{
+    {{"plain", false}, {"streaming", true}}};
 constexpr std::array<std::pair<std::string_view, bool>, 2> kRaise{{{"drop", false}, {"raise", true}}};
 
 EndpointSpec parse_endpoint(const nlohmann::json& json) {
@@ -75,8 +78,9 @@ EndpointSpec parse_endpoint(const nlohmann::json& json) {
       .raises = parse_enum(json.at("raises"), kRaises, "stack.endpoint.raises"),
   };
   if (const nlohmann::json& background = json.at("background"); !background.is_null()) {
-    endpoint.background = Background{.sync = parse_enum(background.at("kind"), kSync, "stack.endpoint.background.kind"),
-                                     .pauses = background.at("pauses").get<int>()};
+    endpoint.background =
+        Background{.sync = parse_enum(background.at("kind"), kSync, "stack.endpoint.background.kind"),
+                   .pauses = background.at("pauses").get<int>()};
   }
   if (endpoint.chunks < 0 || endpoint.chunk_pause < 0) throw CaseError("stack.endpoint: negative count");
   return endpoint;
@@ -95,7 +99,8 @@ Case parse_case(const nlohmann::json& json) {
   parsed.body_chunks = client.at("body_chunks").get<std::vector<std::uint64_t>>();
   parsed.disconnect = parse_disconnect(client.at("disconnect").get<std::string>());
   const nlohmann::json& server = json.at("server");
-  parsed.send_raises_after_disconnect = parse_enum(server.at("send_after_disconnect"), kRaise, "server.send_after_disconnect");
+  parsed.send_raises_after_disconnect =
+      parse_enum(server.at("send_after_disconnect"), kRaise, "server.send_after_disconnect");
   parsed.spec_version = server.at("spec_version").get<std::string>();
   if (json.contains("limits")) {
     const nlohmann::json& limits = json.at("limits");

@@ -29,7 +29,8 @@ template <class Record>
 // anyio.sleep(0): a bare yield, cancellable.
 void sleep_zero() { sim::checkpoint(); }
 
-core::App base_http(core::App app, int index, bool reads_body, core::BaseHttpBehaviour behaviour, Recorder& record) {
+core::App base_http(core::App app, int index, bool reads_body, core::BaseHttpBehaviour behaviour,
+                    Recorder& record) {
   core::DispatchFunction dispatch = [index, reads_body, &record](core::DispatchRequest& request,
                                                                  const core::CallNext& call_next) {
     record("dispatch_started", {{"mw", index}});
@@ -41,14 +42,16 @@ core::App base_http(core::App app, int index, bool reads_body, core::BaseHttpBeh
       }
       response.emplace(call_next(request));
     } catch (...) {
-      record_and_rethrow(
-          [&](const std::string& name) { record("dispatch_raised", {{"mw", index}, {"exception", name}}); });
+      record_and_rethrow([&](const std::string& name) {
+        record("dispatch_raised", {{"mw", index}, {"exception", name}});
+      });
     }
     record("call_next_returned", {{"mw", index}, {"status", response->status_code()}});
     return std::move(*response);
   };
-  return core::base_http_middleware(std::move(app), std::move(dispatch),
-                                    {.behaviour = behaviour, .name = "BaseHTTPMiddleware[" + std::to_string(index) + "]"});
+  return core::base_http_middleware(
+      std::move(app), std::move(dispatch),
+      {.behaviour = behaviour, .name = "BaseHTTPMiddleware[" + std::to_string(index) + "]"});
 }
 
 // _PureAsgiContextMiddleware: `async with ctx: await app(...)` through the
@@ -60,8 +63,8 @@ core::App pure_asgi_cm(core::App app, int index, Recorder& record) {
     std::exception_ptr body_error{};
   };
   auto exit = std::make_shared<Exit>();
-  core::App body = [app = std::move(app), index, exit, &record](core::Scope& scope, const core::Receive& receive,
-                                                                const core::Send& send) {
+  core::App body = [app = std::move(app), index, exit, &record](
+                       core::Scope& scope, const core::Receive& receive, const core::Send& send) {
     record("context_entered", {{"mw", index}});
     exit->body_error = nullptr;
     try {
@@ -91,27 +94,28 @@ core::App pure_asgi_cm(core::App app, int index, Recorder& record) {
   return core::context_manager_middleware(std::move(body), std::move(options));
 }
 
-core::BackgroundTask background(const Background& spec, bool raises, core::ThreadPoolRunner& pool, Recorder& record) {
+core::BackgroundTask background(const Background& spec, bool raises, core::ThreadPoolRunner& pool,
+                                Recorder& record) {
   if (spec.sync) {
-    return core::BackgroundTask(
-        "work_in_thread",
-        [raises, &record] {
-          record("background_started");
-          if (raises) {
-            record("background_raised", {{"exception", "AppError"}});
-            throw AppError();
-          }
-          record("background_finished");
-        },
-        {.sync = true, .threadpool = &pool});
+    return core::BackgroundTask("work_in_thread",
+                                [raises, &record] {
+                                  record("background_started");
+                                  if (raises) {
+                                    record("background_raised", {{"exception", "AppError"}});
+                                    throw AppError();
+                                  }
+                                  record("background_finished");
+                                },
+                                {.sync = true, .threadpool = &pool});
   }
   return core::BackgroundTask("work", [pauses = spec.pauses, raises, &record] {
     record("background_started");
     try {
       for (int pause = 0; pause < pauses; ++pause) sleep_zero();
     } catch (...) {
-      record_and_rethrow(
-          [&](const std::string& name) { record("background_cancelled", {{"exception", name}}); });
+      record_and_rethrow([&](const std::string& name) {
+        record("background_cancelled", {{"exception", name}});
+      });
     }
     if (raises) {
       record("background_raised", {{"exception", "AppError"}});
@@ -147,11 +151,13 @@ core::BodyIterator body_iterator(const EndpointSpec& spec, Recorder& record) {
 
 core::Response make_response(const EndpointSpec& spec, core::ThreadPoolRunner& pool, Recorder& record) {
   core::BackgroundTasks tasks;
-  if (spec.background) tasks = background(*spec.background, spec.raises == Raises::in_background, pool, record);
+  if (spec.background)
+    tasks = background(*spec.background, spec.raises == Raises::in_background, pool, record);
   if (!spec.streaming) return core::PlainTextResponse("hello", {.background = std::move(tasks)});
   core::BodyIterator content = body_iterator(spec, record);
   if (spec.sync) content = core::iterate_in_threadpool(std::move(content), pool);
-  return core::StreamingResponse(std::move(content), {.media_type = "text/plain", .background = std::move(tasks)});
+  return core::StreamingResponse(std::move(content),
+                                 {.media_type = "text/plain", .background = std::move(tasks)});
 }
 
 core::Endpoint endpoint(const EndpointSpec& spec, core::ThreadPoolRunner& pool, Recorder& record) {
@@ -192,8 +198,8 @@ core::Endpoint endpoint(const EndpointSpec& spec, core::ThreadPoolRunner& pool, 
 
 }  // namespace
 
-core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour, core::ThreadPoolRunner& pool,
-                         Recorder& record) {
+core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour,
+                         core::ThreadPoolRunner& pool, Recorder& record) {
   core::App app = core::request_response(endpoint(the_case.endpoint, pool, record));
   for (int index = static_cast<int>(the_case.middleware.size()) - 1; index >= 0; --index) {
     switch (the_case.middleware[static_cast<std::size_t>(index)]) {
@@ -203,9 +209,15 @@ core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour
       case MiddlewareKind::base_http_reads_body:
         app = base_http(std::move(app), index, /*reads_body=*/true, behaviour, record);
         break;
-      case MiddlewareKind::pure_asgi_cm: app = pure_asgi_cm(std::move(app), index, record); break;
-      case MiddlewareKind::server_error: app = core::server_error_middleware(std::move(app)); break;
-      case MiddlewareKind::exception: app = core::exception_middleware(std::move(app)); break;
+      case MiddlewareKind::pure_asgi_cm:
+        app = pure_asgi_cm(std::move(app), index, record);
+        break;
+      case MiddlewareKind::server_error:
+        app = core::server_error_middleware(std::move(app));
+        break;
+      case MiddlewareKind::exception:
+        app = core::exception_middleware(std::move(app));
+        break;
     }
   }
   return app;

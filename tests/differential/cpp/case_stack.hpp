@@ -20,7 +20,7 @@ namespace asgisim::differential {
 
 // `pool` runs the sync endpoint, sync iterator and sync background task;
 // `pool` and `record` must outlive every call of the app.
-core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour, core::ThreadPoolRunner& pool,
-                         Recorder& record);
+core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour,
+                         core::ThreadPoolRunner& pool, Recorder& record);
 
 }  // namespace asgisim::differential

@@ -56,7 +56,8 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
   if (arguments.cases.empty()) return std::nullopt;
   const auto behaviour = asgisim::core::base_http_behaviour_for_starlette(arguments.run.starlette);
   if (!behaviour) {
-    std::cerr << "differential_model_runner: no modelled behaviour for Starlette " << arguments.run.starlette << "\n";
+    std::cerr << "differential_model_runner: no modelled behaviour for Starlette " << arguments.run.starlette
+              << "\n";
     return std::nullopt;
   }
   arguments.run.behaviour = *behaviour;

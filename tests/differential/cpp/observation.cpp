@@ -23,7 +23,8 @@ nlohmann::json summarise(const nlohmann::json& events, const std::vector<Middlew
                            {"complete", false},
                            {"disconnected", false},
                            {"connection_closed", nullptr}};
-  nlohmann::json background = has_background ? nlohmann::json{{"started", false}, {"end", "not_started"}} : nullptr;
+  nlohmann::json background =
+      has_background ? nlohmann::json{{"started", false}, {"end", "not_started"}} : nullptr;
   std::map<int, nlohmann::json> contexts;
   for (std::size_t index = 0; index < middleware.size(); ++index) {
     if (middleware[index] != MiddlewareKind::pure_asgi_cm) continue;
@@ -91,17 +92,32 @@ void print_trace(sim::Simulation& simulation, const std::string& id) {
   for (const sim::TraceRecord& record : simulation.trace().records()) {
     std::string kind;
     switch (record.kind) {
-      case sim::TraceKind::switch_to: kind = "run"; break;
-      case sim::TraceKind::yield: kind = "  yield"; break;
-      case sim::TraceKind::block: kind = "  block"; break;
-      case sim::TraceKind::wake: kind = "  wake"; break;
-      case sim::TraceKind::spawn: kind = "  spawn"; break;
-      case sim::TraceKind::finish: kind = "  finish"; break;
-      case sim::TraceKind::cancel: kind = "  cancel"; break;
+      case sim::TraceKind::switch_to:
+        kind = "run";
+        break;
+      case sim::TraceKind::yield:
+        kind = "  yield";
+        break;
+      case sim::TraceKind::block:
+        kind = "  block";
+        break;
+      case sim::TraceKind::wake:
+        kind = "  wake";
+        break;
+      case sim::TraceKind::spawn:
+        kind = "  spawn";
+        break;
+      case sim::TraceKind::finish:
+        kind = "  finish";
+        break;
+      case sim::TraceKind::cancel:
+        kind = "  cancel";
+        break;
       case sim::TraceKind::note:
         std::cerr << "    " << simulation.trace().string(static_cast<std::uint32_t>(record.object)) << "\n";
         continue;
-      default: continue;
+      default:
+        continue;
     }
     std::cerr << kind << " " << simulation.task_name(record.task) << " #" << record.task << "\n";
   }
@@ -133,14 +149,13 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
     });
     server_scope = nullptr;
   });
-  simulation.spawn(
-      "time box",
-      [&] {
-        sim::sleep(the_case.timebox_ns);
-        record.stop("timebox");
-        if (server_scope != nullptr) server_scope->cancel();
-      },
-      {.daemon = true});
+  simulation.spawn("time box",
+                   [&] {
+                     sim::sleep(the_case.timebox_ns);
+                     record.stop("timebox");
+                     if (server_scope != nullptr) server_scope->cancel();
+                   },
+                   {.daemon = true});
   const sim::RunResult result = simulation.run();
   if (result.status == sim::RunStatus::liveness_steps) record.stop("step_budget");
   if (options.trace) print_trace(simulation, the_case.id);
@@ -150,11 +165,12 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
   if (result.status != sim::RunStatus::completed && result.status != sim::RunStatus::liveness_steps &&
       !(result.status == sim::RunStatus::deadlock && !record.events().empty() &&
         record.events().back().at("ev") == "app_hung")) {
-    observation["error"] = std::string("simulation ") + std::string(sim::to_string(result.status)) + ": " +
-                           result.report;
+    observation["error"] =
+        std::string("simulation ") + std::string(sim::to_string(result.status)) + ": " + result.report;
     return observation;
   }
-  observation.update(summarise(record.events(), the_case.middleware, the_case.endpoint.background.has_value()));
+  observation.update(
+      summarise(record.events(), the_case.middleware, the_case.endpoint.background.has_value()));
   observation["events"] = record.events();
   if (options.meta) {
     observation["meta"] = {{"starlette", options.starlette},

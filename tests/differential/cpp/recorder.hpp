@@ -7,8 +7,8 @@
 //   Recorder record;
 //   record("dispatch_started", {{"mw", 0}});
 //   try { ... } catch (...) {
-//     if (auto name = exception_name(std::current_exception())) record("endpoint_raised", {{"exception", *name}});
-//     throw;
+//     if (auto name = exception_name(std::current_exception())) record("endpoint_raised", {{"exception",
+//     *name}}); throw;
 //   }
 #pragma once
 

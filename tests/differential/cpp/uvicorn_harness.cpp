@@ -41,7 +41,8 @@ UvicornHarness::UvicornHarness(const Case& the_case, Recorder& record) : case_(t
   scope_.raw_path = "/";
   scope_.headers = {{"host", "testserver"}};
   if (!the_case.body_chunks.empty()) {
-    const std::uint64_t size = std::accumulate(the_case.body_chunks.begin(), the_case.body_chunks.end(), std::uint64_t{0});
+    const std::uint64_t size =
+        std::accumulate(the_case.body_chunks.begin(), the_case.body_chunks.end(), std::uint64_t{0});
     scope_.headers.emplace_back("content-length", std::to_string(size));
   }
   scope_.request_id = 1;
@@ -54,8 +55,8 @@ void UvicornHarness::client_disconnects() {
 }
 
 core::Message UvicornHarness::receive() {
-  if (case_.disconnect.kind == DisconnectKind::mid_body && !disconnected_ && !response_complete_ && !body_done_ &&
-      chunks_given_ == static_cast<std::size_t>(case_.disconnect.count)) {
+  if (case_.disconnect.kind == DisconnectKind::mid_body && !disconnected_ && !response_complete_ &&
+      !body_done_ && chunks_given_ == static_cast<std::size_t>(case_.disconnect.count)) {
     client_disconnects();
   }
   if (!disconnected_ && !response_complete_ && body_done_) {
@@ -90,9 +91,11 @@ void UvicornHarness::send(core::Message message, const char* origin) {
   }
   const char* error = nullptr;
   if (!response_started_) {
-    if (message.type != core::MessageType::http_response_start) error = "Expected ASGI message 'http.response.start'";
+    if (message.type != core::MessageType::http_response_start)
+      error = "Expected ASGI message 'http.response.start'";
   } else if (!response_complete_) {
-    if (message.type != core::MessageType::http_response_body) error = "Expected ASGI message 'http.response.body'";
+    if (message.type != core::MessageType::http_response_body)
+      error = "Expected ASGI message 'http.response.body'";
   } else {
     error = "Unexpected ASGI message sent, after response already completed.";
   }
@@ -118,7 +121,8 @@ void UvicornHarness::send(core::Message message, const char* origin) {
 }
 
 void UvicornHarness::send_500_response() {
-  send(core::Message::start(500, {{"content-type", "text/plain; charset=utf-8"}, {"connection", "close"}}), "server");
+  send(core::Message::start(500, {{"content-type", "text/plain; charset=utf-8"}, {"connection", "close"}}),
+       "server");
   send(core::Message::body_chunk("Internal Server Error"), "server");
 }
 

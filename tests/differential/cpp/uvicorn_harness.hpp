@@ -41,8 +41,8 @@ class UvicornHarness {
   Recorder& record_;
   core::Scope scope_{};
   bool disconnected_ = false;
-  std::size_t chunks_given_ = 0;         // request-body chunks handed to the app
-  bool body_done_ = false;               // the app has received more_body=false
+  std::size_t chunks_given_ = 0;          // request-body chunks handed to the app
+  bool body_done_ = false;                // the app has received more_body=false
   std::uint64_t messages_delivered_ = 0;  // messages the client received, any origin
   bool response_started_ = false;
   bool response_complete_ = false;

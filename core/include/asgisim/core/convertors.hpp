@@ -86,7 +86,7 @@ CompiledPath compile_path(std::string_view path);
 // re.match of the compiled template against `path`: the raw text captured
 // for each parameter, in template order, or nullopt.
 std::optional<std::vector<std::pair<std::string, std::string>>> match_path(const CompiledPath& compiled,
-                                                                            std::string_view path);
+                                                                           std::string_view path);
 
 // routing.replace_params: substitutes every "{name}" of `format` whose name
 // is in `params` and has a convertor, removing those entries from `params`

@@ -34,8 +34,9 @@ std::string_view to_string(EndpointKind kind);
 struct Endpoint {
   // Any callable Response(Request&) is an async endpoint.
   template <class Fn>
-    requires(!std::is_same_v<std::decay_t<Fn>, Endpoint> && std::is_invocable_r_v<Response, Fn&, Request&>)
-  Endpoint(Fn&& fn) : function(std::forward<Fn>(fn)) {}  // NOLINT: implicit, like passing a function in Python
+  requires(!std::is_same_v<std::decay_t<Fn>, Endpoint> && std::is_invocable_r_v<Response, Fn&, Request&>)
+      Endpoint(Fn&& fn)
+      : function(std::forward<Fn>(fn)) {}  // NOLINT: implicit, like passing a function in Python
 
   // A `def` endpoint run through `threadpool`.
   static Endpoint sync(EndpointFunction function, ThreadPoolRunner& threadpool) {

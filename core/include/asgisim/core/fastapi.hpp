@@ -110,7 +110,7 @@ struct Dependency {
   std::string name{};  // the function's name, for traces and observations
   DependencyKind kind = DependencyKind::async_def;
   DependencyCall call{};
-  DependencyExit exit{};            // yield kinds only
+  DependencyExit exit{};              // yield kinds only
   std::vector<Depends> parameters{};  // its own Depends(...) parameters, in declaration order
 
   static DependencyPtr async_def(std::string name, DependencyCall call, std::vector<Depends> parameters = {});

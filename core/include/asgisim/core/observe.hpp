@@ -42,16 +42,16 @@ enum class ObservationKind : std::uint8_t {
   // Work the stack does on the request's behalf.
   background_scheduled,  // `detail` names the task
   background_started,
-  background_finished,   // ran to the end
-  background_cancelled,  // was cancelled / killed before the end
-  context_entered,       // a context manager (`async with` / `with`) entered; `detail` names it
-  context_exited,        // its exit ran to the end; `value` = 1 if it saw a cancellation
+  background_finished,     // ran to the end
+  background_cancelled,    // was cancelled / killed before the end
+  context_entered,         // a context manager (`async with` / `with`) entered; `detail` names it
+  context_exited,          // its exit ran to the end; `value` = 1 if it saw a cancellation
   context_exit_cancelled,  // its exit was itself cut short by cancellation
-  error_raised,          // an endpoint or middleware raised; `detail` has it
+  error_raised,            // an endpoint or middleware raised; `detail` has it
   // Threads and memory.
-  thread_started,  // a worker thread started; `value` = threads now
-  thread_stopped,  // a worker thread exited; `value` = threads now
-  memory_retained, // retained bytes changed; `value` = bytes now
+  thread_started,   // a worker thread started; `value` = threads now
+  thread_stopped,   // a worker thread exited; `value` = threads now
+  memory_retained,  // retained bytes changed; `value` = bytes now
 };
 
 std::string_view to_string(ObservationKind kind);
@@ -72,7 +72,7 @@ struct Violation {
   RequestId request = 0;
   sim::Nanoseconds time_ns = 0;
   std::string detail{};
-  bool warning = false;   // reported but not a failure (e.g. no-send-after-disconnect)
+  bool warning = false;  // reported but not a failure (e.g. no-send-after-disconnect)
 };
 
 class Observer;
@@ -89,7 +89,8 @@ class Checker {
 class Observer {
  public:
   void add(std::unique_ptr<Checker> checker) { checkers_.push_back(std::move(checker)); }
-  template <class C, class... Args> C& emplace(Args&&... args) {
+  template <class C, class... Args>
+  C& emplace(Args&&... args) {
     auto owned = std::make_unique<C>(std::forward<Args>(args)...);
     C& ref = *owned;
     checkers_.push_back(std::move(owned));

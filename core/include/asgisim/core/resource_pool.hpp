@@ -115,7 +115,7 @@ class QueuePool final : public sim::Waitable {
 
   QueuePoolOptions options_;
   std::function<sim::TaskId(sim::TaskId)> holder_resolver_;
-  std::deque<ConnectionId> idle_;                // FIFO, like SQLAlchemy's default queue
+  std::deque<ConnectionId> idle_;               // FIFO, like SQLAlchemy's default queue
   std::map<ConnectionId, sim::TaskId> in_use_;  // connection -> holder
   sim::WaitQueue waiters_;
   std::uint64_t open_ = 0;

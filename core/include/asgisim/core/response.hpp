@@ -5,8 +5,8 @@
 // inside the same call, after the body was sent.
 //
 //   App app = [&](Scope& scope, const Receive& receive, const Send& send) {
-//     PlainTextResponse response("hello", {.background = BackgroundTask("audit", audit, {.observer = &obs})});
-//     response(scope, receive, send);
+//     PlainTextResponse response("hello", {.background = BackgroundTask("audit", audit, {.observer =
+//     &obs})}); response(scope, receive, send);
 //   };
 //
 // All state lives in Response; the subclasses only choose defaults, so a

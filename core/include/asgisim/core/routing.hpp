@@ -111,8 +111,8 @@ class Router;
 class AnyRoute {
  public:
   template <class R>
-    requires std::is_base_of_v<BaseRoute, std::decay_t<R>>
-  AnyRoute(R&& route) : route_(std::make_shared<std::decay_t<R>>(std::forward<R>(route))) {}  // NOLINT
+  requires std::is_base_of_v<BaseRoute, std::decay_t<R>> AnyRoute(R&& route)
+      : route_(std::make_shared<std::decay_t<R>>(std::forward<R>(route))) {}  // NOLINT
   const BaseRoute& operator*() const { return *route_; }
   const BaseRoute* operator->() const { return route_.get(); }
 

@@ -58,10 +58,10 @@ struct PoolStats {
   std::uint64_t threads_stopped = 0;         // ever exited
   std::uint64_t retained_bytes_current = 0;  // per-thread memory kept by live threads
   std::uint64_t retained_bytes_peak = 0;
-  std::uint64_t calls_submitted = 0;         // calls handed to the pool
-  std::uint64_t calls_completed = 0;         // calls whose function returned or raised
-  std::uint64_t calls_running = 0;           // functions running on a thread now
-  std::uint64_t calls_running_peak = 0;      // most running at once
+  std::uint64_t calls_submitted = 0;     // calls handed to the pool
+  std::uint64_t calls_completed = 0;     // calls whose function returned or raised
+  std::uint64_t calls_running = 0;       // functions running on a thread now
+  std::uint64_t calls_running_peak = 0;  // most running at once
 };
 
 // One point of the threads-and-memory curve (recorded at every change).
@@ -232,9 +232,9 @@ class AnyioToThread final : public ThreadPoolRunner {
   AnyioToThreadOptions options_;
   PoolAccounting accounting_;
   sim::CapacityLimiter default_limiter_;
-  std::vector<std::unique_ptr<Worker>> all_{};  // every worker ever started (owns them)
-  std::vector<Worker*> workers_{};              // anyio's `workers`: not stopped, start order
-  std::deque<Worker*> idle_{};                  // anyio's `idle_workers`: pop() takes the back
+  std::vector<std::unique_ptr<Worker>> all_{};    // every worker ever started (owns them)
+  std::vector<Worker*> workers_{};                // anyio's `workers`: not stopped, start order
+  std::deque<Worker*> idle_{};                    // anyio's `idle_workers`: pop() takes the back
   std::map<sim::TaskId, sim::TaskId> callers_{};  // busy thread -> caller
 };
 

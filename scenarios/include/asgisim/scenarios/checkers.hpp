@@ -58,6 +58,7 @@ std::string_view invariant_description(std::string_view id);
 // core::ProtocolValidator; no-deadlock, liveness and deterministic are judged
 // by the engine from the run result and add nothing here. Throws
 // std::invalid_argument for an unknown id.
-void install_checkers(core::Observer& observer, const std::vector<std::string>& ids, const CheckerParams& params);
+void install_checkers(core::Observer& observer, const std::vector<std::string>& ids,
+                      const CheckerParams& params);
 
 }  // namespace asgisim::scenarios

@@ -69,13 +69,13 @@ struct RunSettings {
 struct RunOutcome {
   std::string scenario{};
   ConfigKind config = ConfigKind::buggy;
-  std::uint64_t seed = 0;          // the seed (0 for a replayed schedule)
+  std::uint64_t seed = 0;  // the seed (0 for a replayed schedule)
   FailureClass failure = FailureClass::none;
   // The invariant id that failed: a checker's, "no-deadlock", "liveness",
   // "deterministic" or, for an exception nobody caught, "no-swallowed-error".
   std::string invariant{};
-  std::string layer{};             // the layer to blame, when known
-  std::string report{};            // the explanation: violation detail, wait-for graph, ...
+  std::string layer{};                        // the layer to blame, when known
+  std::string report{};                       // the explanation: violation detail, wait-for graph, ...
   std::vector<core::Violation> violations{};  // every violation, warnings included
   sim::RunResult result{};
   std::uint64_t trace_hash = 0;
@@ -84,8 +84,8 @@ struct RunOutcome {
   // metadata names scenario, config, strategy, pct-depth, seed (for a seeded
   // run), stack and max-time-ns; its config_hash is config_hash().
   sim::DecisionLog decisions{};
-  std::string chrome_trace{};      // Chrome trace JSON, when RunSettings::keep_trace
-  std::string timeline{};          // text timeline, when RunSettings::keep_trace
+  std::string chrome_trace{};  // Chrome trace JSON, when RunSettings::keep_trace
+  std::string timeline{};      // text timeline, when RunSettings::keep_trace
   bool failed() const { return failure != FailureClass::none; }
 };
 
@@ -95,7 +95,8 @@ struct RunOutcome {
 // std::invalid_argument when the scenario names an unknown invariant or
 // leaves a checker's CheckerParams unset. Safe to call from several OS
 // threads at once (one simulation per thread).
-RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings);
+RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    const RunSettings& settings);
 // One run fed by a decision log: strict (replay --schedule; a failure is
 // run twice, as run_seed does) or lenient (shrinking; once). A strict log
 // that does not fit the run (another scenario, another build) throws
@@ -144,7 +145,7 @@ struct SweepResult {
   std::uint64_t seeds_run = 0;
   std::uint64_t failures = 0;
   FailureClass worst = FailureClass::none;
-  std::optional<RunOutcome> first_failure{};   // lowest seed index that failed
+  std::optional<RunOutcome> first_failure{};  // lowest seed index that failed
   std::optional<std::uint64_t> first_failure_index{};
   double seconds = 0;  // wall time (reporting only; never affects a run)
 };
@@ -158,10 +159,10 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
                   const SweepOptions& options);
 
 struct ShrinkResult {
-  sim::DecisionLog log{};   // minimal; replays strictly to the same invariant
+  sim::DecisionLog log{};  // minimal; replays strictly to the same invariant
   std::size_t original_decisions = 0;
   std::size_t attempts = 0;
-  RunOutcome outcome{};     // the run of `log`
+  RunOutcome outcome{};  // the run of `log`
 };
 // Shrinks the failing run of `seed` (Hypothesis style: truncate, delete
 // spans, zero spans, halve and decrement values; each candidate replayed
@@ -169,8 +170,8 @@ struct ShrinkResult {
 // class and invariant and the consumed log is shortlex-smaller). The result
 // is confirmed by a strict replay (ShrinkResult::outcome). A passing or
 // nondeterministic seed is returned unshrunk (attempts == 0).
-ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed, const RunSettings& settings,
-                    std::size_t max_attempts = 2'000);
+ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    const RunSettings& settings, std::size_t max_attempts = 2'000);
 
 // The one line that reproduces a run: "asgisim replay NAME --config buggy
 // --strategy random --seed 42 [--pct-depth D] [--stack ...] [--max-time S]"

@@ -48,7 +48,9 @@ inline std::unique_ptr<sim::ChoiceSource> make_source(const Schedule& schedule) 
 }
 
 // RapidCheck prints counterexamples through showValue (found by ADL).
-inline void showValue(const StackDescription& description, std::ostream& out) { out << describe(description); }
+inline void showValue(const StackDescription& description, std::ostream& out) {
+  out << describe(description);
+}
 inline void showValue(const Schedule& schedule, std::ostream& out) {
   if (schedule.seed) {
     out << "seed " << *schedule.seed;
@@ -62,15 +64,15 @@ namespace gen {
 
 // A duration of 0 to `max_ns`, in steps of a quarter (as draw_stack draws them).
 inline rc::Gen<sim::Nanoseconds> duration(sim::Nanoseconds max_ns = 20 * sim::kMillisecond) {
-  return rc::gen::map(rc::gen::inRange<sim::Nanoseconds>(0, 5), [max_ns](sim::Nanoseconds quarter) {
-    return quarter * (max_ns / 4);
-  });
+  return rc::gen::map(rc::gen::inRange<sim::Nanoseconds>(0, 5),
+                      [max_ns](sim::Nanoseconds quarter) { return quarter * (max_ns / 4); });
 }
 
 inline rc::Gen<MiddlewareDescription> middleware(std::vector<core::BaseHttpBehaviour> behaviours) {
   if (behaviours.empty()) throw std::invalid_argument("gen::middleware needs at least one behaviour");
   return rc::gen::apply(
-      [](MiddlewareKind kind, core::BaseHttpBehaviour behaviour, bool sync_exit, sim::Nanoseconds exit_sleep_ns) {
+      [](MiddlewareKind kind, core::BaseHttpBehaviour behaviour, bool sync_exit,
+         sim::Nanoseconds exit_sleep_ns) {
         MiddlewareDescription middleware{.kind = kind};
         if (is_base_http(kind)) middleware.behaviour = behaviour;
         if (kind == MiddlewareKind::pure_asgi_context) {
@@ -107,7 +109,8 @@ inline rc::Gen<EndpointDescription> endpoint(std::uint32_t chunks_max = 4) {
         }
         return endpoint;
       },
-      rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(), rc::gen::inRange<std::uint32_t>(0, chunks_max + 1),
+      rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(),
+      rc::gen::inRange<std::uint32_t>(0, chunks_max + 1),
       rc::gen::cast<BodyRead>(rc::gen::inRange<int>(0, 3)),
       // Mostly `never`, so that most stacks reach their background work.
       rc::gen::weightedElement<RaisePoint>({{6, RaisePoint::never},
@@ -122,7 +125,8 @@ inline rc::Gen<EndpointDescription> endpoint(std::uint32_t chunks_max = 4) {
 // stream) or one explicit point.
 inline rc::Gen<std::optional<core::Disconnect>> disconnect() {
   auto explicit_point = rc::gen::apply(
-      [](core::DisconnectPoint point, std::size_t count, sim::Nanoseconds delay_ns) -> std::optional<core::Disconnect> {
+      [](core::DisconnectPoint point, std::size_t count,
+         sim::Nanoseconds delay_ns) -> std::optional<core::Disconnect> {
         return core::Disconnect{.point = point, .count = count, .delay_ns = delay_ns};
       },
       rc::gen::cast<core::DisconnectPoint>(rc::gen::inRange<int>(0, 7)), rc::gen::inRange<std::size_t>(0, 4),
@@ -142,9 +146,12 @@ inline rc::Gen<RequestDescription> request(std::size_t body_bytes_max = 64) {
 inline rc::Gen<ClientDescription> client(std::size_t requests_max = 2) {
   return rc::gen::map(rc::gen::mapcat(rc::gen::inRange<std::size_t>(1, requests_max + 1),
                                       [](std::size_t count) {
-                                        return rc::gen::container<std::vector<RequestDescription>>(count, request());
+                                        return rc::gen::container<std::vector<RequestDescription>>(count,
+                                                                                                   request());
                                       }),
-                      [](std::vector<RequestDescription> requests) { return ClientDescription{.requests = std::move(requests)}; });
+                      [](std::vector<RequestDescription> requests) {
+                        return ClientDescription{.requests = std::move(requests)};
+                      });
 }
 
 inline rc::Gen<std::vector<ClientDescription>> clients(std::size_t clients_max = 3) {
@@ -156,27 +163,32 @@ inline rc::Gen<std::vector<ClientDescription>> clients(std::size_t clients_max =
 // A whole stack whose base_http middleware take their behaviour from
 // `behaviours` (default: every era's).
 inline rc::Gen<StackDescription> stack_description(
-    std::vector<core::BaseHttpBehaviour> behaviours = all_base_http_behaviours(), std::size_t middleware_max = 4) {
-  auto chain = rc::gen::mapcat(rc::gen::inRange<std::size_t>(0, middleware_max + 1),
-                               [behaviours](std::size_t depth) {
-                                 return rc::gen::container<std::vector<MiddlewareDescription>>(depth, middleware(behaviours));
-                               });
+    std::vector<core::BaseHttpBehaviour> behaviours = all_base_http_behaviours(),
+    std::size_t middleware_max = 4) {
+  auto chain =
+      rc::gen::mapcat(rc::gen::inRange<std::size_t>(0, middleware_max + 1), [behaviours](std::size_t depth) {
+        return rc::gen::container<std::vector<MiddlewareDescription>>(depth, middleware(behaviours));
+      });
   return rc::gen::apply(
-      [](std::vector<MiddlewareDescription> middleware, EndpointDescription endpoint, std::vector<ClientDescription> clients) {
-        return StackDescription{.middleware = std::move(middleware), .endpoint = endpoint, .clients = std::move(clients)};
+      [](std::vector<MiddlewareDescription> middleware, EndpointDescription endpoint,
+         std::vector<ClientDescription> clients) {
+        return StackDescription{
+            .middleware = std::move(middleware), .endpoint = endpoint, .clients = std::move(clients)};
       },
       chain, endpoint(), clients());
 }
 
 // A seeded schedule.
 inline rc::Gen<Schedule> seed_schedule() {
-  return rc::gen::map(rc::gen::arbitrary<std::uint64_t>(), [](std::uint64_t seed) { return Schedule{.seed = seed}; });
+  return rc::gen::map(rc::gen::arbitrary<std::uint64_t>(),
+                      [](std::uint64_t seed) { return Schedule{.seed = seed}; });
 }
 // A byte-string schedule of up to `bytes_max` bytes; RapidCheck shrinks it
 // shorter and towards zeros, which is the decision-log shrinker's order too.
 inline rc::Gen<Schedule> byte_schedule(std::size_t bytes_max = 512) {
-  return rc::gen::map(rc::gen::resize(static_cast<int>(bytes_max), rc::gen::arbitrary<std::vector<std::uint8_t>>()),
-                      [](std::vector<std::uint8_t> bytes) { return Schedule{.seed = {}, .bytes = std::move(bytes)}; });
+  return rc::gen::map(
+      rc::gen::resize(static_cast<int>(bytes_max), rc::gen::arbitrary<std::vector<std::uint8_t>>()),
+      [](std::vector<std::uint8_t> bytes) { return Schedule{.seed = {}, .bytes = std::move(bytes)}; });
 }
 // Either kind.
 inline rc::Gen<Schedule> schedule() { return rc::gen::oneOf(seed_schedule(), byte_schedule()); }
@@ -188,7 +200,9 @@ inline rc::Gen<Schedule> schedule() { return rc::gen::oneOf(seed_schedule(), byt
 namespace rc {
 template <>
 struct Arbitrary<asgisim::scenarios::StackDescription> {
-  static Gen<asgisim::scenarios::StackDescription> arbitrary() { return asgisim::scenarios::gen::stack_description(); }
+  static Gen<asgisim::scenarios::StackDescription> arbitrary() {
+    return asgisim::scenarios::gen::stack_description();
+  }
 };
 template <>
 struct Arbitrary<asgisim::scenarios::ClientDescription> {

@@ -12,7 +12,8 @@
 //     }
 //    private:
 //     ScenarioInfo info_{.name = "background-cancelled", .buggy = {.versions = {.starlette = "0.20.4"}},
-//                        .fixed = {.versions = {.starlette = "0.29.0"}}, .invariants = {"background-complete"}};
+//                        .fixed = {.versions = {.starlette = "0.29.0"}}, .invariants =
+//                        {"background-complete"}};
 //   };
 //   ASGISIM_REGISTER_SCENARIO(BackgroundCancelled);
 //
@@ -66,7 +67,7 @@ struct ScenarioInfo {
 
 // Parameters some checkers need; a scenario's build() sets what applies.
 struct CheckerParams {
-  std::optional<sim::Nanoseconds> latency_budget_ns{};   // request-latency
+  std::optional<sim::Nanoseconds> latency_budget_ns{};  // request-latency
   std::optional<std::uint64_t> threads_bound{};         // threads-bounded
   std::optional<std::uint64_t> memory_budget_bytes{};   // memory-budget
   bool send_after_disconnect_is_error = false;          // no-send-after-disconnect
@@ -117,7 +118,5 @@ struct Registrar {
 
 // Registers a default-constructible Scenario subclass at static
 // initialisation (the scenario library is linked whole-archive).
-#define ASGISIM_REGISTER_SCENARIO(Class)                                                            \
-  static const ::asgisim::scenarios::detail::Registrar asgisim_registrar_##Class {                   \
-    std::make_unique<Class>()                                                                       \
-  }
+#define ASGISIM_REGISTER_SCENARIO(Class) \
+  static const ::asgisim::scenarios::detail::Registrar asgisim_registrar_##Class { std::make_unique<Class>() }

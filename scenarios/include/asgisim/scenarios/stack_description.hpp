@@ -159,7 +159,8 @@ class StackRun {
   // Builds the app (validate_boundary at every boundary), a server and one
   // task per client in `sim`, which must not be running yet. Throws
   // std::invalid_argument for an invalid description.
-  StackRun(sim::Simulation& sim, core::Observer& observer, StackDescription description, StackOptions options);
+  StackRun(sim::Simulation& sim, core::Observer& observer, StackDescription description,
+           StackOptions options);
   StackRun(const StackRun&) = delete;
   StackRun& operator=(const StackRun&) = delete;
   ~StackRun();
@@ -194,6 +195,7 @@ const std::vector<std::string>& stack_invariants();
 
 // A scenario (not registered) that runs one fixed description in both
 // configurations: for property tests and users' own stacks.
-std::unique_ptr<Scenario> described_stack_scenario(StackDescription description, std::string name = "described-stack");
+std::unique_ptr<Scenario> described_stack_scenario(StackDescription description,
+                                                   std::string name = "described-stack");
 
 }  // namespace asgisim::scenarios

@@ -39,10 +39,10 @@
 namespace asgisim::scenarios::testing {
 
 struct SimTestSettings {
-  std::uint64_t seed = 0;    // the first seed
-  std::uint64_t seeds = 1;   // seeds run, from `seed` on; the first failing one stops
+  std::uint64_t seed = 0;   // the first seed
+  std::uint64_t seeds = 1;  // seeds run, from `seed` on; the first failing one stops
   sim::Strategy strategy = sim::Strategy::random;
-  std::uint64_t steps_max = 10'000'000;        // liveness budgets of each run
+  std::uint64_t steps_max = 10'000'000;  // liveness budgets of each run
   sim::Nanoseconds time_max_ns = 3'600 * sim::kSecond;
 };
 
@@ -101,12 +101,15 @@ inline SimTestSettings settings_from_environment() {
 
 // The command that runs the current test again with one seed.
 inline std::string reproduce_line(std::uint64_t seed, sim::Strategy strategy) {
-  return "ASGISIM_SEED=" + std::to_string(seed) + " ASGISIM_STRATEGY=" + std::string(sim::to_string(strategy)) +
-         " " + program_invocation_name + " --gtest_filter=" + detail::current_test_filter();
+  return "ASGISIM_SEED=" + std::to_string(seed) +
+         " ASGISIM_STRATEGY=" + std::string(sim::to_string(strategy)) + " " + program_invocation_name +
+         " --gtest_filter=" + detail::current_test_filter();
 }
 
 // Keeps `line` to print when the current test ends failed (ReproduceListener).
-inline void note_reproduce_line(std::string line) { detail::pending_reproduce_lines().push_back(std::move(line)); }
+inline void note_reproduce_line(std::string line) {
+  detail::pending_reproduce_lines().push_back(std::move(line));
+}
 
 // Runs `body` as the one task of a fresh Simulation for each seed. A seed
 // fails when the body recorded a failure or the run did not complete (an
@@ -127,40 +130,44 @@ inline void run_sim_test(const std::function<void(sim::Simulation&)>& body,
     if (result.ok() && !body_failed) continue;
     const std::string line = reproduce_line(seed, settings.strategy);
     note_reproduce_line(line);
-    std::string why = result.ok() ? "the test body failed" : "the run ended with " + std::string(sim::to_string(result.status));
+    std::string why = result.ok() ? "the test body failed"
+                                  : "the run ended with " + std::string(sim::to_string(result.status));
     if (result.error) why += ": " + sim::describe(result.error);
     if (!result.ok() && !result.report.empty()) why += "\n" + result.report;
-    ADD_FAILURE() << "simulated test failed at seed " << seed << " (strategy " << sim::to_string(settings.strategy)
-                  << "): " << why << "\nreproduce: " << line;
+    ADD_FAILURE() << "simulated test failed at seed " << seed << " (strategy "
+                  << sim::to_string(settings.strategy) << "): " << why << "\nreproduce: " << line;
     return;
   }
 }
 
 // The scenario passes `seeds` seeds; on failure, the report and reproduce line.
-inline ::testing::AssertionResult scenario_passes(const Scenario& scenario, ConfigKind config, std::uint64_t seeds,
-                                                  const RunSettings& settings = {}) {
+inline ::testing::AssertionResult scenario_passes(const Scenario& scenario, ConfigKind config,
+                                                  std::uint64_t seeds, const RunSettings& settings = {}) {
   const SweepResult result = sweep(scenario, config, settings, SweepOptions{.seeds = seeds});
   if (!result.first_failure) return ::testing::AssertionSuccess();
   const std::string line = reproduce_command(*result.first_failure, settings);
   note_reproduce_line(line);
-  return ::testing::AssertionFailure() << scenario.info().name << " [" << to_string(config) << "] failed "
-                                       << result.failures << " of " << result.seeds_run << " seeds; the first:\n"
-                                       << describe(*result.first_failure) << "reproduce: " << line;
+  return ::testing::AssertionFailure()
+         << scenario.info().name << " [" << to_string(config) << "] failed " << result.failures << " of "
+         << result.seeds_run << " seeds; the first:\n"
+         << describe(*result.first_failure) << "reproduce: " << line;
 }
 
 // Some seed among the first `seeds` fails, by `invariant` when it is not empty.
-inline ::testing::AssertionResult scenario_fails(const Scenario& scenario, ConfigKind config, std::uint64_t seeds,
-                                                 std::string_view invariant = {}, const RunSettings& settings = {}) {
+inline ::testing::AssertionResult scenario_fails(const Scenario& scenario, ConfigKind config,
+                                                 std::uint64_t seeds, std::string_view invariant = {},
+                                                 const RunSettings& settings = {}) {
   const SweepResult result =
       sweep(scenario, config, settings, SweepOptions{.seeds = seeds, .stop_at_first_failure = true});
   if (!result.first_failure) {
-    return ::testing::AssertionFailure() << scenario.info().name << " [" << to_string(config) << "] passed all "
-                                         << result.seeds_run << " seeds";
+    return ::testing::AssertionFailure() << scenario.info().name << " [" << to_string(config)
+                                         << "] passed all " << result.seeds_run << " seeds";
   }
   if (!invariant.empty() && result.first_failure->invariant != invariant) {
-    return ::testing::AssertionFailure() << "expected " << invariant << ", got:\n"
-                                         << describe(*result.first_failure)
-                                         << "reproduce: " << reproduce_command(*result.first_failure, settings);
+    return ::testing::AssertionFailure()
+           << "expected " << invariant << ", got:\n"
+           << describe(*result.first_failure)
+           << "reproduce: " << reproduce_command(*result.first_failure, settings);
   }
   return ::testing::AssertionSuccess() << "failed at seed index " << *result.first_failure_index;
 }
@@ -173,7 +180,8 @@ class ReproduceListener final : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo&) override { detail::pending_reproduce_lines().clear(); }
   void OnTestEnd(const ::testing::TestInfo& info) override {
     if (info.result()->Failed()) {
-      for (const std::string& line : detail::pending_reproduce_lines()) std::printf("reproduce: %s\n", line.c_str());
+      for (const std::string& line : detail::pending_reproduce_lines())
+        std::printf("reproduce: %s\n", line.c_str());
     }
     detail::pending_reproduce_lines().clear();
   }
@@ -187,15 +195,17 @@ inline bool install_reproduce_listener() {
 }  // namespace asgisim::scenarios::testing
 
 // Installs the ReproduceListener at static initialisation; use once per test program.
-#define ASGISIM_INSTALL_REPRODUCE_LISTENER() \
+#define ASGISIM_INSTALL_REPRODUCE_LISTENER()                                \
   [[maybe_unused]] static const bool asgisim_reproduce_listener_installed = \
       ::asgisim::scenarios::testing::install_reproduce_listener()
 
 // A test whose body runs inside a simulation (as its one task), over the
 // seeds of the environment; the body sees the Simulation as `sim`.
-#define SIM_TEST(Suite, Name)                                                                                 \
-  static void asgisim_sim_test_body_##Suite##_##Name(::asgisim::sim::Simulation& sim);                        \
-  TEST(Suite, Name) { ::asgisim::scenarios::testing::run_sim_test(&asgisim_sim_test_body_##Suite##_##Name); } \
+#define SIM_TEST(Suite, Name)                                                             \
+  static void asgisim_sim_test_body_##Suite##_##Name(::asgisim::sim::Simulation& sim);    \
+  TEST(Suite, Name) {                                                                     \
+    ::asgisim::scenarios::testing::run_sim_test(&asgisim_sim_test_body_##Suite##_##Name); \
+  }                                                                                       \
   static void asgisim_sim_test_body_##Suite##_##Name([[maybe_unused]] ::asgisim::sim::Simulation& sim)
 
 #define EXPECT_SCENARIO_PASSES(scenario, config, seeds) \

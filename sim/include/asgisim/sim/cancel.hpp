@@ -56,7 +56,8 @@ class CancelScope {
  private:
   friend class Simulation;
   friend class TaskGroup;
-  template <class Body> friend bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield);
+  template <class Body>
+  friend bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield);
 
   CancelScope(Simulation& sim, Task* host, Nanoseconds deadline_ns, bool shield);
   ~CancelScope();
@@ -84,10 +85,13 @@ class CancelScope {
 // Runs `body` with a relative deadline; returns true if the deadline (or an
 // explicit cancel) cut it short. What cancellation does to the operation the
 // body was waiting in is documented per primitive.
-template <class Body> bool move_on_after(Nanoseconds delay_ns, Body&& body);
+template <class Body>
+bool move_on_after(Nanoseconds delay_ns, Body&& body);
 // As move_on_after, but a cut-short body raises TimeoutError.
-template <class Body> void fail_after(Nanoseconds delay_ns, Body&& body);
+template <class Body>
+void fail_after(Nanoseconds delay_ns, Body&& body);
 // Runs `body` shielded from outer cancellation.
-template <class Body> void shielded(Body&& body);
+template <class Body>
+void shielded(Body&& body);
 
 }  // namespace asgisim::sim

@@ -82,7 +82,7 @@ class DecisionLog {
   // truncated or trailing input; never accepts a log it could not write back.
   static DecisionLog parse(std::string_view text, const std::string& origin = "<memory>");
 
-  void save(const std::filesystem::path& path) const;  // throws std::runtime_error naming the path
+  void save(const std::filesystem::path& path) const;          // throws std::runtime_error naming the path
   static DecisionLog load(const std::filesystem::path& path);  // throws DecisionLogError
 
   // Line number (1-based) of the first decision line in the text it was

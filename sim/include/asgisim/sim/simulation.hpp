@@ -102,7 +102,7 @@ struct BlockedTask {
   std::string task_name;
   bool daemon = false;
   bool thread = false;
-  std::string waits_on;   // "anyio.Lock 'db' #3 (state)"
+  std::string waits_on;  // "anyio.Lock 'db' #3 (state)"
   ObjectId object = kNoObject;
   std::vector<TaskId> held_by;
 };
@@ -120,7 +120,8 @@ struct RunResult {
 };
 
 // Internal per-task state. Users see TaskId and TaskHandle.
-template <class Fn> class TaskEntry;
+template <class Fn>
+class TaskEntry;
 
 class Task {
  public:
@@ -136,7 +137,8 @@ class Task {
   friend class TaskGroup;
   friend class TaskHandle;
   friend class StackAllocatorAdapter;
-  template <class Fn> friend class TaskEntry;
+  template <class Fn>
+  friend class TaskEntry;
 
   enum class State : std::uint8_t { free, ready, running, blocked, done };
 
@@ -224,9 +226,11 @@ class Simulation {
   static Simulation* current_or_null();
 
   // ---- tasks ---------------------------------------------------------------
-  template <class Fn> TaskHandle spawn(std::string name, Fn&& fn, SpawnOptions options = {});
+  template <class Fn>
+  TaskHandle spawn(std::string name, Fn&& fn, SpawnOptions options = {});
   // A simulated OS thread (Domain::thread).
-  template <class Fn> TaskHandle spawn_thread(std::string name, Fn&& fn, bool daemon = false);
+  template <class Fn>
+  TaskHandle spawn_thread(std::string name, Fn&& fn, bool daemon = false);
 
   // Runs until every non-daemon task has finished or the run fails. Call once.
   RunResult run();
@@ -248,7 +252,9 @@ class Simulation {
   bool others_ready() const { return !loop_ready_.empty() || !thread_ready_.empty(); }
   // How many tasks other than the running one and other than pollers
   // (SpawnOptions::poller) are ready to run.
-  std::size_t busy_others_ready_count() const { return loop_ready_.size() + thread_ready_.size() - ready_pollers_; }
+  std::size_t busy_others_ready_count() const {
+    return loop_ready_.size() + thread_ready_.size() - ready_pollers_;
+  }
   // How many times a task that is not a poller was picked to run: a poller
   // that sees it unchanged since its last turn knows that only pollers ran.
   std::uint64_t busy_picks() const { return busy_picks_; }
@@ -315,15 +321,16 @@ class Simulation {
   struct Timer {
     Nanoseconds deadline_ns;
     std::uint64_t sequence;
-    Task* task;               // wake this task (if its wait_generation matches) ...
+    Task* task;  // wake this task (if its wait_generation matches) ...
     std::uint64_t generation;
-    std::uint64_t scope_id;   // ... or cancel this scope (if non-zero and still live)
+    std::uint64_t scope_id;  // ... or cancel this scope (if non-zero and still live)
     bool operator>(const Timer& other) const {
       return deadline_ns != other.deadline_ns ? deadline_ns > other.deadline_ns : sequence > other.sequence;
     }
   };
 
-  template <class Fn> friend class TaskEntry;
+  template <class Fn>
+  friend class TaskEntry;
   Task* allocate_task(std::string name, SpawnOptions options);
   // Called first thing on a new task's own stack.
   void enter_task(Task* task, boost::context::fiber&& caller);
@@ -367,7 +374,7 @@ class Simulation {
   Trace trace_;
   DecisionLog log_;
 
-  Task main_;           // the context run() was called from
+  Task main_;  // the context run() was called from
   Task* current_ = &main_;
   Task* previous_ = nullptr;
   std::deque<Task> tasks_;  // pool, allocated in chunks; index != id
@@ -412,7 +419,9 @@ inline Nanoseconds now() { return Simulation::current().now(); }
 inline void checkpoint() { Simulation::current().checkpoint(); }
 inline void sleep(Nanoseconds delay_ns) { Simulation::current().sleep(delay_ns); }
 inline std::uint64_t choose(Label where, std::uint64_t n) { return Simulation::current().choose(where, n); }
-inline bool buggify(Label site, double probability) { return Simulation::current().buggify(site, probability); }
+inline bool buggify(Label site, double probability) {
+  return Simulation::current().buggify(site, probability);
+}
 inline void note(std::string_view what, std::uint64_t value = 0) { Simulation::current().note(what, value); }
 
 }  // namespace asgisim::sim

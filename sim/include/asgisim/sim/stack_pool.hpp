@@ -26,10 +26,10 @@ struct StackPoolOptions {
 
 // One stack lent to a task.
 struct Stack {
-  void* top = nullptr;            // highest address (stacks grow down)
-  std::size_t size = 0;           // usable bytes below `top`
+  void* top = nullptr;              // highest address (stacks grow down)
+  std::size_t size = 0;             // usable bytes below `top`
   std::uint64_t* canary = nullptr;  // null for guarded stacks
-  void* guard_begin = nullptr;    // guard page or red zone [begin, end)
+  void* guard_begin = nullptr;      // guard page or red zone [begin, end)
   void* guard_end = nullptr;
   void* bottom() const { return static_cast<char*>(top) - size; }
 };

@@ -27,7 +27,8 @@ class TaskGroup final : public Waitable {
 
   // Starts a child task inside the group's cancel scope. `fn` is a callable
   // with no arguments.
-  template <class Fn> void start_soon(std::string name, Fn&& fn);
+  template <class Fn>
+  void start_soon(std::string name, Fn&& fn);
 
   CancelScope& cancel_scope() { return scope_; }
 
@@ -36,7 +37,8 @@ class TaskGroup final : public Waitable {
   void holders(std::vector<TaskId>& out) const override;
 
  private:
-  template <class Body> friend void task_group(Body&& body);
+  template <class Body>
+  friend void task_group(Body&& body);
   friend class Simulation;
 
   explicit TaskGroup(Simulation& sim);
@@ -53,6 +55,7 @@ class TaskGroup final : public Waitable {
   WaitQueue host_waiting_;
 };
 
-template <class Body> void task_group(Body&& body);
+template <class Body>
+void task_group(Body&& body);
 
 }  // namespace asgisim::sim

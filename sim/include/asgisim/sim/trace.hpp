@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <string_view>
-#include <map>
 #include <vector>
 
 #include "asgisim/sim/types.hpp"
@@ -17,24 +17,24 @@
 namespace asgisim::sim {
 
 enum class TraceKind : std::uint16_t {
-  run_start = 0,   // value: seed (or 0)
-  spawn,           // task: new task, object: parent task, detail: 1 if simulated thread
-  switch_to,       // task: task that now runs
-  yield,           // task yields at a checkpoint (stays ready)
-  block,           // task blocks; object: waitable id
-  wake,            // task made ready; object: waitable id; detail: WakeReason
-  finish,          // task ended; detail: 1 if it raised
-  timer_fire,      // time advanced to a timer; value: new time
-  decision,        // value: chosen value; object: n (truncated); detail: stream
-  cancel,          // object: cancel scope id
-  note,            // a model-level event; object: interned string id; value: payload
-  run_end,         // detail: RunStatus
+  run_start = 0,  // value: seed (or 0)
+  spawn,          // task: new task, object: parent task, detail: 1 if simulated thread
+  switch_to,      // task: task that now runs
+  yield,          // task yields at a checkpoint (stays ready)
+  block,          // task blocks; object: waitable id
+  wake,           // task made ready; object: waitable id; detail: WakeReason
+  finish,         // task ended; detail: 1 if it raised
+  timer_fire,     // time advanced to a timer; value: new time
+  decision,       // value: chosen value; object: n (truncated); detail: stream
+  cancel,         // object: cancel scope id
+  note,           // a model-level event; object: interned string id; value: payload
+  run_end,        // detail: RunStatus
 };
 
 // Layout is part of the trace-hash definition: do not reorder fields.
 struct TraceRecord {
-  Nanoseconds time_ns;   // virtual time of the step
-  TaskId task;           // task the step is about
+  Nanoseconds time_ns;  // virtual time of the step
+  TaskId task;          // task the step is about
   TraceKind kind;
   std::uint16_t detail;  // kind-specific small value
   std::uint64_t object;  // kind-specific id
@@ -67,7 +67,7 @@ class Trace {
   }
 
   std::uint64_t hash() const { return hash_; }
-  std::uint64_t count() const { return count_; }   // records ever appended
+  std::uint64_t count() const { return count_; }  // records ever appended
   bool truncated() const { return count_ > ring_.size(); }
 
   // The retained records, oldest first.

@@ -25,8 +25,12 @@ inline constexpr Nanoseconds kSecond = 1'000'000'000;
 
 namespace literals {
 constexpr Nanoseconds operator""_ns(unsigned long long v) { return static_cast<Nanoseconds>(v); }
-constexpr Nanoseconds operator""_us(unsigned long long v) { return static_cast<Nanoseconds>(v) * kMicrosecond; }
-constexpr Nanoseconds operator""_ms(unsigned long long v) { return static_cast<Nanoseconds>(v) * kMillisecond; }
+constexpr Nanoseconds operator""_us(unsigned long long v) {
+  return static_cast<Nanoseconds>(v) * kMicrosecond;
+}
+constexpr Nanoseconds operator""_ms(unsigned long long v) {
+  return static_cast<Nanoseconds>(v) * kMillisecond;
+}
 constexpr Nanoseconds operator""_s(unsigned long long v) { return static_cast<Nanoseconds>(v) * kSecond; }
 }  // namespace literals
 

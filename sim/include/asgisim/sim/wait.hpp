@@ -77,15 +77,24 @@ class WaitQueue {
   void push_back(Waiter& w) {
     w.prev = tail_;
     w.next = nullptr;
-    if (tail_) tail_->next = &w; else head_ = &w;
+    if (tail_)
+      tail_->next = &w;
+    else
+      head_ = &w;
     tail_ = &w;
     w.linked = true;
     ++size_;
   }
   void remove(Waiter& w) {
     if (!w.linked) return;
-    if (w.prev) w.prev->next = w.next; else head_ = w.next;
-    if (w.next) w.next->prev = w.prev; else tail_ = w.prev;
+    if (w.prev)
+      w.prev->next = w.next;
+    else
+      head_ = w.next;
+    if (w.next)
+      w.next->prev = w.prev;
+    else
+      tail_ = w.prev;
     w.prev = w.next = nullptr;
     w.linked = false;
     --size_;
@@ -95,7 +104,8 @@ class WaitQueue {
     if (w) remove(*w);
     return w;
   }
-  template <class F> void for_each(F&& f) const {
+  template <class F>
+  void for_each(F&& f) const {
     for (Waiter* w = head_; w; w = w->next) f(*w);
   }
 

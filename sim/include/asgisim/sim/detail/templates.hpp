@@ -68,7 +68,8 @@ TaskHandle Simulation::spawn(std::string name, Fn&& fn, SpawnOptions options) {
 
 template <class Fn>
 TaskHandle Simulation::spawn_thread(std::string name, Fn&& fn, bool daemon) {
-  return spawn(std::move(name), std::forward<Fn>(fn), SpawnOptions{.daemon = daemon, .domain = Domain::thread});
+  return spawn(std::move(name), std::forward<Fn>(fn),
+               SpawnOptions{.daemon = daemon, .domain = Domain::thread});
 }
 
 template <class Body>
