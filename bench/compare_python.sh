@@ -33,7 +33,7 @@ done
 
 python=/usr/bin/python3  # Debian's interpreter: the first python3 on PATH may lack its packages
 bench="$build/bench/asgisim-bench"
-mirror=/work/.mirror/encode+starlette/repo
+mirror=${STARLETTE_MIRROR:-}  # a clone of encode/starlette
 
 install_missing() {
   local missing=() package status
@@ -85,7 +85,7 @@ echo "== 2. time to find #1438 (CPU time, median)"
 sim_us=$(bench_value BM_FirstFailure_1438/sweeps:100/iterations:1 median_cpu_us_to_failure)
 sim_seeds=$(bench_value BM_FirstFailure_1438/sweeps:100/iterations:1 median_seeds_to_failure)
 echo "asgisim: background-cancelled buggy, median over 100 sweeps: $(printf '%.1f' "$sim_us") us, $sim_seeds seeds"
-if [[ -d "$mirror" ]]; then
+if [[ -n "$mirror" && -d "$mirror" ]]; then
   git -C "$mirror" archive 0.20.4 starlette | tar -x -C "$tree"
   hy_line=$(PYTHONPATH="$tree" "$python" bench/starlette_bench.py find-1438 --runs "$runs")
   echo "python:  $hy_line"
@@ -93,6 +93,6 @@ if [[ -d "$mirror" ]]; then
   echo "time to first failure: asgisim $(printf '%.1f' "$sim_us") us, Hypothesis on Starlette 0.20.4 $hy_ms ms," \
        "ratio $(ratio "$hy_ms * 1000" "$sim_us")x"
 else
-  echo "python:  skipped: no Starlette mirror at $mirror to take the 0.20.4 tree from" \
+  echo "python:  skipped: no STARLETTE_MIRROR (a clone of encode/starlette) to take the 0.20.4 tree from" \
        "(Debian has only 0.26.1, which does not have the bug)"
 fi

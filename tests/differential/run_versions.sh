@@ -6,8 +6,8 @@
 #
 # Defaults: the small grid; tags 0.20.4 0.21.0 debian 0.28.0 0.29.0, where "debian" is
 # the Starlette installed with python3-starlette (0.26.1 on Debian 12).
-# Environment: STARLETTE_MIRROR (a bare clone of encode/starlette, default
-# /work/.mirror/encode+starlette/repo), OUT_DIR (default /tmp/asgisim-diff), JOBS
+# Environment: STARLETTE_MIRROR (a clone of encode/starlette; required for any tag but
+# "debian"), OUT_DIR (default /tmp/asgisim-diff), JOBS
 # (worker processes per run, default 2). The trees are extracted under OUT_DIR and
 # are never part of the repository.
 set -eu
@@ -17,7 +17,7 @@ grid=${1:-small}
 tags=${*:-0.20.4 0.21.0 debian 0.28.0 0.29.0}
 here=$(cd "$(dirname "$0")" && pwd)
 python=/usr/bin/python3
-mirror=${STARLETTE_MIRROR:-/work/.mirror/encode+starlette/repo}
+mirror=${STARLETTE_MIRROR:-}
 out=${OUT_DIR:-/tmp/asgisim-diff}
 jobs=${JOBS:-2}
 mkdir -p "$out"
@@ -41,6 +41,10 @@ for tag in $tags; do
     else
         tree="$out/starlette-$tag"
         if [ ! -d "$tree/starlette" ]; then
+            if [ -z "$mirror" ]; then
+                echo "skip $tag: set STARLETTE_MIRROR to a clone of encode/starlette"
+                continue
+            fi
             mkdir -p "$tree"
             git -C "$mirror" archive "$tag" starlette | tar -x -C "$tree"
         fi
