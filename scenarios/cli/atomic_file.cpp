@@ -32,8 +32,8 @@ struct Temporary {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
-  Temporary temporary{
-      directory / fmt::format("{}{}-{}", kTemporaryPrefix, ::getpid(), path.filename().string())};
+  Temporary temporary{directory /
+                      fmt::format("{}{}-{}", kTemporaryPrefix, ::getpid(), path.filename().string())};
   const auto fail = [&](int error) {
     return OutputError(fmt::format("cannot write '{}': {}", path.string(), reason(error)));
   };

@@ -113,7 +113,8 @@ void on_fatal(int signal, siginfo_t* info, void* context) {
     write_text(number);
     write_text(" of ");
     write_text(g_crash_sweep);
-    write_text(": a bug in asgisim or in the scenario's code, not a finding of the simulation. Reproduce with:\n");
+    write_text(
+        ": a bug in asgisim or in the scenario's code, not a finding of the simulation. Reproduce with:\n");
     write_text(g_crash_before);
     write_text(" --seed ");
     write_text(number);
@@ -128,7 +129,8 @@ void on_fatal(int signal, siginfo_t* info, void* context) {
     const struct sigaction& previous = g_previous_fatal[i];
     if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
       previous.sa_sigaction(signal, info, context);
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN && previous.sa_handler != nullptr) {
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN &&
+               previous.sa_handler != nullptr) {
       previous.sa_handler(signal);
     }
   }

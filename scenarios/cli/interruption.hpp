@@ -49,7 +49,8 @@ class Interruption {
 
 // What a crash report names: the sweep being run and its reproduce line
 // around the seed ("asgisim replay X --config buggy --strategy random" and
-// the options after "--seed S"). Installs the fatal-signal handlers; copies the text into fixed buffers the handler reads.
+// the options after "--seed S"). Installs the fatal-signal handlers; copies the text into fixed buffers the
+// handler reads.
 void set_crash_context(std::string_view sweep, std::string_view reproduce_before_seed,
                        std::string_view reproduce_after_seed);
 // Puts the crash handlers back in front after the kernel installed its

@@ -182,14 +182,16 @@ SweepReport run_sweep(const SweepPlan& plan) {
   const std::uint64_t total = options.deadline ? 0 : shard_seed_count(options.seeds, options.shard);
   Progress progress(progress_label(plan), total);
   std::uint64_t kept = 0;
-  options.on_failure = [&](const scenarios::RunOutcome& outcome) {
-    if (kept == kKeptFailuresMax) {
-      ++report.failures_not_kept;
-      return;
-    }
-    ++kept;
-    if (plan.regressions != nullptr || !plan.trace_dir.empty()) keep_failure(plan, outcome, report);
-  };
+  if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
+    options.on_failure = [&](const scenarios::RunOutcome& outcome) {
+      if (kept == kKeptFailuresMax) {
+        ++report.failures_not_kept;
+        return;
+      }
+      ++kept;
+      keep_failure(plan, outcome, report);
+    };
+  }
   options.progress = [&](std::uint64_t done, std::uint64_t failures) {
     if (done == 1) keep_crash_handlers_first();
     if (plan.show_progress) progress.update(done, failures);

@@ -66,7 +66,11 @@ class SweepRun {
       active_ = jobs_;
       for (std::uint32_t j = 0; j < jobs_; ++j) threads.emplace_back([this] { worker(); });
     }
-    report_in_order();
+    try {
+      report_in_order();  // the callbacks may throw too
+    } catch (...) {
+      keep_error(std::current_exception());
+    }
     {
       std::lock_guard lock(mutex_);
       halted_ = true;

@@ -25,10 +25,12 @@ using asgisim::testing_cli::text_lines;
 using nlohmann::json;
 
 constexpr const char* kScenario = "background-cancelled";  // buggy fails within a few seeds
-constexpr auto kStartTimeout = std::chrono::seconds(60);  // a loaded machine is slow to start
+constexpr auto kStartTimeout = std::chrono::seconds(60);   // a loaded machine is slow to start
 constexpr auto kExitTimeout = std::chrono::seconds(60);
 
-bool failure_exit(const Exit& exit) { return exit.exited && (exit.code == 1 || exit.code == 3 || exit.code == 4); }
+bool failure_exit(const Exit& exit) {
+  return exit.exited && (exit.code == 1 || exit.code == 3 || exit.code == 4);
+}
 
 std::size_t files_under(const fs::path& root, const std::string& extension) {
   std::size_t count = 0;
@@ -66,8 +68,8 @@ class CliSignalsTest : public ::testing::Test {
 TEST_F(CliSignalsTest, SigtermWritesEverythingAFinishedSweepWrites) {
   const fs::path store = dir_ / "regressions";
   const fs::path junit = dir_ / "out.xml";
-  Child child = start({"run", kScenario, "--config", "buggy", "--seeds", "1e9", "--jobs", "2", "--regressions",
-                       store.string(), "--junit", junit.string(), "--json"});
+  Child child = start({"run", kScenario, "--config", "buggy", "--seeds", "1e9", "--jobs", "2",
+                       "--regressions", store.string(), "--junit", junit.string(), "--json"});
   // Failures found and kept: the sweep is well under way.
   ASSERT_TRUE(child.wait_until([&] { return files_under(store, ".decisions") >= 3; }, kStartTimeout))
       << child.err();
@@ -91,8 +93,8 @@ TEST_F(CliSignalsTest, SigtermWritesEverythingAFinishedSweepWrites) {
   // Exactly the seeds reported ran: the same --seeds, unsignalled, finds the same failures.
   const auto covered = line.at("seeds_covered").get<std::uint64_t>();
   ASSERT_GT(covered, 0U);
-  const auto [again_exit, again_out] = run({"run", kScenario, "--config", "buggy", "--seeds",
-                                            std::to_string(covered), "--jobs", "2", "--json"});
+  const auto [again_exit, again_out] = run(
+      {"run", kScenario, "--config", "buggy", "--seeds", std::to_string(covered), "--jobs", "2", "--json"});
   const json again = json::parse(text_lines(again_out).at(0));
   EXPECT_EQ(again.at("end"), "completed");
   EXPECT_EQ(again.at("seeds_run"), line.at("seeds_run"));
@@ -121,11 +123,12 @@ TEST_F(CliSignalsTest, ASecondSignalAbandonsTheRunsInFlight) {
   // threadpool-growth's runs are long (tenths of a second in a debug build),
   // so the second signal finds the first's run still in flight. (That the
   // kernel stops a run between steps is sweep_stream_test's to show.)
-  Child child = start({"run", "threadpool-growth", "--config", "fixed", "--seeds", "1e9", "--jobs", "1", "--json"});
+  Child child =
+      start({"run", "threadpool-growth", "--config", "fixed", "--seeds", "1e9", "--jobs", "1", "--json"});
   ASSERT_TRUE(child.wait_until([&] { return !child.err().empty(); }, kStartTimeout));
   child.signal(SIGTERM);
-  ASSERT_TRUE(child.wait_until([&] { return child.err().find("interrupted: no new seeds") != std::string::npos; },
-                               kStartTimeout));
+  ASSERT_TRUE(child.wait_until(
+      [&] { return child.err().find("interrupted: no new seeds") != std::string::npos; }, kStartTimeout));
   child.signal(SIGTERM);
   const Exit exit = child.wait(kExitTimeout);
   ASSERT_TRUE(exit.exited) << child.err();
@@ -156,8 +159,8 @@ TEST_F(CliSignalsTest, DurationRunsAPrefixThatSeedsRepeats) {
 
 TEST_F(CliSignalsTest, MemoryDoesNotGrowWithTheSeedsAskedFor) {
   // Before streaming, 10^8 seeds took ~900 MB up front (9 bytes a seed).
-  Child child =
-      start({"run", kScenario, "--config", "fixed", "--seeds", "100000000", "--duration", "2s", "--jobs", "2"});
+  Child child = start(
+      {"run", kScenario, "--config", "fixed", "--seeds", "100000000", "--duration", "2s", "--jobs", "2"});
   const Exit exit = child.wait(kExitTimeout);
   ASSERT_TRUE(exit.exited) << child.err();
   EXPECT_EQ(exit.code, 0) << child.err();
@@ -166,8 +169,8 @@ TEST_F(CliSignalsTest, MemoryDoesNotGrowWithTheSeedsAskedFor) {
 
 TEST_F(CliSignalsTest, ACorruptRegressionFileIsNamedAndSetAside) {
   const fs::path store = dir_ / "regressions";
-  const auto [first, first_out] =
-      run({"run", kScenario, "--config", "buggy", "--seeds", "10", "--regressions", store.string(), "--json"});
+  const auto [first, first_out] = run(
+      {"run", kScenario, "--config", "buggy", "--seeds", "10", "--regressions", store.string(), "--json"});
   ASSERT_TRUE(failure_exit(first));
   // Truncate one kept log (a crash mid-write, before writes were atomic) and add garbage.
   fs::path kept;
@@ -178,8 +181,8 @@ TEST_F(CliSignalsTest, ACorruptRegressionFileIsNamedAndSetAside) {
   std::ofstream(kept, std::ios::trunc) << text.substr(0, text.size() / 2);
   const fs::path garbage = kept.parent_path() / "0000garbage.decisions";
   std::ofstream(garbage) << "not a decision log\n";
-  Child child = start({"run", kScenario, "--config", "buggy", "--seeds", "10", "--regressions", store.string(),
-                       "--json"});
+  Child child = start(
+      {"run", kScenario, "--config", "buggy", "--seeds", "10", "--regressions", store.string(), "--json"});
   const Exit exit = child.wait(kExitTimeout);
   EXPECT_TRUE(failure_exit(exit)) << child.err();
   for (const fs::path& bad : {kept, garbage}) {
@@ -211,7 +214,8 @@ TEST_F(CliSignalsTest, ACrashInARunNamesTheSeedAndItsReproduceLine) {
   // running them (nearly all of its time); the first progress line (after
   // five seconds) shows seeds have run.
   Child child = start({"run", kScenario, "--config", "fixed", "--seeds", "1e9", "--jobs", "1"});
-  ASSERT_TRUE(child.wait_until([&] { return child.err().find("seeds/s") != std::string::npos; }, kStartTimeout));
+  ASSERT_TRUE(
+      child.wait_until([&] { return child.err().find("seeds/s") != std::string::npos; }, kStartTimeout));
   child.signal(SIGSEGV);
   const Exit exit = child.wait(kExitTimeout);
   EXPECT_FALSE(exit.exited);
@@ -220,7 +224,8 @@ TEST_F(CliSignalsTest, ACrashInARunNamesTheSeedAndItsReproduceLine) {
   const std::size_t at = err.find("asgisim: crashed with SIGSEGV while running seed ");
   ASSERT_NE(at, std::string::npos) << err;
   const std::string seed = err.substr(at + 49, err.find(' ', at + 49) - (at + 49));
-  EXPECT_NE(err.find(std::string("asgisim replay ") + kScenario + " --config fixed --strategy random --seed " + seed),
+  EXPECT_NE(err.find(std::string("asgisim replay ") + kScenario +
+                     " --config fixed --strategy random --seed " + seed),
             std::string::npos)
       << err;
 }

@@ -4,9 +4,9 @@
 // seed order whatever --jobs is.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -20,24 +20,6 @@ namespace asgisim::scenarios {
 namespace {
 
 RunSettings random_settings() { return RunSettings{.strategy = sim::Strategy::random}; }
-
-// Checkpoints with no step budget to speak of: a run that ends only when
-// abandoned.
-class SpinsForever final : public Scenario {
- public:
-  const ScenarioInfo& info() const override { return info_; }
-  void build(RunContext& run) const override {
-    run.sim.spawn("spinner", [] {
-      for (;;) sim::checkpoint();
-    });
-  }
-
- private:
-  ScenarioInfo info_{.name = "test-spin-forever",
-                     .title = "toy: spins until abandoned",
-                     .invariants = {},
-                     .steps_max = std::uint64_t{1} << 62};
-};
 
 // Sets `flag` after `delay` on its own thread (what a signal does).
 class SetLater {
@@ -54,7 +36,7 @@ class SetLater {
 };
 
 TEST(SweepStream, AbandonStopsTheRunsInFlightBetweenSteps) {
-  SpinsForever scenario;
+  const toys::Spins scenario(std::uint64_t{1} << 62);  // ends only when abandoned
   for (const std::uint32_t jobs : {1u, 2u}) {
     std::atomic<bool> stop{false};
     std::atomic<bool> abandon{false};
@@ -76,8 +58,8 @@ TEST(SweepStream, AStopFlagSetBeforehandRunsNothing) {
   toys::Coin scenario;
   std::atomic<bool> stop{true};
   for (const std::uint32_t jobs : {1u, 2u}) {
-    const SweepResult result =
-        sweep(scenario, ConfigKind::fixed, random_settings(), SweepOptions{.seeds = 50, .jobs = jobs, .stop = &stop});
+    const SweepResult result = sweep(scenario, ConfigKind::fixed, random_settings(),
+                                     SweepOptions{.seeds = 50, .jobs = jobs, .stop = &stop});
     EXPECT_EQ(result.seeds_run, 0U);
     EXPECT_EQ(result.end, SweepEnd::interrupted);
   }
@@ -87,8 +69,8 @@ TEST(SweepStream, ADeadlineEndsAnOpenEndedSweepAndItsPrefixRepeats) {
   toys::Coin scenario;
   for (const std::uint32_t jobs : {1u, 2u}) {
     for (const Shard shard : {Shard{}, Shard{.index = 2, .count = 3}}) {
-      SweepOptions options{.seeds = std::numeric_limits<std::uint64_t>::max(), .seed_base = 5, .jobs = jobs,
-                           .shard = shard};
+      SweepOptions options{
+          .seeds = std::numeric_limits<std::uint64_t>::max(), .seed_base = 5, .jobs = jobs, .shard = shard};
       options.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
       const SweepResult timed = sweep(scenario, ConfigKind::fixed, random_settings(), options);
       ASSERT_EQ(timed.end, SweepEnd::deadline);
