@@ -70,7 +70,9 @@ void add_run_options(CLI::App& command, cli::RawOptions& raw, const char* config
 // Options of seed sweeps (run, catalogue).
 void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
   CLI::Option* seeds =
-      command.add_option("--seeds", raw.seeds, "How many seeds each sweep runs (default 100)")
+      command
+          .add_option("--seeds", raw.seeds,
+                      "How many seeds each sweep runs (default 100; 1e9 is allowed; with --duration, a cap)")
           ->type_name("N");
   CLI::Option* duration =
       command
