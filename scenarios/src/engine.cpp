@@ -45,6 +45,7 @@ sim::SimulationOptions simulation_options(const ScenarioInfo& info, const Stack&
   options.time_max_ns = settings.max_time_ns.value_or(info.time_max_ns);
   options.task_group_errors = stack.task_group_errors;
   options.record_decisions = true;
+  options.abandon = settings.abandon;
   // The hash is always computed; records are only kept when someone will read them.
   options.trace.records_max = settings.keep_trace ? kKeptTraceRecords : 0;
   return options;
@@ -78,6 +79,8 @@ void classify(RunOutcome& outcome, const core::Observer& observer) {
           fmt::format("an exception reached the top of a task and nobody received it: {}\n{}",
                       result.error ? sim::describe(result.error) : std::string("?"), result.report);
       return;
+    case sim::RunStatus::abandoned:
+      throw RunAbandoned();
     case sim::RunStatus::replay_divergence:
       throw UsageError("the decision log does not fit this run: " + result.report);
     case sim::RunStatus::not_run:

@@ -61,6 +61,8 @@ std::string_view to_string(RunStatus status) {
       return "task_error";
     case RunStatus::replay_divergence:
       return "replay_divergence";
+    case RunStatus::abandoned:
+      return "abandoned";
   }
   return "?";
 }

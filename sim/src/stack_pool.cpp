@@ -72,6 +72,8 @@ void on_segv(int signal_number, siginfo_t* info, void*) {
   action.sa_handler = SIG_DFL;
   sigemptyset(&action.sa_mask);
   sigaction(signal_number, &action, nullptr);
+  // A SIGSEGV sent by kill() has no faulting access to repeat.
+  if (info->si_code <= 0) ::raise(signal_number);
 }
 
 void install_overflow_handler() {

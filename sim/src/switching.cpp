@@ -26,6 +26,12 @@ Task* Simulation::pick_next() {
       return &main_;
     }
     if (!loop_ready_.empty() || !thread_ready_.empty()) {
+      constexpr std::uint64_t kAbandonPollMask = 1023;  // one relaxed load per 1024 steps
+      if ((steps_ & kAbandonPollMask) == 0 && options_.abandon != nullptr &&
+          options_.abandon->load(std::memory_order_relaxed)) {
+        stop_run(RunStatus::abandoned, "abandoned from outside the run");
+        return &main_;
+      }
       if (++steps_ > options_.steps_max) {
         stop_run(RunStatus::liveness_steps,
                  fmt::format("liveness: the step budget of {} steps ran out at virtual time {} ns",

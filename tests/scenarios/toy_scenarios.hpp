@@ -101,9 +101,11 @@ class WaitsForever final : public Scenario {
   ScenarioInfo info_{.name = "test-deadlock", .title = "toy: waits forever", .invariants = {}};
 };
 
-// Checkpoints forever: a liveness failure once the step budget runs out.
+// Checkpoints forever: a liveness failure once the step budget runs out
+// (with a budget of 2^62 steps, a run that ends only when abandoned).
 class Spins final : public Scenario {
  public:
+  explicit Spins(std::uint64_t steps_max = 5'000) { info_.steps_max = steps_max; }
   const ScenarioInfo& info() const override { return info_; }
   void build(RunContext& run) const override {
     run.sim.spawn("spinner", [] {

@@ -10,6 +10,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -60,6 +61,7 @@ enum class RunStatus : std::uint8_t {
   liveness_time,      // the virtual-time budget ran out
   task_error,         // a task raised and nobody could receive the exception
   replay_divergence,  // a strict replay met a decision it cannot answer
+  abandoned,          // SimulationOptions::abandon was set (an interrupted sweep)
 };
 std::string_view to_string(RunStatus status);
 
@@ -83,6 +85,10 @@ struct SimulationOptions {
   TraceOptions trace = {};
   // Records every decision in the decision log (needed for replay/shrink).
   bool record_decisions = true;
+  // Set from outside the run (a signal handler's flag): the run stops with
+  // RunStatus::abandoned. Polled with one relaxed load every 1024 steps;
+  // never changes a run it does not stop.
+  const std::atomic<bool>* abandon = nullptr;
 };
 
 struct SpawnOptions {
