@@ -24,7 +24,7 @@ constexpr sim::Label kWork{"background.work", sim::Stream::other};
 
 // `await call_next(request); return PlainTextResponse("Custom")`: the
 // downstream response is never read.
-core::Response discarding_dispatch(core::DispatchRequest& request, const core::CallNext& call_next) {
+core::Response discarding_dispatch(core::Request& request, const core::CallNext& call_next) {
   call_next(request);
   return core::PlainTextResponse("Custom");
 }

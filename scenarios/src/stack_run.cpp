@@ -99,13 +99,13 @@ core::App endpoint_app(const EndpointDescription& endpoint, core::Observer& obse
 core::DispatchFunction dispatch_for(MiddlewareKind kind) {
   switch (kind) {
     case MiddlewareKind::base_http_reads_body:
-      return [](core::DispatchRequest& request, const core::CallNext& call_next) {
+      return [](core::Request& request, const core::CallNext& call_next) {
         (void)request.body();
         return call_next(request);
       };
     case MiddlewareKind::base_http_own_response:
       // The downstream response is dropped unread (catalogue entry 5).
-      return [](core::DispatchRequest& request, const core::CallNext& call_next) -> core::Response {
+      return [](core::Request& request, const core::CallNext& call_next) -> core::Response {
         (void)call_next(request);
         return core::PlainTextResponse("from dispatch");
       };

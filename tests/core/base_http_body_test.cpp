@@ -24,8 +24,7 @@ constexpr Outcome raises = Outcome::raises;
 class BaseHttpBodyEra : public BaseHttpEra {};
 
 // `async for chunk in request.stream(): assert chunk == expected.pop(0)`; `assert expected == []`.
-template <class Req>
-void expect_stream(Req& request, std::deque<Bytes> expected) {
+void expect_stream(Request& request, std::deque<Bytes> expected) {
   auto stream = request.stream();
   while (std::optional<Bytes> chunk = stream.next()) {
     check(!expected.empty() && *chunk == expected.front(), "chunk == expected.pop(0)");
@@ -53,7 +52,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInAppAfterMiddlewareCallsStream) {
         expect_stream(request, {""});
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         expect_stream(request, {"a", ""});
         return call_next(request);
       },
@@ -68,7 +67,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInAppAfterMiddlewareCallsBody) {
         expect_stream(request, {"a", ""});
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         check(request.body() == "a", "await request.body() == b'a'");
         return call_next(request);
       },
@@ -83,7 +82,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestBodyInAppAfterMiddlewareCallsStream) {
         check(request.body().empty(), "await request.body() == b''");
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         expect_stream(request, {"a", ""});
         return call_next(request);
       },
@@ -98,7 +97,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestBodyInAppAfterMiddlewareCallsBody) {
         check(request.body() == "a", "await request.body() == b'a'");
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         check(request.body() == "a", "await request.body() == b'a'");
         return call_next(request);
       },
@@ -107,7 +106,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestBodyInAppAfterMiddlewareCallsBody) {
 }
 
 // dispatch after call_next: `with pytest.raises(RuntimeError, match="Stream consumed")`.
-Response expect_stream_consumed_after_call_next(DispatchRequest& request, const CallNext& call_next) {
+Response expect_stream_consumed_after_call_next(Request& request, const CallNext& call_next) {
   Response response = call_next(request);
   bool raised = false;
   try {
@@ -165,7 +164,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInDispatchWrappingAppCallsBody) {
     check(stream.next() == Bytes("2"), "chunk == b'2'");  // then `break`
     Response()(scope, receive, send);
   };
-  const DispatchFunction consuming = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction consuming = [](Request& request, const CallNext& call_next) {
     Bytes expected = "1";
     std::optional<Response> response;
     auto stream = request.stream();
@@ -202,7 +201,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestStreamInDispatchAfterAppCallsBodyWithBodyBefo
         check(request.body() == "a", "await request.body() == b'a'");
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         check(request.body() == "a", "await request.body() == b'a'");  // buffers the body
         Response response = call_next(request);
         auto stream = request.stream();
@@ -222,7 +221,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestBodyInDispatchAfterAppCallsBodyWithBodyBefore
         check(request.body() == "a", "await request.body() == b'a'");
         return PlainTextResponse("Homepage");
       },
-      [](DispatchRequest& request, const CallNext& call_next) {
+      [](Request& request, const CallNext& call_next) {
         check(request.body() == "a", "await request.body() == b'a'");
         Response response = call_next(request);
         check(request.body() == "a", "await request.body() == b'a'  # no problem here");
@@ -241,7 +240,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestDisconnectedClient) {
     check(receive().type == MessageType::http_disconnect, "msg['type'] == 'http.disconnect'");
     Response()(scope, receive, send);
   };
-  const DispatchFunction consuming = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction consuming = [](Request& request, const CallNext& call_next) {
     Response response = call_next(request);
     check(request.is_disconnected(), "disconnected is True");
     return response;
@@ -268,7 +267,7 @@ TEST_P(BaseHttpBodyEra, ReadRequestDisconnectedAfterConsumingStream) {
     check(receive().type == MessageType::http_disconnect, "msg == {'type': 'http.disconnect'}");
     Response()(scope, receive, send);
   };
-  const DispatchFunction consuming = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction consuming = [](Request& request, const CallNext& call_next) {
     request.body();
     check(request.is_disconnected(), "disconnected is True");
     return call_next(request);
@@ -292,7 +291,7 @@ TEST_P(BaseHttpBodyEra, DownstreamMiddlewareModifiesReceive) {
     check(request.body() == "foo foo ", "body == b'foo foo '");
     Response()(scope, receive, send);
   };
-  const DispatchFunction consuming = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction consuming = [](Request& request, const CallNext& call_next) {
     check(request.body() == "foo ", "body == b'foo '");
     return call_next(request);
   };
@@ -321,7 +320,7 @@ TEST_P(BaseHttpBodyEra, Pr1519Comment1236166180Example) {
                                                   message.body += "-foo";
                                                   return message;
                                                 }});
-  const DispatchFunction log_request_body_size = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction log_request_body_size = [](Request& request, const CallNext& call_next) {
     request.body();  // print(len(await request.body()))
     return call_next(request);
   };

@@ -106,7 +106,7 @@ TEST_P(BaseHttpModel, ResponseCompletionWaitsForBackgroundWork) {
 TEST_P(BaseHttpModel, OrphanedBodyIteratorNeverBlocksTheDownstreamApp) {
   const bool cancelled = traits(behaviour()).cancel_downstream;
   Observer observer;
-  const DispatchFunction discarding = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction discarding = [](Request& request, const CallNext& call_next) {
     call_next(request);
     return PlainTextResponse("Custom");
   };

@@ -136,7 +136,7 @@ TEST_P(BaseHttpRecent, AtMostOneReceiveWaitsFrom0383) {
 TEST_P(BaseHttpRecent, BackgroundSetInDispatchRunsExceptIn0383To0384) {
   const bool dropped = traits(behaviour()).drop_dispatch_background;
   Observer observer;
-  const DispatchFunction with_background = [&observer](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction with_background = [&observer](Request& request, const CallNext& call_next) {
     Response response = call_next(request);
     EXPECT_TRUE(response.background().empty());
     response.background() = BackgroundTask("background", [] {}, {.observer = &observer, .request = 1});
@@ -185,7 +185,7 @@ TEST_P(BaseHttpRecent, BackgroundTaskErrorSurfacesFrom0460) {
 // background task raises; up to 0.45.x nobody hears of it.
 TEST_P(BaseHttpRecent, ErrorBehindOwnResponseSurfacesFrom0460) {
   const bool surfaces = traits(behaviour()).raise_app_exc_after_group;
-  const DispatchFunction own_response = [](DispatchRequest& request, const CallNext& call_next) -> Response {
+  const DispatchFunction own_response = [](Request& request, const CallNext& call_next) -> Response {
     (void)call_next(request);
     return PlainTextResponse("from dispatch");
   };
@@ -210,7 +210,7 @@ TEST_P(BaseHttpRecent, ErrorBehindOwnResponseSurfacesFrom0460) {
 // 400; 0.46.0 and 0.46.1 raise it again after that response.
 TEST_P(BaseHttpRecent, ExceptionCaughtInDispatchIsNotRaisedAgainExceptIn0460To0461) {
   const bool raised_again = behaviour() == BaseHttpBehaviour::reraise;
-  const DispatchFunction catches_error = [](DispatchRequest& request, const CallNext& call_next) -> Response {
+  const DispatchFunction catches_error = [](Request& request, const CallNext& call_next) -> Response {
     try {
       return call_next(request);
     } catch (const std::runtime_error& error) {

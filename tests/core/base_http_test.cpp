@@ -174,7 +174,7 @@ TEST_P(BaseHttpEra, RunContextManagerExitEvenIfClientDisconnects) {
 
 // DiscardingMiddleware of the two upstream tests below.
 DispatchFunction discarding_dispatch() {
-  return [](DispatchRequest& request, const CallNext& call_next) {
+  return [](Request& request, const CallNext& call_next) {
     call_next(request);
     return PlainTextResponse("Custom");
   };
@@ -233,7 +233,7 @@ TEST_P(BaseHttpEra, AppReceivesHttpDisconnectAfterSendingIfDiscarded) {
 // the exception paths as of 0.20.0, PRs #1262 and #1459), http routes only.
 // /exc-stream's generator is an async one here (no thread pool in this test).
 TEST_P(BaseHttpEra, CustomMiddleware) {
-  const DispatchFunction custom = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction custom = [](Request& request, const CallNext& call_next) {
     Response response = call_next(request);
     response.set_header("custom-header", "Example");
     return response;
@@ -272,17 +272,17 @@ TEST_P(BaseHttpEra, CustomMiddleware) {
 
 // Upstream: tests/middleware/test_base.py::test_state_data_across_multiple_middlewares (0.15.0).
 TEST_P(BaseHttpEra, StateDataAcrossMultipleMiddlewares) {
-  const DispatchFunction a = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction a = [](Request& request, const CallNext& call_next) {
     request.state()["foo"] = "foo";
     return call_next(request);
   };
-  const DispatchFunction b = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction b = [](Request& request, const CallNext& call_next) {
     request.state()["bar"] = "bar";
     Response response = call_next(request);
     response.set_header("x-state-foo", request.state()["foo"]);
     return response;
   };
-  const DispatchFunction c = [](DispatchRequest& request, const CallNext& call_next) {
+  const DispatchFunction c = [](Request& request, const CallNext& call_next) {
     Response response = call_next(request);
     response.set_header("x-state-bar", request.state()["bar"]);
     return response;

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
 #include "asgisim/sim/task_group.hpp"
+#include "cached_request.hpp"
 
 namespace asgisim::core {
 
@@ -123,26 +125,28 @@ class MiddlewareCall {
         scope_(scope),
         receive_(receive),
         send_(send),
-        request_(scope, receive,
-                 traits_.cache_request_body ? StreamConsumedRule::on_last : StreamConsumedRule::on_start),
         response_sent_(middleware.options.name + " response_sent") {
-    if (traits_.no_response_listener) request_.remember_wrapped_disconnect();
+    if (traits_.cache_request_body) {
+      cached_request_.emplace(scope, receive, /*remembers_disconnect=*/traits_.no_response_listener);
+    } else {
+      request_.emplace(scope, receive);
+    }
   }
 
   void run() {
     // `with recv_stream, send_stream:` around the task group (#2813).
     if (traits_.raise_app_exc_after_group) shared_streams_ = create_streams(middleware_.options.name);
     detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
-      const CallNext call_next = [this, &task_group](DispatchRequest& request) {
+      const CallNext call_next = [this, &task_group](Request& request) {
         return this->call_next(task_group, request);
       };
-      Response response = middleware_.dispatch(request_, call_next);
+      Response response = middleware_.dispatch(cached_request_ ? *cached_request_ : *request_, call_next);
       if (traits_.drop_dispatch_background &&
           response.streaming_behaviour() == StreamingBehaviour::send_only) {
         response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
       }
       if (traits_.cache_request_body) {
-        const Receive wrapped_receive = [this] { return request_.wrapped_receive(); };
+        const Receive wrapped_receive = [this] { return cached_request_->wrapped_receive(); };
         response(scope_, wrapped_receive, send_);
       } else {
         response(scope_, receive_, send_);
@@ -164,7 +168,7 @@ class MiddlewareCall {
   }
 
  private:
-  Response call_next(detail::AnyioTaskGroup& task_group, DispatchRequest& request) {
+  Response call_next(detail::AnyioTaskGroup& task_group, Request& request) {
     const std::string& name = middleware_.options.name;
     std::shared_ptr<CallNextStreams> streams = shared_streams_;
     if (!streams) {
@@ -182,8 +186,9 @@ class MiddlewareCall {
     } else {
       // 0.28 reads the middleware's own _CachedRequest whatever request
       // call_next was given; before, request.receive.
-      Receive inner = traits_.cache_request_body ? Receive([this] { return request_.wrapped_receive(); })
-                                                 : request.receive();
+      Receive inner = traits_.cache_request_body
+                          ? Receive([this] { return cached_request_->wrapped_receive(); })
+                          : request.receive();
       downstream_receive = [this, inner = std::move(inner)] { return receive_or_disconnect(inner); };
       downstream_send = [streams](Message message) {  // send_no_error
         try {
@@ -267,7 +272,8 @@ class MiddlewareCall {
   Scope& scope_;
   const Receive& receive_;
   const Send& send_;
-  DispatchRequest request_;
+  std::optional<Request> request_;               // dispatch's `Request(scope, receive=receive)` up to 0.27
+  std::optional<CachedRequest> cached_request_;  // `_CachedRequest(scope, receive)` from 0.28
   sim::Event response_sent_;
   std::vector<std::shared_ptr<CallNextStreams>> streams_;
   std::shared_ptr<CallNextStreams> shared_streams_;  // raise_app_exc_after_group: the call's one pair
@@ -409,7 +415,7 @@ App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions opt
 }
 
 DispatchFunction passthrough_dispatch() {
-  return [](DispatchRequest& request, const CallNext& call_next) { return call_next(request); };
+  return [](Request& request, const CallNext& call_next) { return call_next(request); };
 }
 
 }  // namespace asgisim::core
