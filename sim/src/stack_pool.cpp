@@ -190,10 +190,16 @@ Stack StackPool::create_canary() {
 
 Runner::Runner(StackPoolOptions options) : stacks_(options) { install_overflow_handler(); }
 
+namespace {
+thread_local StackPoolOptions this_thread_options{};
+}  // namespace
+
 Runner& Runner::this_thread() {
-  thread_local Runner runner;
+  thread_local Runner runner(this_thread_options);
   return runner;
 }
+
+void Runner::configure_this_thread(const StackPoolOptions& options) { this_thread_options = options; }
 
 // ---- the allocator boost::context uses ------------------------------------------
 
