@@ -118,6 +118,7 @@ def command_run(args: argparse.Namespace) -> int:
         _check_unsupported(result)
         if result["failure"]:
             result = _confirm(target, result)
+            result["reorder_flag"] = target.reorder_callbacks
             failures += 1
             worst = reports.most_severe(worst, result["failure"])
             if first is None:

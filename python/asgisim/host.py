@@ -40,10 +40,12 @@ class Plan:
 
 
 class Host:
-    def __init__(self, app: Any, scenario: Callable[[Scenario], None], reorder_callbacks: bool = False) -> None:
+    def __init__(self, app: Any, scenario: Callable[[Scenario], None], reorder_callbacks: bool = False,
+                 vary_timer_ties: bool = False) -> None:
         self.raw_app = app
         self.scenario = scenario
         self.reorder_callbacks = reorder_callbacks
+        self.vary_timer_ties = vary_timer_ties
         self.app: Any = None
         self.app_name = layers.layer_name(app)
         self.loop: Optional[SimLoop] = None
@@ -62,7 +64,7 @@ class Host:
         self.prepare_process()
         self.run = run
         layers.RunSlot.run = run
-        self.loop = SimLoop(run, reorder_callbacks=self.reorder_callbacks)
+        self.loop = SimLoop(run, reorder_callbacks=self.reorder_callbacks, vary_timer_ties=self.vary_timer_ties)
         self.loop._bridge_enter()
         pins.pin_run(run)
         builder = Scenario(_run=run)

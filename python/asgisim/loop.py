@@ -22,26 +22,29 @@ class EscapesSimulation(RuntimeError):
     """A call inside a run needs the real world (I/O, threads, signals)."""
 
 
-def _refuse(message: str) -> None:
-    from .host import record_unsupported
-    record_unsupported(message)
-    raise EscapesSimulation(message)
+_ESCAPES = ("escapes the simulation: asgisim runs the app without real I/O "
+            "(the uvicorn model is the server; use the scenario's clients)")
+_THREADS = ("runs code on a thread: sync code on threads is not yet supported by the asgisim "
+            "bridge (make the endpoint or dependency `async def`)")
+
+
+def _refused(name: str, why: str):
+    """A loop method a run cannot serve: recorded (the CLI stops with exit 2) and raised."""
+    def method(self, *args, **kwargs):
+        from .host import record_unsupported
+        message = f"loop.{name}() {why}"
+        record_unsupported(message)
+        raise EscapesSimulation(message)
+    method.__name__ = name
+    return method
 
 
 def _escapes(name: str):
-    def method(self, *args, **kwargs):
-        _refuse(f"loop.{name}() escapes the simulation: asgisim runs the app without real I/O "
-                "(the uvicorn model is the server; use the scenario's clients)")
-    method.__name__ = name
-    return method
+    return _refused(name, _ESCAPES)
 
 
 def _threads_unsupported(name: str):
-    def method(self, *args, **kwargs):
-        _refuse(f"loop.{name}() runs code on a thread: sync code on threads is not yet supported "
-                "by the asgisim bridge (make the endpoint or dependency `async def`)")
-    method.__name__ = name
-    return method
+    return _refused(name, _THREADS)
 
 
 class SimLoop(base_events.BaseEventLoop):
@@ -50,11 +53,12 @@ class SimLoop(base_events.BaseEventLoop):
     _bridge_old_hooks = None  # set while the loop is the running loop
     _bridge_idle = False  # the loop task is blocked: call_soon/call_at must wake it
 
-    def __init__(self, run, reorder_callbacks: bool = False) -> None:
+    def __init__(self, run, reorder_callbacks: bool = False, vary_timer_ties: bool = False) -> None:
         super().__init__()
         self._bridge_run = run
         self._bridge_idle = False
         self._bridge_reorder = reorder_callbacks
+        self._bridge_vary_ties = vary_timer_ties
         self._clock_resolution = 1e-9
         self._bridge_old_hooks = None
 
@@ -90,6 +94,7 @@ class SimLoop(base_events.BaseEventLoop):
             self._timer_cancelled_count -= 1
             heapq.heappop(scheduled)._scheduled = False
         end_time = self.time() + self._clock_resolution
+        due = []
         while scheduled:
             handle = scheduled[0]
             if handle._when >= end_time:
@@ -97,7 +102,21 @@ class SimLoop(base_events.BaseEventLoop):
             handle = heapq.heappop(scheduled)
             handle._scheduled = False
             if not handle._cancelled:
-                self._ready.append(handle)
+                due.append(handle)
+        if self._bridge_vary_ties and len(due) > 1:
+            # Timers due at the same instant: asyncio's heap order among them is an
+            # accident of insertion, so random/pct choose it.
+            start = 0
+            while start < len(due):
+                end = start + 1
+                while end < len(due) and due[end]._when == due[start]._when:
+                    end += 1
+                if end - start > 1:
+                    ties = due[start:end]
+                    pick = self._bridge_run.choose("loop.timer_tie", len(ties))
+                    due[start:end] = ties[pick:] + ties[:pick]
+                start = end
+        self._ready.extend(due)
 
     def _bridge_step(self) -> int:
         """Runs one ready handle; says what the loop task does next."""

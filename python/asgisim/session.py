@@ -85,6 +85,10 @@ class Target:
         return {"strategy": self.strategy, "pct_depth": self.pct_depth, "keep_trace": keep_trace,
                 "max_time_ns": None if self.max_time_s is None else int(self.max_time_s * 1e9)}
 
+    def _host(self) -> host_module.Host:
+        return host_module.Host(self.app, self.scenario, self.reorder_callbacks,
+                                vary_timer_ties=self.strategy != "fifo")
+
     def _scenario_object(self, host: host_module.Host):
         # Checkers judge `no-deadlock` and `liveness` from the run itself; the engine
         # installs checkers only for the others.
@@ -99,19 +103,19 @@ class Target:
         return result
 
     def run_seed(self, seed: int, keep_trace: bool = False) -> Dict[str, Any]:
-        host = host_module.Host(self.app, self.scenario, self.reorder_callbacks)
+        host = self._host()
         result = native().run_seed(self._scenario_object(host), seed, self.options(keep_trace), self.metadata())
         result["seed"] = seed
         return self._finish(host, result)
 
     def replay(self, log_text: str, origin: str, strict: bool = True, keep_trace: bool = False) -> Dict[str, Any]:
-        host = host_module.Host(self.app, self.scenario, self.reorder_callbacks)
+        host = self._host()
         result = native().replay(self._scenario_object(host), log_text, origin, strict, self.options(keep_trace),
                                  self.metadata())
         return self._finish(host, result)
 
     def shrink(self, seed: int, max_attempts: int = 2000) -> Dict[str, Any]:
-        host = host_module.Host(self.app, self.scenario, self.reorder_callbacks)
+        host = self._host()
         result = native().shrink(self._scenario_object(host), seed, self.options(), self.metadata(), max_attempts)
         return self._finish(host, result)
 

@@ -24,11 +24,10 @@ std::string_view intern_label(const std::string& name) {
 
 std::optional<core::ObservationKind> parse_kind(const std::string& kind) {
   using core::ObservationKind;
-  for (ObservationKind k :
-       {ObservationKind::background_scheduled, ObservationKind::background_started,
-        ObservationKind::background_finished, ObservationKind::background_cancelled,
-        ObservationKind::context_entered, ObservationKind::context_exited,
-        ObservationKind::context_exit_cancelled, ObservationKind::error_raised}) {
+  for (ObservationKind k : {ObservationKind::background_scheduled, ObservationKind::background_started,
+                            ObservationKind::background_finished, ObservationKind::background_cancelled,
+                            ObservationKind::context_entered, ObservationKind::context_exited,
+                            ObservationKind::context_exit_cancelled, ObservationKind::error_raised}) {
     if (core::to_string(k) == kind) return k;
   }
   return std::nullopt;
@@ -39,8 +38,8 @@ std::optional<core::ObservationKind> parse_kind(const std::string& kind) {
 void BridgeRun::start_loop(py::object loop) {
   loop_ = std::move(loop);
   step_ = loop_.attr("_bridge_step");
-  sim::TaskHandle handle = sim_.spawn(
-      "asyncio loop", [self = shared_from_this()] { self->loop_main(); }, {.daemon = true});
+  sim::TaskHandle handle =
+      sim_.spawn("asyncio loop", [self = shared_from_this()] { self->loop_main(); }, {.daemon = true});
   (void)handle;
 }
 
@@ -112,8 +111,8 @@ std::string BridgeRun::observe_message(bool sent, const std::string& boundary, c
   return {};
 }
 
-void BridgeRun::report_violation(const std::string& invariant, const std::string& layer, std::uint64_t request,
-                                 const std::string& detail) {
+void BridgeRun::report_violation(const std::string& invariant, const std::string& layer,
+                                 std::uint64_t request, const std::string& detail) {
   core::Violation violation;
   violation.invariant = invariant;
   violation.layer = layer;

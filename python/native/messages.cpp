@@ -78,10 +78,12 @@ std::optional<core::Message> message_from_python(const py::handle& object, std::
   core::Message message{.type = *kind};
   switch (*kind) {
     case core::MessageType::http_response_start: {
-      if (!dict.contains("status") || !PyLong_Check(dict["status"].ptr()) || PyBool_Check(dict["status"].ptr())) {
-        problem = dict.contains("status") ? fmt::format("http.response.start: 'status' must be an int, got {}",
-                                                        type_name(dict["status"]))
-                                          : std::string("http.response.start: 'status' is missing");
+      if (!dict.contains("status") || !PyLong_Check(dict["status"].ptr()) ||
+          PyBool_Check(dict["status"].ptr())) {
+        problem = dict.contains("status")
+                      ? fmt::format("http.response.start: 'status' must be an int, got {}",
+                                    type_name(dict["status"]))
+                      : std::string("http.response.start: 'status' is missing");
         return std::nullopt;
       }
       message.status = dict["status"].cast<int>();
@@ -122,7 +124,8 @@ py::dict message_to_python(const core::Message& message) {
     case core::MessageType::http_response_start: {
       dict["status"] = message.status;
       py::list headers;
-      for (const auto& [name, value] : message.headers) headers.append(py::make_tuple(py::bytes(name), py::bytes(value)));
+      for (const auto& [name, value] : message.headers)
+        headers.append(py::make_tuple(py::bytes(name), py::bytes(value)));
       dict["headers"] = headers;
       break;
     }
@@ -149,7 +152,8 @@ py::dict scope_to_python(const core::Scope& scope) {
   dict["raw_path"] = py::bytes(scope.raw_path.empty() ? scope.path : scope.raw_path);
   dict["query_string"] = py::bytes(scope.query_string);
   py::list headers;
-  for (const auto& [name, value] : scope.headers) headers.append(py::make_tuple(py::bytes(name), py::bytes(value)));
+  for (const auto& [name, value] : scope.headers)
+    headers.append(py::make_tuple(py::bytes(name), py::bytes(value)));
   dict["headers"] = headers;
   dict["state"] = py::dict();
   return dict;

@@ -8,7 +8,7 @@
 #include "asgisim/scenarios/checkers.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/sim/decision_log.hpp"
-#include "asgisim/sim/stack_pool.hpp"
+#include "asgisim/sim/runner_options.hpp"
 #include "asgisim/version.hpp"
 #include "bridge_run.hpp"
 #include "python_app.hpp"
@@ -35,8 +35,6 @@ scn::RunSettings settings_from(const py::dict& options) {
   settings.pct_depth = options["pct_depth"].cast<std::uint32_t>();
   settings.keep_trace = options["keep_trace"].cast<bool>();
   if (!options["max_time_ns"].is_none()) settings.max_time_ns = options["max_time_ns"].cast<std::int64_t>();
-  // The bridge re-runs a failing seed in a fresh fork, not in this process.
-  settings.rerun_failures = false;
   return settings;
 }
 
@@ -60,7 +58,8 @@ py::dict outcome_dict(scn::RunOutcome& outcome, const py::dict& metadata) {
   result["timeline"] = outcome.timeline;
   py::list warnings;
   for (const auto& violation : outcome.violations) {
-    if (violation.warning) warnings.append(violation.invariant + " (" + violation.layer + "): " + violation.detail);
+    if (violation.warning)
+      warnings.append(violation.invariant + " (" + violation.layer + "): " + violation.detail);
   }
   result["warnings"] = warnings;
   return result;
@@ -78,7 +77,7 @@ asgisim::sim::DecisionLog parse_log(const std::string& text, const std::string& 
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "asgisim's kernel, uvicorn model, checkers and engine, for real Python ASGI apps";
-  asgisim::sim::Runner::configure_this_thread({.guarded_stack_bytes = kBridgeStackBytes});
+  asgisim::sim::configure_this_thread_runner({.guarded_stack_bytes = kBridgeStackBytes});
   py::register_exception<scn::UsageError>(m, "UsageError");
   m.attr("version") = asgisim::kVersion;
 
@@ -111,7 +110,8 @@ PYBIND11_MODULE(_native, m) {
              info.time_max_ns = time_max_ns;
              return std::make_shared<PythonScenario>(std::move(host), std::move(info));
            }),
-           py::arg("host"), py::arg("name"), py::arg("invariants"), py::arg("steps_max"), py::arg("time_max_ns"));
+           py::arg("host"), py::arg("name"), py::arg("invariants"), py::arg("steps_max"),
+           py::arg("time_max_ns"));
 
   m.def("invariant_ids", [] {
     std::vector<std::string> ids;
@@ -120,8 +120,15 @@ PYBIND11_MODULE(_native, m) {
   });
   m.def(
       "run_seed",
-      [](const PythonScenario& scenario, std::uint64_t seed, const py::dict& options, const py::dict& metadata) {
-        scn::RunOutcome outcome = scn::run_seed(scenario, scn::ConfigKind::buggy, seed, settings_from(options));
+      [](const PythonScenario& scenario, std::uint64_t seed, const py::dict& options,
+         const py::dict& metadata) {
+        // Once: the caller re-runs a failing seed in a fresh fork, not in this
+        // process. The seeded source makes exactly the run run_seed() would.
+        asgisim::sim::PrngChoiceSource source(seed);
+        scn::RunOutcome outcome =
+            scn::run_source(scenario, scn::ConfigKind::buggy, source, settings_from(options));
+        outcome.seed = seed;
+        outcome.decisions.metadata["seed"] = std::to_string(seed);
         return outcome_dict(outcome, metadata);
       },
       "One run from a seed, once (the caller re-runs failures in a fresh fork).");
@@ -131,9 +138,9 @@ PYBIND11_MODULE(_native, m) {
          const py::dict& options, const py::dict& metadata) {
         const asgisim::sim::DecisionLog log = parse_log(log_text, origin);
         const scn::RunSettings settings = scn::settings_for_log(log, settings_from(options));
-        scn::RunOutcome outcome =
-            scn::run_schedule(scenario, scn::ConfigKind::buggy, log,
-                              strict ? asgisim::sim::ReplayMode::strict : asgisim::sim::ReplayMode::lenient, settings);
+        scn::RunOutcome outcome = scn::run_schedule(
+            scenario, scn::ConfigKind::buggy, log,
+            strict ? asgisim::sim::ReplayMode::strict : asgisim::sim::ReplayMode::lenient, settings);
         return outcome_dict(outcome, metadata);
       },
       "One run fed by a decision log (text), strictly or leniently.");
@@ -145,10 +152,10 @@ PYBIND11_MODULE(_native, m) {
   });
   m.def(
       "shrink",
-      [](const PythonScenario& scenario, std::uint64_t seed, const py::dict& options, const py::dict& metadata,
-         std::size_t max_attempts) {
-        scn::ShrinkResult result = scn::shrink(scenario, scn::ConfigKind::buggy, seed, settings_from(options),
-                                               max_attempts);
+      [](const PythonScenario& scenario, std::uint64_t seed, const py::dict& options,
+         const py::dict& metadata, std::size_t max_attempts) {
+        scn::ShrinkResult result =
+            scn::shrink(scenario, scn::ConfigKind::buggy, seed, settings_from(options), max_attempts);
         py::dict shrunk = outcome_dict(result.outcome, metadata);
         for (auto item : metadata) {
           result.log.metadata[item.first.cast<std::string>()] = item.second.cast<std::string>();

@@ -49,8 +49,8 @@ AppCall::AppCall(std::shared_ptr<BridgeRun> run, core::RequestId request, std::s
 AppCall::~AppCall() = default;
 
 std::string AppCall::state() const {
-  return fmt::format("app call {}: {} sends, {} receives pending{}", done_ ? "done" : "running", sends_.size(),
-                     receives_.size(), done_ ? "" : "; waits on its asyncio Task");
+  return fmt::format("app call {}: {} sends, {} receives pending{}", done_ ? "done" : "running",
+                     sends_.size(), receives_.size(), done_ ? "" : "; waits on its asyncio Task");
 }
 
 void AppCall::wake(sim::Task* task, bool& waiting) {
@@ -86,7 +86,8 @@ void AppCall::send(py::object message, py::object future) {
 }
 
 void AppCall::cancel_receive(const py::object& future) {
-  if (receive_scope_ != nullptr && !receives_.empty() && receives_.front().is(future)) receive_scope_->cancel();
+  if (receive_scope_ != nullptr && !receives_.empty() && receives_.front().is(future))
+    receive_scope_->cancel();
 }
 
 void AppCall::finish(py::object error) {

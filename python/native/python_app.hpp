@@ -32,7 +32,7 @@ class AppCall final : public sim::Waitable, public std::enable_shared_from_this<
   void receive(py::object future);
   void send(py::object message, py::object future);
   void cancel_receive(const py::object& future);  // that receive future was cancelled
-  void finish(py::object error);  // the Task ended; `error` is None or the exception
+  void finish(py::object error);                  // the Task ended; `error` is None or the exception
 
   // ---- the request task ------------------------------------------------------
   void serve(core::Scope& scope, const core::Receive& receive, const core::Send& send);
@@ -54,7 +54,7 @@ class AppCall final : public sim::Waitable, public std::enable_shared_from_this<
   std::string app_name_;
   std::deque<PendingSend> sends_;
   std::deque<py::object> receives_;
-  core::Receive receive_;  // the server's, while serve() runs
+  core::Receive receive_;                 // the server's, while serve() runs
   std::optional<core::Message> stashed_;  // taken by a receive whose future was cancelled
   sim::CancelScope* receive_scope_ = nullptr;
   sim::Task* sender_ = nullptr;

@@ -16,7 +16,8 @@ namespace py = pybind11;
 
 class PythonScenario final : public scenarios::Scenario {
  public:
-  PythonScenario(py::object host, scenarios::ScenarioInfo info) : host_(std::move(host)), info_(std::move(info)) {}
+  PythonScenario(py::object host, scenarios::ScenarioInfo info)
+      : host_(std::move(host)), info_(std::move(info)) {}
   const scenarios::ScenarioInfo& info() const override { return info_; }
   void build(scenarios::RunContext& run) const override;
 

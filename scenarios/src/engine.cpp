@@ -147,9 +147,8 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
 
 // A failing run is run again; a different trace hash is nondeterminism,
 // which outranks whatever the first run found.
-void check_determinism(RunOutcome& outcome, const std::function<RunOutcome()>& again,
-                       const RunSettings& settings) {
-  if (!outcome.failed() || !settings.rerun_failures) return;
+void check_determinism(RunOutcome& outcome, const std::function<RunOutcome()>& again) {
+  if (!outcome.failed()) return;
   const RunOutcome second = again();
   outcome.second_trace_hash = second.trace_hash;
   if (second.trace_hash == outcome.trace_hash) return;
@@ -213,8 +212,7 @@ RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t s
   // The second run only needs its hash: no trace export.
   RunSettings quiet = settings;
   quiet.keep_trace = false;
-  check_determinism(
-      outcome, [&] { return run_once(scenario, config, seed, nullptr, quiet); }, settings);
+  check_determinism(outcome, [&] { return run_once(scenario, config, seed, nullptr, quiet); });
   record_metadata(outcome, scenario, settings, seed);
   return outcome;
 }
@@ -242,9 +240,7 @@ RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::
   // (what a user runs) pays for the second run.
   RunSettings quiet = settings;
   quiet.keep_trace = false;
-  if (mode == sim::ReplayMode::strict)
-    check_determinism(
-        outcome, [&] { return replay(quiet); }, settings);
+  if (mode == sim::ReplayMode::strict) check_determinism(outcome, [&] { return replay(quiet); });
   record_metadata(outcome, scenario, settings, std::nullopt);
   return outcome;
 }

@@ -2,6 +2,8 @@
 // that reuses them across runs, and the stack-overflow reports.
 #include "asgisim/sim/stack_pool.hpp"
 
+#include "asgisim/sim/runner_options.hpp"
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -199,7 +201,7 @@ Runner& Runner::this_thread() {
   return runner;
 }
 
-void Runner::configure_this_thread(const StackPoolOptions& options) { this_thread_options = options; }
+void configure_this_thread_runner(const StackPoolOptions& options) { this_thread_options = options; }
 
 // ---- the allocator boost::context uses ------------------------------------------
 

@@ -13,7 +13,8 @@ EXAMPLES = ROOT / "examples" / "python"
 
 def _env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXAMPLES), env.get("PYTHONPATH", "")) if p)
+    inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), *inherited])
     env.pop("PYTHONHASHSEED", None)  # the CLI must fix it itself
     return env
 

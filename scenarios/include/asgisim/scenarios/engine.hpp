@@ -64,10 +64,6 @@ struct RunSettings {
   // RunOutcome::chrome_trace and ::timeline: costs memory (a 32 MiB ring)
   // and time. Never changes the run or its hash.
   bool keep_trace = false;
-  // Run a failing seed (or strict replay) a second time in this process and
-  // compare trace hashes. A host that re-runs it elsewhere (the Python
-  // bridge: in a fresh fork) turns this off.
-  bool rerun_failures = true;
 };
 
 struct RunOutcome {

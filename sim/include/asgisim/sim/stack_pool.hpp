@@ -76,10 +76,6 @@ class Runner {
   // A runner for the calling OS thread, created on first use. It is a cache
   // of memory only: no state of a run lives in it.
   static Runner& this_thread();
-  // The stack sizes this_thread() uses when it creates the calling thread's
-  // runner; no effect once it exists. A host whose tasks recurse deeply in
-  // native code (the Python bridge's event loop) asks for larger stacks.
-  static void configure_this_thread(const StackPoolOptions& options);
 
  private:
   StackPool stacks_;
