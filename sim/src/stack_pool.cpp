@@ -2,6 +2,8 @@
 // that reuses them across runs, and the stack-overflow reports.
 #include "asgisim/sim/stack_pool.hpp"
 
+#include "asgisim/sim/runner_options.hpp"
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -192,10 +194,16 @@ Stack StackPool::create_canary() {
 
 Runner::Runner(StackPoolOptions options) : stacks_(options) { install_overflow_handler(); }
 
+namespace {
+thread_local StackPoolOptions this_thread_options{};
+}  // namespace
+
 Runner& Runner::this_thread() {
-  thread_local Runner runner;
+  thread_local Runner runner(this_thread_options);
   return runner;
 }
+
+void configure_this_thread_runner(const StackPoolOptions& options) { this_thread_options = options; }
 
 // ---- the allocator boost::context uses ------------------------------------------
 
