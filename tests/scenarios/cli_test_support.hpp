@@ -20,14 +20,12 @@
 #include <string>
 #include <vector>
 
-
 extern char** environ;
 
 namespace asgisim::cli_test_support {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
 
 inline constexpr const char* kScenario = "background-cancelled";
 

@@ -33,7 +33,8 @@ inline constexpr Label kSlow{"fault.slow", Stream::faults};
 // `with_group` it has no task group: the divergence tests use that, because
 // a run stopped while a task group has live children cannot yet be torn
 // down (see task_group_test's TaskGroupTeardown tests).
-inline void spawn_workload(Simulation& sim, Lock& lock, Event& go, bool changed = false, bool with_group = true) {
+inline void spawn_workload(Simulation& sim, Lock& lock, Event& go, bool changed = false,
+                           bool with_group = true) {
   auto [send, receive] = create_memory_object_stream<int>(0, "items");
   sim.spawn("producer", [&go, &lock, changed, send = std::move(send)]() mutable {
     go.wait();
@@ -84,7 +85,8 @@ inline Recorded record(std::uint64_t seed, Strategy strategy, bool with_group = 
 }
 
 // Runs the workload with decisions from `source`.
-inline Recorded replay(ChoiceSource& source, Strategy strategy, bool changed = false, bool with_group = true) {
+inline Recorded replay(ChoiceSource& source, Strategy strategy, bool changed = false,
+                       bool with_group = true) {
   Lock lock("lock");
   Event go("go");
   // The seed must not matter when a source is given.

@@ -173,8 +173,9 @@ inline SimTestSettings settings_from_environment(SimTestSettings defaults = {}) 
 
 // The command that runs the current test again under one schedule.
 inline std::string reproduce_line(std::uint64_t seed, Strategy strategy) {
-  return "ASGISIM_SEED=" + std::to_string(seed) + " ASGISIM_STRATEGY=" + std::string(sim::to_string(strategy)) +
-         " ASGISIM_SEEDS=1 " + program_invocation_name + " --gtest_filter=" + detail::current_test_filter();
+  return "ASGISIM_SEED=" + std::to_string(seed) +
+         " ASGISIM_STRATEGY=" + std::string(sim::to_string(strategy)) + " ASGISIM_SEEDS=1 " +
+         program_invocation_name + " --gtest_filter=" + detail::current_test_filter();
 }
 
 // Keeps `line` to print when the current test ends failed (ReproduceListener).
@@ -294,9 +295,7 @@ inline const bool reproduce_listener_installed = install_reproduce_listener();
 
 // A test whose body runs inside a simulation (as its one task) under every
 // schedule of the environment; the body sees the Simulation as `sim`.
-#define SIM_TEST(Suite, Name)                                                           \
-  static void asgisim_sim_test_body_##Suite##_##Name(::asgisim::sim::Simulation& sim);  \
-  TEST(Suite, Name) {                                                                   \
-    ::asgisim::sim_testing::run_sim_test(&asgisim_sim_test_body_##Suite##_##Name);     \
-  }                                                                                     \
+#define SIM_TEST(Suite, Name)                                                                          \
+  static void asgisim_sim_test_body_##Suite##_##Name(::asgisim::sim::Simulation& sim);                 \
+  TEST(Suite, Name) { ::asgisim::sim_testing::run_sim_test(&asgisim_sim_test_body_##Suite##_##Name); } \
   static void asgisim_sim_test_body_##Suite##_##Name([[maybe_unused]] ::asgisim::sim::Simulation& sim)
