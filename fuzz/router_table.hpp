@@ -121,10 +121,10 @@ inline std::string join_methods(const std::set<std::string>& methods) {
 // ---- choosing templates and values ----------------------------------------------------
 
 inline constexpr std::array<std::string_view, 12> kWords{"users", "a", "me",    "x.y", "0",   "12",
-                                                  "%20",   " ", "items", "é",   "1.5", ""};
+                                                         "%20",   " ", "items", "é",   "1.5", ""};
 inline constexpr std::array<std::string_view, 7> kNames{"id", "a", "b", "path", "name", "x_1", "id"};
 inline constexpr std::array<std::string_view, 8> kConvertors{"",       ":str",  ":path", ":int",
-                                                      ":float", ":uuid", ":int",  ":nope"};
+                                                             ":float", ":uuid", ":int",  ":nope"};
 inline constexpr std::array<std::string_view, 9> kRaw{"/", "-", ".", ":", "{", "}", "\n", "{}", "{a:}"};
 
 inline std::string choose_template(bool mount) {
@@ -151,7 +151,7 @@ inline std::string choose_template(bool mount) {
 }
 
 inline constexpr std::array<std::string_view, 12> kTextPieces{"a",   "b",   "me", "0",    "7", "1.5",
-                                                       "x-y", "%2F", " ",  "{id}", "é", "/"};
+                                                              "x-y", "%2F", " ",  "{id}", "é", "/"};
 
 inline std::string choose_text(std::string_view label, std::uint64_t max_pieces) {
   std::string text;

@@ -99,7 +99,7 @@ struct Generated {
 };
 
 inline constexpr std::array<std::string_view, 7> kRequestMethods{"GET",    "HEAD",    "POST", "PUT",
-                                                          "DELETE", "OPTIONS", "get"};
+                                                                 "DELETE", "OPTIONS", "get"};
 
 // The values url_path_for() is called with, one per parameter of the chain,
 // and what is known about them.
