@@ -28,7 +28,6 @@ using test_support::Exchange;
 using test_support::get;
 using test_support::in_sim;
 using test_support::ThreadPerCall;
-using ::testing::ElementsAre;
 
 // ---- StreamingResponse -----------------------------------------------------------
 

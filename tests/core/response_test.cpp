@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "asgisim/core/datastructures.hpp"
@@ -24,7 +23,6 @@
 namespace asgisim::core {
 namespace {
 
-using test_support::call;
 using test_support::Exchange;
 using test_support::get;
 using test_support::in_sim;

@@ -6,9 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <set>
 #include <stdexcept>
-#include <string>
 #include <vector>
 
 #include "asgisim/core/client.hpp"

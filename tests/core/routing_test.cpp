@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,14 +25,10 @@
 namespace asgisim::core {
 namespace {
 
-using test_support::call_here;
 using test_support::Exchange;
 using test_support::get;
-using test_support::http_scope;
 using test_support::request;
 using test_support::ThreadPerCall;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 std::optional<std::vector<std::string>> methods(std::vector<std::string> list) { return list; }
 

@@ -7,10 +7,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
-#include <cstdint>
-#include <ostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "asgisim/sim/simulation.hpp"

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,7 +23,6 @@ namespace asgisim::scenarios {
 namespace {
 
 using core::Message;
-using core::Observation;
 using core::ObservationKind;
 using K = ObservationKind;
 using sim::kMillisecond;

@@ -7,10 +7,6 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
-#include <sstream>
-#include <string>
-#include <vector>
-
 #include "scenarios/toy_scenarios.hpp"
 
 namespace asgisim::scenarios {

@@ -6,7 +6,6 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
-#include <sstream>
 #include <string>
 #include <vector>
 

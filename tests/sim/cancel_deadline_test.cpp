@@ -4,9 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/testing.hpp"
@@ -14,7 +12,6 @@
 namespace asgisim::sim {
 namespace {
 
-using sim_testing::describe;
 using sim_testing::run_task;
 
 // ---- deadlines --------------------------------------------------------------------

@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
-#include <string>
-#include <vector>
 
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/testing.hpp"

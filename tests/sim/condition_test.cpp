@@ -4,33 +4,29 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <stdexcept>
+#include <algorithm>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/lock.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/task_group.hpp"
 #include "asgisim/sim/testing.hpp"
 
 namespace asgisim::sim {
 namespace {
 
-using sim_testing::describe;
-using sim_testing::run_under_schedules;
-
 constexpr Nanoseconds ms = kMillisecond;
 
-TEST(Condition, NotifyWakesWaitersInOrderAndTheyReacquireTheLock) {
-  run_under_schedules([](Simulation& sim) {
-    Condition condition;
-    std::vector<std::string> order;
+SIM_TEST(Condition, NotifyWakesWaitersInOrderAndTheyReacquireTheLock) {
+  Condition condition;
+  std::vector<std::string> order;
+  task_group([&](TaskGroup& tg) {
     int delay = 0;
     for (const char* name : {"a", "b", "c"}) {
       ++delay;
-      sim.spawn(name, [&, name, delay] {
+      tg.start_soon(name, [&, name, delay] {
         sim.sleep(delay * ms);
         condition.acquire();
         condition.wait();
@@ -40,7 +36,7 @@ TEST(Condition, NotifyWakesWaitersInOrderAndTheyReacquireTheLock) {
         condition.release();
       });
     }
-    sim.spawn("notifier", [&] {
+    tg.start_soon("notifier", [&] {
       sim.sleep(10 * ms);
       EXPECT_THROW(condition.notify(), UsageError);  // not holding the lock
       condition.acquire();
@@ -53,19 +49,17 @@ TEST(Condition, NotifyWakesWaitersInOrderAndTheyReacquireTheLock) {
       condition.notify_all();
       condition.release();
     });
-    const RunResult result = sim.run();
-    EXPECT_TRUE(result.ok()) << describe(result);
-    ASSERT_EQ(order.size(), 3U);
-    std::sort(order.begin() + 1, order.end());
-    EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
-    EXPECT_FALSE(condition.locked());
   });
+  ASSERT_EQ(order.size(), 3U);
+  std::sort(order.begin() + 1, order.end());
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_FALSE(condition.locked());
 }
 
-TEST(Condition, CancelledWaitReacquiresTheLockBeforeRaising) {
-  run_under_schedules([](Simulation& sim) {
-    Condition condition;
-    sim.spawn("waiter", [&] {
+SIM_TEST(Condition, CancelledWaitReacquiresTheLockBeforeRaising) {
+  Condition condition;
+  task_group([&](TaskGroup& tg) {
+    tg.start_soon("waiter", [&] {
       condition.acquire();
       EXPECT_TRUE(move_on_after(5 * ms, [&] { condition.wait(); }));
       EXPECT_EQ(sim.now(), 10 * ms);  // waited, shielded, for the holder
@@ -73,16 +67,14 @@ TEST(Condition, CancelledWaitReacquiresTheLockBeforeRaising) {
       EXPECT_EQ(condition.statistics().tasks_waiting, 0U);
       condition.release();
     });
-    sim.spawn("holder", [&] {
+    tg.start_soon("holder", [&] {
       sim.sleep(4 * ms);
       condition.acquire();
       sim.sleep(6 * ms);
       condition.release();
     });
-    const RunResult result = sim.run();
-    EXPECT_TRUE(result.ok()) << describe(result);
-    EXPECT_FALSE(condition.locked());
   });
+  EXPECT_FALSE(condition.locked());
 }
 
 }  // namespace

@@ -4,14 +4,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/task_group.hpp"
 #include "asgisim/sim/testing.hpp"
 
 namespace asgisim::sim {
@@ -22,17 +20,17 @@ using sim_testing::run_under_schedules;
 
 constexpr Nanoseconds ms = kMillisecond;
 
-TEST(Event, SetWakesEveryWaiterAtOnce) {
-  run_under_schedules([](Simulation& sim) {
-    Event event("ready");
-    std::vector<Nanoseconds> woke_at;
+SIM_TEST(Event, SetWakesEveryWaiterAtOnce) {
+  Event event("ready");
+  std::vector<Nanoseconds> woke_at;
+  task_group([&](TaskGroup& tg) {
     for (int i = 0; i < 3; ++i) {
-      sim.spawn("waiter", [&] {
+      tg.start_soon("waiter", [&] {
         event.wait();
         woke_at.push_back(sim.now());
       });
     }
-    sim.spawn("setter", [&] {
+    tg.start_soon("setter", [&] {
       sim.sleep(10 * ms);
       EXPECT_EQ(event.statistics().tasks_waiting, 3U);
       EXPECT_FALSE(event.is_set());
@@ -40,11 +38,9 @@ TEST(Event, SetWakesEveryWaiterAtOnce) {
       event.set();  // idempotent
       EXPECT_TRUE(event.is_set());
     });
-    const RunResult result = sim.run();
-    EXPECT_TRUE(result.ok()) << describe(result);
-    EXPECT_EQ(woke_at, std::vector<Nanoseconds>(3, 10 * ms));
-    EXPECT_EQ(event.statistics().tasks_waiting, 0U);
   });
+  EXPECT_EQ(woke_at, std::vector<Nanoseconds>(3, 10 * ms));
+  EXPECT_EQ(event.statistics().tasks_waiting, 0U);
 }
 
 TEST(Event, WakesWaitersInTheOrderTheyStartedWaiting) {

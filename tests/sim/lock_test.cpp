@@ -5,10 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "asgisim/sim/cancel.hpp"

@@ -9,8 +9,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -5,11 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdint>
-#include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"

@@ -3,13 +3,9 @@
 // and fifo running a woken simulated thread until it blocks.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
-#include <memory>
 #include <set>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "asgisim/sim/simulation.hpp"

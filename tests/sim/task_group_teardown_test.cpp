@@ -7,9 +7,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <stdexcept>
-#include <string>
-#include <vector>
 
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/testing.hpp"

@@ -7,7 +7,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>

@@ -2,14 +2,8 @@
 // exception nobody joins fails the run.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <set>
 #include <stdexcept>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"

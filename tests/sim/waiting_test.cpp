@@ -3,12 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdint>
-#include <memory>
-#include <set>
-#include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "asgisim/sim/simulation.hpp"
