@@ -12,7 +12,7 @@
 namespace asgisim::sim {
 namespace {
 
-using sim_testing::run_task;
+using namespace sim_testing;
 
 // ---- deadlines --------------------------------------------------------------------
 

@@ -13,8 +13,8 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
-using sim_testing::run_task;
 
 // ---- nesting ----------------------------------------------------------------------
 

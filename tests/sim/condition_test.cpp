@@ -17,7 +17,7 @@
 namespace asgisim::sim {
 namespace {
 
-constexpr Nanoseconds ms = kMillisecond;
+using sim_testing::ms;
 
 SIM_TEST(Condition, NotifyWakesWaitersInOrderAndTheyReacquireTheLock) {
   Condition condition;

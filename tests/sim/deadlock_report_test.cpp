@@ -17,6 +17,7 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
 
 const BlockedTask* find_blocked(const RunResult& result, const std::string& name) {

@@ -29,6 +29,7 @@ constexpr Label kFail{"client.fail", Stream::clients};
 constexpr Label kSlowProducer{"fault.slow_producer", Stream::faults};
 constexpr Label kDropConsumer{"fault.impatient_consumer", Stream::faults};
 
+using namespace sim_testing;
 using sim_testing::describe;
 
 struct Outcome {

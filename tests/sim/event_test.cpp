@@ -15,10 +15,8 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
-using sim_testing::run_under_schedules;
-
-constexpr Nanoseconds ms = kMillisecond;
 
 SIM_TEST(Event, SetWakesEveryWaiterAtOnce) {
   Event event("ready");

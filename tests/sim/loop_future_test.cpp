@@ -16,8 +16,8 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
-using sim_testing::wrong_side_message;
 
 // ---- wrong side -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ namespace asgisim::sim {
 namespace {
 
 using namespace replay_workload;
+using namespace sim_testing;
 using sim_testing::describe;
 
 // ---- corrupted files ------------------------------------------------------------------

@@ -23,6 +23,7 @@ namespace asgisim::sim {
 namespace {
 
 using namespace replay_workload;
+using namespace sim_testing;
 using sim_testing::describe;
 
 class Replay : public ::testing::TestWithParam<Strategy> {};

@@ -13,6 +13,7 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
 
 // Spawns `count` tasks that each sleep once (for 0..99 ms), all alive at

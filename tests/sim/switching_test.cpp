@@ -15,6 +15,7 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
 
 // Four tasks that each log three steps with a checkpoint between steps;

@@ -17,8 +17,8 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
-using sim_testing::run_task;
 
 // The messages of an ExceptionGroup's members, in order.
 std::vector<std::string> messages(const ExceptionGroup& group) {

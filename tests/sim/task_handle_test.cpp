@@ -12,8 +12,8 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
-using sim_testing::SetOnDestruction;
 
 // ---- task errors and joins --------------------------------------------------------
 

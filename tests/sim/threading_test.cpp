@@ -15,6 +15,7 @@
 namespace asgisim::sim {
 namespace {
 
+using namespace sim_testing;
 using sim_testing::describe;
 
 // ---- threading.Lock ---------------------------------------------------------

@@ -52,6 +52,9 @@ using sim::SimulationOptions;
 using sim::Strategy;
 using sim::WrongSideError;
 
+// Virtual time as tests write it: `sim.sleep(5 * ms)`.
+inline constexpr Nanoseconds ms = sim::kMillisecond;
+
 // One run of a test body: how tasks are picked, and the seed of the picks.
 struct Schedule {
   Strategy strategy = Strategy::random;
