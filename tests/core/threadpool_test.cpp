@@ -16,6 +16,7 @@
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::core {
@@ -29,9 +30,7 @@ using sim::Strategy;
 constexpr std::uint64_t kMebibyte = 1024 * 1024;
 constexpr std::uint64_t kModelBytes = 512 * kMebibyte;  // a deep-learning model's per-thread buffers
 
-std::string describe(const RunResult& result) {
-  return std::string(sim::to_string(result.status)) + ": " + result.report;
-}
+using sim_testing::describe;
 
 // Runs `calls` sequential calls of a trivial function from one loop task;
 // `after_each(i)` sees the pool after call i (1-based).

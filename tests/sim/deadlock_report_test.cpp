@@ -11,14 +11,14 @@
 #include "asgisim/sim/lock.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::sim {
 namespace {
 
-std::string status_text(const RunResult& result) {
-  return std::string(to_string(result.status)) + ": " + result.report;
-}
+using namespace sim_testing;
+using sim_testing::describe;
 
 const BlockedTask* find_blocked(const RunResult& result, const std::string& name) {
   auto it = std::find_if(result.blocked.begin(), result.blocked.end(),
@@ -63,7 +63,7 @@ TEST(Deadlock, AnAbbaLockCycleIsReportedWithBothTasksLocksHoldersAndTheCycle) {
       LockGuard second(accounts);
     });
     const RunResult result = sim.run();
-    ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+    ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
     EXPECT_EQ(result.end_time_ns, kMillisecond);
     const std::string& report = result.report;
     EXPECT_TRUE(contains(report, "deadlock: 2 task(s) blocked")) << report;
@@ -97,7 +97,7 @@ TEST(Deadlock, ASendOnAZeroBufferStreamWithNoReceiverNamesTheStream) {
   sim.spawn("producer", [send = std::move(send)]() mutable { send.send(1); });
   // The receive end stays open (held here) but nobody ever receives.
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "task #1 'producer' waits on MemoryObjectSendStream 'jobs'"))
       << result.report;
   ASSERT_EQ(result.blocked.size(), 1u);
@@ -120,7 +120,7 @@ TEST(Deadlock, AReceiverWaitingForASenderThatWaitsForItIsACycleThroughAnEvent) {
     send.send(1);
   });
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "'client' waits on MemoryObjectReceiveStream 'replies'"))
       << result.report;
   EXPECT_TRUE(contains(result.report, "'server' waits on anyio.Event 'ready' #")) << result.report;
@@ -146,7 +146,7 @@ TEST(Deadlock, ADeadlockBetweenSimulatedThreadsIsReported) {
       pool.acquire();
     });
     const RunResult result = sim.run();
-    ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+    ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
     const std::string& report = result.report;
     EXPECT_TRUE(contains(report, "task #1 'worker-1' [thread] waits on threading.Lock 'cache'")) << report;
     EXPECT_TRUE(contains(report, "task #2 'worker-2' [thread] waits on threading.Lock 'db-pool'")) << report;
@@ -173,7 +173,7 @@ TEST(Deadlock, ALoopTaskAndAThreadDeadlockAcrossTheBoundary) {
     wakeup.set();
   });
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "'worker' [thread] waits on threading.Event 'wakeup'"))
       << result.report;
   EXPECT_TRUE(contains(result.report, "'handler' waits on LoopFuture 'result'")) << result.report;
@@ -191,7 +191,7 @@ TEST(Deadlock, BlockedDaemonsAreListedButNotCounted) {
   sim.spawn(
       "idle-worker", [&] { LockGuard guard(lock); }, SpawnOptions{.daemon = true});
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "deadlock: 1 task(s) blocked")) << result.report;
   EXPECT_TRUE(contains(result.report, "'idle-worker' [daemon] waits on anyio.Lock 'conn'")) << result.report;
   const BlockedTask* daemon = find_blocked(result, "idle-worker");
@@ -209,7 +209,7 @@ TEST(Deadlock, AJoinThatCanNeverEndNamesTheTaskJoined) {
     child.join();
   });
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "task #1 'parent' waits on join #")) << result.report;
   EXPECT_TRUE(contains(result.report, "(task #2 'child') held by #2 'child'")) << result.report;
   EXPECT_TRUE(contains(result.report, "task #2 'child' waits on anyio.Event 'never'")) << result.report;
@@ -223,7 +223,7 @@ TEST(Deadlock, ATaskBlockedOnItsOwnLockIsAOneTaskCycle) {
     lock.acquire();  // threading.Lock is not reentrant
   });
   const RunResult result = sim.run();
-  ASSERT_EQ(result.status, RunStatus::deadlock) << status_text(result);
+  ASSERT_EQ(result.status, RunStatus::deadlock) << describe(result);
   EXPECT_TRUE(contains(result.report, "cycle: #1 'worker' -> #1 'worker'")) << result.report;
 }
 
@@ -244,7 +244,7 @@ TEST(Deadlock, ASleepingTaskIsNeverADeadlockAndTimeoutsBreakOne) {
     LockGuard inner(a);
   });
   const RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << status_text(result);
+  ASSERT_TRUE(result.ok()) << describe(result);
   EXPECT_TRUE(timed_out);
   EXPECT_EQ(result.end_time_ns, kMillisecond + 30 * kSecond);
 }
