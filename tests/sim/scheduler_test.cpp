@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "asgisim/sim/detail/runtime_hooks.hpp"
+
 namespace asgisim::sim {
 namespace {
 
@@ -330,28 +332,26 @@ TEST(Lifecycle, ASimulationDestroyedWithoutRunningReleasesItsTasks) {
 
 // ---- pollers ----------------------------------------------------------------------
 //
-// A poller (SpawnOptions::poller) stands for a callback that re-queues itself
-// every pass, like anyio's cancellation retries: it runs like any task, but
-// the counts a model uses to decide whether anything else can make progress
-// leave it out.
+// A poller (detail::RuntimeHooks::spawn_poller) stands for a callback that
+// re-queues itself every pass, like anyio's cancellation retries: it runs like
+// any task, but the counts a model uses to decide whether anything else can
+// make progress leave it out.
 
 TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
   Simulation sim({.strategy = Strategy::fifo});
   std::vector<std::string> log;
-  sim.spawn("poller",
-            [&] {
-              Simulation& s = Simulation::current();
-              for (int pass = 0; pass < 3; ++pass) {
-                log.push_back("poll busy=" + std::to_string(s.busy_others_ready_count()) +
-                              " picks=" + std::to_string(s.busy_picks()));
-                s.cancel_shielded_checkpoint();
-              }
-            },
-            {.poller = true});
-  sim.spawn("worker", [&] {
+  sim.runtime_hooks().spawn_poller("poller", [&] {
     Simulation& s = Simulation::current();
-    log.push_back("work busy=" + std::to_string(s.busy_others_ready_count()) +
-                  " others=" + std::to_string(s.others_ready()));
+    for (int pass = 0; pass < 3; ++pass) {
+      log.push_back("poll busy=" + std::to_string(s.runtime_hooks().busy_others_ready_count()) +
+                    " picks=" + std::to_string(s.runtime_hooks().busy_picks()));
+      s.cancel_shielded_checkpoint();
+    }
+  });
+  sim.spawn("worker", [&] {
+    const detail::RuntimeHooks hooks = Simulation::current().runtime_hooks();
+    log.push_back("work busy=" + std::to_string(hooks.busy_others_ready_count()) +
+                  " others=" + std::to_string(hooks.others_ready()));
     checkpoint();
     log.push_back("work again");
   });
