@@ -1,6 +1,6 @@
 // The scheduler: construction, task lifecycle, running and tearing down a run,
 // choices and faults. Switching is in switching.hpp/.cpp, waiting in
-// waiting.cpp, joining in task_handle.cpp, cancellation plumbing in cancel.cpp.
+// waiting.cpp, joining in task.cpp, cancellation plumbing in cancel.cpp.
 #include "asgisim/sim/simulation.hpp"
 
 #include <cxxabi.h>
@@ -98,6 +98,8 @@ Simulation::~Simulation() {
     unwind_remaining();
     tls_current = outer;
   }
+  // The layers' per-run state goes while the rest of the Simulation is whole.
+  extensions_.clear();
 }
 
 std::vector<std::string> Simulation::task_names() const {
@@ -126,7 +128,7 @@ Task& Simulation::current_task() {
 
 // ---- tasks ----------------------------------------------------------------------
 
-Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
+Task* Simulation::allocate_task(std::string name, SpawnOptions options, bool poller) {
   // Draw first: a strict replay may diverge here and leave for the main
   // context, which must not find a half-made task in live_.
   const std::uint64_t pct_priority = options_.strategy == Strategy::pct
@@ -150,7 +152,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   task->name_ = &names_[found->second];
   task->domain_ = options.domain;
   task->daemon_ = options.daemon;
-  task->poller_ = options.poller;
+  task->poller_ = poller;
   task->unwind_requested_ = false;
   task->cancellable_wait_ = false;
   task->error_retrieved_ = false;

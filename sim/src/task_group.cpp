@@ -10,18 +10,6 @@
 
 namespace asgisim::sim {
 
-namespace {
-bool is_cancellation(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-}  // namespace
-
 TaskGroup::TaskGroup(Simulation& sim)
     : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {}
 

@@ -196,42 +196,6 @@ TEST(StrategyNames, RoundTrip) {
   EXPECT_FALSE(parse_strategy("round-robin", unused));
 }
 
-// ---- pollers ----------------------------------------------------------------------
-//
-// A poller (SpawnOptions::poller) stands for a callback that re-queues itself
-// every pass, like anyio's cancellation retries: it runs like any task, but
-// the counts a model uses to decide whether anything else can make progress
-// leave it out.
-
-TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
-  Simulation sim({.strategy = Strategy::fifo});
-  std::vector<std::string> log;
-  sim.spawn("poller",
-            [&] {
-              Simulation& s = Simulation::current();
-              for (int pass = 0; pass < 3; ++pass) {
-                log.push_back("poll busy=" + std::to_string(s.busy_others_ready_count()) +
-                              " picks=" + std::to_string(s.busy_picks()));
-                s.cancel_shielded_checkpoint();
-              }
-            },
-            {.poller = true});
-  sim.spawn("worker", [&] {
-    Simulation& s = Simulation::current();
-    log.push_back("work busy=" + std::to_string(s.busy_others_ready_count()) +
-                  " others=" + std::to_string(s.others_ready()));
-    checkpoint();
-    log.push_back("work again");
-  });
-  const RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << describe(result);
-  // The poller's own picks never count; the worker's two do. The worker sees
-  // the ready poller as ready but not as busy.
-  const std::vector<std::string> expected = {"poll busy=1 picks=0", "work busy=0 others=1",
-                                             "poll busy=1 picks=1", "work again", "poll busy=0 picks=2"};
-  EXPECT_EQ(log, expected);
-}
-
 // ---- scheduling ----------------------------------------------------------------------------
 
 // fifo: a thread that becomes runnable runs until it blocks before the loop

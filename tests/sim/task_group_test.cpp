@@ -346,5 +346,37 @@ TEST(TaskGroup, ShieldedCleanupInAChildRunsToTheEnd) {
   EXPECT_EQ(cleanup_done, 6 * kMillisecond);
 }
 
+// The kernel's reach (trio, anyio 4): cancelling a group's scope reaches the
+// children of a group nested in it at once, unlike anyio 3 (whose model is
+// core's AnyioTaskGroup).
+TEST(TaskGroup, CancellingTheOuterGroupReachesTheChildrenOfANestedGroupAtOnce) {
+  Sleeper grandchild;
+  Nanoseconds inner_left_at = -1;
+  run_task([&] {
+    task_group([&](TaskGroup& outer) {
+      outer.start_soon("inner host", [&] {
+        try {
+          task_group([&](TaskGroup& inner) { inner.start_soon("grandchild", [&] { grandchild(); }); });
+        } catch (const Cancelled&) {
+          inner_left_at = now();
+          throw;
+        }
+      });
+      sim::sleep(3 * kMillisecond);
+      outer.cancel_scope().cancel();
+    });
+  });
+  EXPECT_TRUE(grandchild.cancelled);
+  EXPECT_EQ(grandchild.cancelled_at, 3 * kMillisecond);
+  EXPECT_EQ(inner_left_at, 3 * kMillisecond);
+}
+
+TEST(IsCancellation, TellsCancelledFromOtherErrorsAndFromNone) {
+  EXPECT_TRUE(is_cancellation(std::make_exception_ptr(Cancelled{})));
+  EXPECT_FALSE(is_cancellation(std::make_exception_ptr(std::runtime_error("boom"))));
+  EXPECT_FALSE(is_cancellation(std::make_exception_ptr(TimeoutError("late"))));
+  EXPECT_FALSE(is_cancellation(nullptr));
+}
+
 }  // namespace
 }  // namespace asgisim::sim

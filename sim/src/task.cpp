@@ -1,5 +1,7 @@
-// Joining: TaskHandle, the join() that waits for a task to end, and the
-// rule that an exception nobody joins fails the run.
+// Tasks (task.hpp): TaskHandle, the join() that waits for a task to end,
+// and the rule that an exception nobody joins fails the run.
+#include "asgisim/sim/task.hpp"
+
 #include <fmt/format.h>
 
 #include <cassert>
