@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "request_response_cycle.hpp"
 
@@ -217,10 +218,10 @@ void Connection::on_response_complete() {
 void Connection::check_invariants() const {
   std::size_t unread = 0;
   for (const ResponseEvent& event : inbox_) unread += event.body.size();
-  ASGISIM_PRIMITIVE_CHECK(unread == unread_bytes_);
-  ASGISIM_PRIMITIVE_CHECK(read_paused_ != read_resumed_.is_set() || closed_);
-  ASGISIM_PRIMITIVE_CHECK(write_paused_ != writable_.is_set());
-  ASGISIM_PRIMITIVE_CHECK(!closed_ || pipeline_.empty());
+  ASGISIM_ASSERT(unread == unread_bytes_);
+  ASGISIM_ASSERT(read_paused_ != read_resumed_.is_set() || closed_);
+  ASGISIM_ASSERT(write_paused_ != writable_.is_set());
+  ASGISIM_ASSERT(!closed_ || pipeline_.empty());
 }
 
 // ---- ServerCore and Server ------------------------------------------------------

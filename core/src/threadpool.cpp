@@ -5,10 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 #include <utility>
 
 #include "anyio_scopes.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -85,12 +85,12 @@ void PoolAccounting::thread_started() {
 }
 
 void PoolAccounting::thread_stopped(bool retained) {
-  assert(stats_.threads_current > 0);
+  ASGISIM_ASSERT(stats_.threads_current > 0);
   ++stats_.threads_stopped;
   --stats_.threads_current;
   observe(ObservationKind::thread_stopped, stats_.threads_current);
   if (retained && retained_bytes_per_thread_ > 0) {
-    assert(stats_.retained_bytes_current >= retained_bytes_per_thread_);
+    ASGISIM_ASSERT(stats_.retained_bytes_current >= retained_bytes_per_thread_);
     stats_.retained_bytes_current -= retained_bytes_per_thread_;
     observe(ObservationKind::memory_retained, stats_.retained_bytes_current);
   }
@@ -113,7 +113,7 @@ void PoolAccounting::call_started(bool first_on_thread) {
 }
 
 void PoolAccounting::call_finished() {
-  assert(stats_.calls_running > 0);
+  ASGISIM_ASSERT(stats_.calls_running > 0);
   --stats_.calls_running;
   ++stats_.calls_completed;
   check_invariants();
@@ -138,14 +138,14 @@ void PoolAccounting::observe(ObservationKind kind, std::uint64_t value) {
 }
 
 void PoolAccounting::check_invariants() const {
-  assert(stats_.threads_current == stats_.threads_started - stats_.threads_stopped);
-  assert(stats_.threads_peak >= stats_.threads_current);
-  assert(stats_.retained_bytes_peak >= stats_.retained_bytes_current);
+  ASGISIM_ASSERT(stats_.threads_current == stats_.threads_started - stats_.threads_stopped);
+  ASGISIM_ASSERT(stats_.threads_peak >= stats_.threads_current);
+  ASGISIM_ASSERT(stats_.retained_bytes_peak >= stats_.retained_bytes_current);
   // Only threads that ran a call retain memory.
-  assert(stats_.retained_bytes_current <= stats_.threads_current * retained_bytes_per_thread_);
-  assert(stats_.calls_running <= stats_.threads_current);
-  assert(stats_.calls_running_peak >= stats_.calls_running);
-  assert(stats_.calls_completed + stats_.calls_running <= stats_.calls_submitted);
+  ASGISIM_ASSERT(stats_.retained_bytes_current <= stats_.threads_current * retained_bytes_per_thread_);
+  ASGISIM_ASSERT(stats_.calls_running <= stats_.threads_current);
+  ASGISIM_ASSERT(stats_.calls_running_peak >= stats_.calls_running);
+  ASGISIM_ASSERT(stats_.calls_completed + stats_.calls_running <= stats_.calls_submitted);
 }
 
 // ---- ThreadPoolExecutor -----------------------------------------------------
@@ -158,7 +158,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolExecutorOptions options)
                   options_.retained_bytes_per_thread, options_.observer),
       work_queue_("ThreadPoolExecutor._work_queue"),
       idle_semaphore_(0, "ThreadPoolExecutor._idle_semaphore") {
-  assert(max_workers_ > 0);
+  ASGISIM_ASSERT(max_workers_ > 0);
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() = default;
@@ -191,7 +191,7 @@ void ThreadPoolExecutor::adjust_thread_count() {
     // Thread.start() returns once the new thread runs: count it now.
     accounting_.thread_started();
   }
-  assert(threads_ <= max_workers_ && threads_ >= threads_before);
+  ASGISIM_ASSERT(threads_ <= max_workers_ && threads_ >= threads_before);
   (void)threads_before;
 }
 
@@ -371,13 +371,13 @@ sim::TaskId AnyioToThread::caller_of(sim::TaskId thread) const { return lookup_c
 
 void AnyioToThread::check_invariants() const {
   // Every idle worker is a live (not stopped) worker, listed once.
-  assert(idle_.size() <= workers_.size());
+  ASGISIM_ASSERT(idle_.size() <= workers_.size());
   for (const Worker* worker : idle_) {
-    assert(!worker->stopping);
-    assert(std::count(idle_.begin(), idle_.end(), worker) == 1);
-    assert(std::find(workers_.begin(), workers_.end(), worker) != workers_.end());
+    ASGISIM_ASSERT(!worker->stopping);
+    ASGISIM_ASSERT(std::count(idle_.begin(), idle_.end(), worker) == 1);
+    ASGISIM_ASSERT(std::find(workers_.begin(), workers_.end(), worker) != workers_.end());
   }
-  assert(workers_.size() <= all_.size());
+  ASGISIM_ASSERT(workers_.size() <= all_.size());
 }
 
 }  // namespace asgisim::core

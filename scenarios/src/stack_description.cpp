@@ -4,9 +4,10 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <stdexcept>
 #include <utility>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 
@@ -276,7 +277,7 @@ StackDescription draw_stack(sim::Simulation& sim, const DrawOptions& options) {
     }
     description.clients.push_back(std::move(client));
   }
-  assert(validation_error(description).empty());
+  ASGISIM_ASSERT(validation_error(description).empty());
   return description;
 }
 

@@ -3,7 +3,6 @@
 #include "asgisim/sim/decision_log.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -13,6 +12,8 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
@@ -228,7 +229,7 @@ class Parser {
       }
       log.record(parse_decision());
     }
-    assert(log.size() == count);
+    ASGISIM_ASSERT(log.size() == count);
   }
 
   Decision parse_decision() const {
@@ -322,7 +323,7 @@ std::string_view DecisionLog::intern(std::string_view name) {
   // std::deque never moves its elements on push_back, so views stay valid.
   const std::string_view stored = label_storage_.emplace_back(name);
   label_index_.insert(stored);
-  assert(label_index_.size() == label_storage_.size());
+  ASGISIM_ASSERT(label_index_.size() == label_storage_.size());
   return stored;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -53,7 +54,7 @@ void Lock::acquire() {
     throw;
   }
   handed_.remove(waiter);
-  ASGISIM_PRIMITIVE_CHECK(owner_ == me.id());
+  ASGISIM_ASSERT(owner_ == me.id());
   check_invariants();
 }
 
@@ -96,10 +97,10 @@ void Lock::holders(std::vector<TaskId>& out) const {
 
 void Lock::check_invariants() const {
   // release() hands the lock straight to the first waiter: a free lock has no queue.
-  ASGISIM_PRIMITIVE_CHECK(owner_ != kNoTask || (waiters_.empty() && handed_.empty()));
+  ASGISIM_ASSERT(owner_ != kNoTask || (waiters_.empty() && handed_.empty()));
   // Only the owner can be on its way out of acquire() with the lock.
-  ASGISIM_PRIMITIVE_CHECK(handed_.size() <= 1);
-  ASGISIM_PRIMITIVE_CHECK(handed_.empty() || handed_.front()->task->id() == owner_);
+  ASGISIM_ASSERT(handed_.size() <= 1);
+  ASGISIM_ASSERT(handed_.empty() || handed_.front()->task->id() == owner_);
 }
 
 }  // namespace asgisim::sim

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -88,8 +89,8 @@ std::string Semaphore::state() const {
 
 void Semaphore::check_invariants() const {
   // release() serves a waiter before it raises the value.
-  ASGISIM_PRIMITIVE_CHECK(value_ == 0 || waiters_.empty());
-  ASGISIM_PRIMITIVE_CHECK(!max_value_ || value_ <= *max_value_);
+  ASGISIM_ASSERT(value_ == 0 || waiters_.empty());
+  ASGISIM_ASSERT(!max_value_ || value_ <= *max_value_);
 }
 
 }  // namespace asgisim::sim

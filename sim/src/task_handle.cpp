@@ -2,11 +2,12 @@
 // rule that an exception nobody joins fails the run.
 #include <fmt/format.h>
 
-#include <cassert>
 #include <exception>
 #include <utility>
 
 #include "asgisim/sim/simulation.hpp"
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
@@ -39,7 +40,7 @@ void TaskHandle::join() {
 }
 
 void Simulation::release_handle(Task& task) {
-  assert(task.handles_ > 0);
+  ASGISIM_ASSERT(task.handles_ > 0);
   if (--task.handles_ > 0) return;
   if (task.state_ != Task::State::done) return;
   if (task.error_ && !task.error_retrieved_ && !tearing_down_ && status_ == RunStatus::not_run) {
