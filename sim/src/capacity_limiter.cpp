@@ -170,20 +170,13 @@ void CapacityLimiter::acquire_on_behalf_of(Borrower borrower) {
   sim.checkpoint_if_cancelled();
   Waiter node{.task = &sim.current_task(), .slot = &borrower};
   if (try_lend(borrower)) {
-    node.handed = true;
-    woken_.push_back(node);
-    try {
-      sim.cancel_shielded_checkpoint();
-    } catch (...) {
-      // anyio releases here (for the current task, a slip that only matters
-      // on teardown); give back the token this call took.
-      if (node.linked) {
-        woken_.remove(node);
-        if (borrowers_.count(borrower) != 0) release_on_behalf_of(borrower);
-      }
-      throw;
-    }
-    woken_.remove(node);
+    // anyio releases on the way out here (for the current task, a slip that
+    // only matters on teardown); give back the token this call took.
+    detail::checkpoint_after_taking(
+        sim, node, woken_, [this] { check_invariants(); },
+        [this, borrower] {
+          if (borrowers_.count(borrower) != 0) release_on_behalf_of(borrower);
+        });
     return;
   }
   // _wait_queue[borrower] = event: a stale entry of the same borrower is

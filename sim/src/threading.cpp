@@ -22,6 +22,28 @@ Nanoseconds deadline_after(Nanoseconds now_ns, Nanoseconds timeout_ns) {
   return timeout_ns >= kNoDeadline - now_ns ? kNoDeadline : now_ns + timeout_ns;
 }
 
+// Queues `waiter` and blocks its thread on `on` until a release or put()
+// serves it (serve_waiter()) or the timeout passes. True if it was served: a
+// hand-off that raced with the timeout still counts.
+bool wait_in_queue(Simulation& sim, const Waitable& on, WaitQueue& queue, Waiter& waiter,
+                   Nanoseconds timeout_ns) {
+  ASGISIM_ASSERT(!waiter.linked && !waiter.handed);
+  {
+    WaiterGuard guard(queue, waiter);
+    queue.push_back(waiter);
+    block_thread(sim, on, timeout_ns);
+  }
+  ASGISIM_ASSERT(!waiter.linked);
+  return waiter.handed;
+}
+
+// Serves a waiter just popped from its queue: marks it and wakes its thread.
+void serve_waiter(Simulation* sim, Waiter& waiter) {
+  ASGISIM_ASSERT(sim != nullptr && !waiter.linked && !waiter.handed && waiter.task != nullptr);
+  waiter.handed = true;
+  sim->wake(*waiter.task, WakeReason::notified);
+}
+
 }  // namespace
 
 Simulation& thread_side(std::string_view operation) {
@@ -76,22 +98,12 @@ std::string SimpleQueueBase::describe(std::size_t items) const {
 }
 
 bool SimpleQueueBase::wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns) {
-  ASGISIM_ASSERT(!waiter.linked && !waiter.handed && waiter.slot != nullptr);
-  {
-    WaiterGuard guard(getters_, waiter);
-    getters_.push_back(waiter);
-    block_thread(sim, *this, timeout_ns);
-  }
+  ASGISIM_ASSERT(waiter.slot != nullptr);
   // A put() that raced with the timeout still handed its item over: keep it.
-  ASGISIM_ASSERT(!waiter.linked);
-  return waiter.handed;
+  return wait_in_queue(sim, *this, getters_, waiter, timeout_ns);
 }
 
-void SimpleQueueBase::hand_over(Waiter& waiter) {
-  ASGISIM_ASSERT(!waiter.linked && !waiter.handed && waiter.task != nullptr);
-  waiter.handed = true;
-  Simulation::current().wake(*waiter.task, WakeReason::notified);
-}
+void SimpleQueueBase::hand_over(Waiter& waiter) { serve_waiter(&Simulation::current(), waiter); }
 
 }  // namespace detail
 
@@ -116,14 +128,8 @@ bool ThreadLock::acquire(bool blocking, Nanoseconds timeout_ns) {
   }
   if (!may_block) return false;
   Waiter waiter{.task = &sim->current_task()};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  ASGISIM_ASSERT(!waiter.linked);
   // release() hands the lock over; one that raced with the timeout still did.
-  if (waiter.handed) {
+  if (detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns)) {
     ASGISIM_ASSERT(locked_ && owner_ == waiter.task->id());
     return true;
   }
@@ -136,10 +142,8 @@ void ThreadLock::release() {
   if (!locked_) throw UsageError(fmt::format("threading.Lock.release(): release unlocked lock {}", name()));
   Simulation* sim = Simulation::current_or_null();
   if (Waiter* next = waiters_.pop_front()) {
-    ASGISIM_ASSERT(sim != nullptr && !next->handed);
     owner_ = next->task->id();
-    next->handed = true;
-    sim->wake(*next->task, WakeReason::notified);
+    detail::serve_waiter(sim, *next);
   } else {
     locked_ = false;
     owner_ = kNoTask;
@@ -189,15 +193,10 @@ bool ThreadSemaphore::acquire(bool blocking, Nanoseconds timeout_ns) {
   }
   if (!may_block) return false;
   Waiter waiter{.task = &sim->current_task(), .amount = 1};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  ASGISIM_ASSERT(!waiter.linked);
-  check_invariants();
   // release() hands a unit over; one that raced with the timeout still did.
-  return waiter.handed;
+  const bool handed = detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns);
+  check_invariants();
+  return handed;
 }
 
 void ThreadSemaphore::release(std::uint64_t n) {
@@ -213,10 +212,9 @@ void ThreadSemaphore::release(std::uint64_t n) {
     retire_holder(releaser);
     if (Waiter* next = waiters_.pop_front()) {
       // Waiters exist only while the value is 0: the unit goes to the waiter.
-      ASGISIM_ASSERT(sim != nullptr && value_ == 0 && !next->handed && next->amount == 1);
-      next->handed = true;
+      ASGISIM_ASSERT(value_ == 0 && next->amount == 1);
       take_unit(next->task->id());
-      sim->wake(*next->task, WakeReason::notified);
+      detail::serve_waiter(sim, *next);
     } else {
       ++value_;
     }
@@ -261,11 +259,7 @@ void ThreadEvent::set() {
   check_invariants();
   Simulation* sim = Simulation::current_or_null();
   flag_ = true;
-  while (Waiter* waiter = waiters_.pop_front()) {
-    ASGISIM_ASSERT(sim != nullptr && !waiter->handed);
-    waiter->handed = true;
-    sim->wake(*waiter->task, WakeReason::notified);
-  }
+  while (Waiter* waiter = waiters_.pop_front()) detail::serve_waiter(sim, *waiter);
   check_invariants();
   detail::thread_sync_point(sim);
 }
@@ -286,14 +280,9 @@ bool ThreadEvent::wait(Nanoseconds timeout_ns) {
   if (flag_) return true;
   if (timeout_ns == 0) return false;
   Waiter waiter{.task = &sim->current_task()};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  ASGISIM_ASSERT(!waiter.linked);
+  const bool handed = detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns);
   check_invariants();
-  return waiter.handed;
+  return handed;
 }
 
 std::string ThreadEvent::state() const {
@@ -331,8 +320,6 @@ void thread_sleep(Nanoseconds duration_ns) {
   // Nothing else knows this waitable: only the deadline (or the run's
   // teardown, which block_thread reports as a timeout) ends the sleep.
   ASGISIM_ASSERT(reason == WakeReason::timed_out);
-  (void)reason;
-  (void)until_ns;
 }
 
 }  // namespace asgisim::sim
