@@ -276,10 +276,10 @@ class AnyioTaskGroup {
     std::vector<std::exception_ptr> exceptions;
     const bool parent_cancelled = anyio_cancel_called_in_chain();
     for (const std::exception_ptr& error : errors_) {
-      if (parent_cancelled || !is_cancellation(error)) exceptions.push_back(error);
+      if (parent_cancelled || !sim::is_cancellation(error)) exceptions.push_back(error);
     }
     if (exceptions.size() > 1) {
-      if (std::all_of(exceptions.begin(), exceptions.end(), is_cancellation)) throw sim::Cancelled{};
+      if (std::all_of(exceptions.begin(), exceptions.end(), sim::is_cancellation)) throw sim::Cancelled{};
       throw sim::ExceptionGroup(exceptions);
     }
     if (exceptions.size() == 1 && exceptions.front() != body_error)
@@ -347,16 +347,6 @@ class AnyioTaskGroup {
   void forget(sim::CancelScope& scope) {
     child_scopes_.erase(std::remove(child_scopes_.begin(), child_scopes_.end(), &scope), child_scopes_.end());
     anyio_scopes().erase(&scope);
-  }
-
-  static bool is_cancellation(const std::exception_ptr& error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const sim::Cancelled&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
   }
 
   sim::TaskGroup& group_;

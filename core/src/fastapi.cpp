@@ -65,17 +65,6 @@ DependencyPtr make_dependency(std::string name, DependencyKind kind, DependencyC
                                                        .parameters = std::move(parameters)});
 }
 
-bool is_cancellation(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const sim::Cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 struct Route {
   FastApiEndpoint endpoint{};
   FastApiOptions options{};
@@ -107,7 +96,7 @@ class RequestSolver {
     while (!exits_.empty()) {
       Exit entry = std::move(exits_.back());
       exits_.pop_back();
-      const bool cancelled = is_cancellation(error);
+      const bool cancelled = sim::is_cancellation(error);
       // contextmanager_in_threadpool handles `except Exception` and the
       // success path only: a cancellation skips a sync generator's exit.
       if (entry.dependency->kind == DependencyKind::sync_yield && cancelled) continue;

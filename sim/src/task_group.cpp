@@ -5,21 +5,10 @@
 #include <fmt/format.h>
 
 #include "asgisim/sim/assert.hpp"
+#include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::sim {
-
-namespace {
-bool is_cancellation(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-}  // namespace
 
 TaskGroup::TaskGroup(Simulation& sim)
     : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {}

@@ -89,4 +89,7 @@ class ExceptionGroup : public std::exception {
 // One-line description of an exception_ptr, for reports.
 std::string describe(const std::exception_ptr& error);
 
+// Whether `error` is a Cancelled (false for no exception).
+bool is_cancellation(const std::exception_ptr& error);
+
 }  // namespace asgisim::sim
