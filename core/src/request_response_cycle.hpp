@@ -93,6 +93,9 @@ class RequestResponseCycle {
   void check_invariants() const {
     ASGISIM_ASSERT(!response_complete || response_started);
     ASGISIM_ASSERT(!(disconnected && response_complete));
+    // Chunked framing counts no Content-Length; either way the framing is
+    // settled once the response has started with a body to frame.
+    ASGISIM_ASSERT(!chunked || (framing_known && expected_content_length == 0));
   }
 };
 

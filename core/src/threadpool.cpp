@@ -98,7 +98,10 @@ void PoolAccounting::thread_stopped(bool retained) {
   check_invariants();
 }
 
-void PoolAccounting::call_submitted() { ++stats_.calls_submitted; }
+void PoolAccounting::call_submitted() {
+  ++stats_.calls_submitted;
+  check_invariants();
+}
 
 void PoolAccounting::call_started(bool first_on_thread) {
   ++stats_.calls_running;
@@ -192,7 +195,6 @@ void ThreadPoolExecutor::adjust_thread_count() {
     accounting_.thread_started();
   }
   ASGISIM_ASSERT(threads_ <= max_workers_ && threads_ >= threads_before);
-  (void)threads_before;
 }
 
 void ThreadPoolExecutor::worker_main() {
@@ -209,6 +211,7 @@ void ThreadPoolExecutor::worker_main() {
     // _WorkItem.run(): Future.set_running_or_notify_cancel() skips a cancelled call.
     if (!item->cancelled) {
       item->future.set_producer(self);
+      ASGISIM_ASSERT(!callers_.contains(self), "thread #{} runs two calls at once", self);
       callers_[self] = item->caller;
       accounting_.call_started(!ran_a_call);
       ran_a_call = true;
@@ -272,10 +275,13 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
   // walk sees the scopes of enclosing task groups too (anyio_scopes.hpp).
   detail::anyio_checkpoint_if_cancelled();
   // `async with limiter:` borrows for the calling task; the wait is cancellable.
-  sim::LimiterGuard token(limiter != nullptr ? *limiter : default_limiter_);
+  sim::CapacityLimiter& tokens = limiter != nullptr ? *limiter : default_limiter_;
+  sim::LimiterGuard token(tokens);
   auto item = std::make_shared<detail::WorkItem>();
   item->fn = std::move(fn);
   item->caller = current_task_id(sim);
+  ASGISIM_ASSERT(tokens.holds_token(sim::Borrower::of_task(item->caller)),
+                 "task #{} hands a call to a worker without a token of '{}'", item->caller, tokens.name());
   // `with CancelScope(shield=not cancellable):`
   sim::cancel_scope(
       [&] {
@@ -293,6 +299,8 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
             stop(*expired);
           }
         }
+        // The worker is live and idle: it takes this call and no other.
+        ASGISIM_ASSERT(!worker->stopping && worker->queue.empty());
         item->future.set_producer(worker->thread);
         accounting_.call_submitted();
         worker->queue.put(item);
@@ -328,6 +336,7 @@ void AnyioToThread::worker_main(Worker& worker) {
     detail::WorkItemPtr item = wait_for_work(sim, worker.queue);
     if (item == nullptr) break;     // the stop command
     if (item->cancelled) continue;  // never reported: this worker is not put back on the idle list
+    ASGISIM_ASSERT(!callers_.contains(self), "thread #{} runs two calls at once", self);
     callers_[self] = item->caller;
     accounting_.call_started(!ran_a_call);
     ran_a_call = true;
@@ -344,6 +353,8 @@ void AnyioToThread::report_result(Worker& worker, const detail::WorkItemPtr& ite
   // Back on the idle list first, then the result: the caller, woken one hop
   // later, finds this worker idle.
   worker.idle_since_ns = sim::Simulation::current().now();
+  ASGISIM_ASSERT(std::find(idle_.begin(), idle_.end(), &worker) == idle_.end(),
+                 "a worker reports a result while idle");
   if (!worker.stopping) idle_.push_back(&worker);
   if (!item->cancelled) {
     if (error)

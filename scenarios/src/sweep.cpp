@@ -14,15 +14,24 @@
 #include <vector>
 
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 namespace {
 
-// The seed indices of one shard, in order.
+// The seed indices of one shard, in order: those congruent to K-1 modulo N,
+// so the N shards of a sweep partition its seed range, each index once.
 std::vector<std::uint64_t> shard_indices(const SweepOptions& options) {
+  const std::uint64_t first = options.shard.index - 1;
+  const std::uint64_t count = options.shard.count;
+  ASGISIM_ASSERT(count >= 1 && first < count);
   std::vector<std::uint64_t> indices;
-  for (std::uint64_t i = options.shard.index - 1; i < options.seeds; i += options.shard.count)
-    indices.push_back(i);
+  for (std::uint64_t i = first; i < options.seeds; i += count) indices.push_back(i);
+  // Every index of the residue class below `seeds`, and nothing else.
+  ASGISIM_ASSERT(indices.size() == (options.seeds > first ? (options.seeds - first - 1) / count + 1 : 0),
+                 "shard {}/{} of {} seeds has {} indices", options.shard.index, count, options.seeds,
+                 indices.size());
+  ASGISIM_ASSERT(indices.empty() || (indices.front() == first && indices.back() < options.seeds));
   return indices;
 }
 
@@ -140,6 +149,13 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
     result.first_failure = std::move(state.first_failure);
     result.first_failure_index = indices[*state.first_failure_position];
   }
+  // Seed order whatever --jobs: every seed of the shard ran unless the sweep
+  // stopped at a failure, and the reported failure is the first one counted.
+  ASGISIM_ASSERT(result.failures <= result.seeds_run && result.seeds_run <= indices.size());
+  ASGISIM_ASSERT(result.seeds_run == indices.size() ||
+                 (options.stop_at_first_failure && result.failures > 0));
+  ASGISIM_ASSERT(result.first_failure.has_value() == (result.failures > 0));
+  ASGISIM_ASSERT(!result.first_failure || *state.first_failure_position < result.seeds_run);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start)
                        .count();  // nondeterminism-ok: reporting only
   return result;
