@@ -135,7 +135,8 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   classify(outcome, observer);
   // A run fails exactly when it names the invariant it broke.
   ASGISIM_ASSERT(outcome.failed() != outcome.invariant.empty(), "invariant '{}'", outcome.invariant);
-  if (outcome.failed() && context.describe) outcome.report += "\n" + context.describe();
+  // Not `"\n" + describe()`: GCC 12 at -O3 reports a false -Wrestrict (GCC bug 105651).
+  if (outcome.failed() && context.describe) outcome.report += fmt::format("\n{}", context.describe());
   if (settings.keep_trace) {
     sim::ChromeTraceOptions chrome{.process_name = "asgisim " + info.name, .metadata = {}};
     chrome.metadata["scenario"] = info.name;
