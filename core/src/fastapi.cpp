@@ -4,12 +4,12 @@
 
 #include <boost/context/fiber.hpp>
 
-#include <cassert>
 #include <stdexcept>
 
 #include "asgisim/core/observe.hpp"
 #include "asgisim/core/run_in_threadpool.hpp"
 #include "asgisim/core/threadpool.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/capacity_limiter.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -151,7 +151,7 @@ class RequestSolver {
   }
 
   std::any in_threadpool(Request& request, const Dependency& dependency, Deps& sub_values) {
-    assert(options_.threadpool != nullptr);
+    ASGISIM_ASSERT(options_.threadpool != nullptr);
     return run_in_threadpool<std::any>(*options_.threadpool,
                                        [&] { return dependency.call(request, sub_values); });
   }
@@ -169,7 +169,7 @@ class RequestSolver {
     }
     // PR #5122: "since we're creating a new limiter for each call, any
     // non-zero limit works (1 is arbitrary)".
-    assert(options_.to_thread != nullptr);
+    ASGISIM_ASSERT(options_.to_thread != nullptr);
     sim::CapacityLimiter exit_limiter(1, "exit_limiter " + dependency.name);
     options_.to_thread->run_sync(exit, &exit_limiter, false);
   }

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "asgisim/core/server.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 
 namespace asgisim::core {
@@ -90,8 +91,11 @@ class RequestResponseCycle {
   void start_response(const Message& message);
   void send_body(const Message& message);
   void check_invariants() const {
-    ASGISIM_PRIMITIVE_CHECK(!response_complete || response_started);
-    ASGISIM_PRIMITIVE_CHECK(!(disconnected && response_complete));
+    ASGISIM_ASSERT(!response_complete || response_started);
+    ASGISIM_ASSERT(!(disconnected && response_complete));
+    // Chunked framing counts no Content-Length; either way the framing is
+    // settled once the response has started with a body to frame.
+    ASGISIM_ASSERT(!chunked || (framing_known && expected_content_length == 0));
   }
 };
 

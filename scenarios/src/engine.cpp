@@ -10,6 +10,7 @@
 
 #include "asgisim/scenarios/checkers.hpp"
 #include "asgisim/scenarios/timeline.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/chrome_trace.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/version.hpp"
@@ -53,6 +54,7 @@ sim::SimulationOptions simulation_options(const ScenarioInfo& info, const Stack&
 
 // The checkers' verdict and the kernel's, folded into one failure.
 void classify(RunOutcome& outcome, const core::Observer& observer) {
+  ASGISIM_ASSERT(!outcome.failed() && outcome.invariant.empty(), "a run is classified once");
   const sim::RunResult& result = outcome.result;
   outcome.violations = observer.violations();
   switch (result.status) {
@@ -134,7 +136,10 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   outcome.decisions = sim.decisions();
   outcome.decisions.own_labels();  // labels may point into the run's storage
   classify(outcome, observer);
-  if (outcome.failed() && context.describe) outcome.report += "\n" + context.describe();
+  // A run fails exactly when it names the invariant it broke.
+  ASGISIM_ASSERT(outcome.failed() != outcome.invariant.empty(), "invariant '{}'", outcome.invariant);
+  // Not `"\n" + describe()`: GCC 12 at -O3 reports a false -Wrestrict (GCC bug 105651).
+  if (outcome.failed() && context.describe) outcome.report += fmt::format("\n{}", context.describe());
   if (settings.keep_trace) {
     sim::ChromeTraceOptions chrome{.process_name = "asgisim " + info.name, .metadata = {}};
     chrome.metadata["scenario"] = info.name;

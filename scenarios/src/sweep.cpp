@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -38,6 +39,8 @@ struct Slot {
 
 // How many positions (seed indices of the shard) [0, seeds) holds.
 std::uint64_t position_count(const SweepOptions& options) {
+  ASGISIM_ASSERT(options.shard.count >= 1 && options.shard.index >= 1 &&
+                 options.shard.index <= options.shard.count);
   const std::uint64_t first = options.shard.index - 1;
   return options.seeds > first ? (options.seeds - first - 1) / options.shard.count + 1 : 0;
 }
@@ -86,6 +89,7 @@ class SweepRun {
 
  private:
   std::uint64_t seed_of(std::uint64_t position) const {
+    ASGISIM_ASSERT(position < count_, "position {} of a shard of {}", position, count_);
     return options_.seed_base + (options_.shard.index - 1) + position * options_.shard.count;
   }
   bool told_to_stop() const {

@@ -2,7 +2,6 @@
 // (the parser is decision_log_parse.cpp).
 #include "asgisim/sim/decision_log.hpp"
 
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <stdexcept>
@@ -10,6 +9,8 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "asgisim/sim/assert.hpp"
 
 #include "decision_log_text.hpp"
 
@@ -43,7 +44,7 @@ std::string_view DecisionLog::intern(std::string_view name) {
   // std::deque never moves its elements on push_back, so views stay valid.
   const std::string_view stored = label_storage_.emplace_back(name);
   label_index_.insert(stored);
-  assert(label_index_.size() == label_storage_.size());
+  ASGISIM_ASSERT(label_index_.size() == label_storage_.size());
   return stored;
 }
 

@@ -2,7 +2,7 @@
 // of accepting a damaged or truncated log, and never accepts a log that
 // DecisionLog::to_text() (decision_log.cpp) could not write back.
 #include <algorithm>
-#include <cassert>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -10,6 +10,8 @@
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "asgisim/sim/assert.hpp"
 
 #include "asgisim/sim/decision_log.hpp"
 #include "decision_log_text.hpp"
@@ -184,7 +186,7 @@ class Parser {
       }
       log.record(parse_decision());
     }
-    assert(log.size() == count);
+    ASGISIM_ASSERT(log.size() == count);
   }
 
   Decision parse_decision() const {

@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
+#include "asgisim/sim/assert.hpp"
 #include "sanitizer.hpp"
 #include "switching.hpp"
 
@@ -141,7 +141,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options, bool pol
   } else {
     task = &tasks_.emplace_back();
   }
-  assert(task->state_ == Task::State::free && task->handles_ == 0 && task->joiners_.empty());
+  ASGISIM_ASSERT(task->state_ == Task::State::free && task->handles_ == 0 && task->joiners_.empty());
   task->id_ = static_cast<TaskId>(task_name_ids_.size());
   auto found = name_ids_.find(name);
   if (found == name_ids_.end()) {
@@ -183,12 +183,12 @@ void Simulation::enter_task(Task* task, boost::context::fiber&& caller) {
     asan_main_size_ = size_old;
   }
   previous_->context_ = std::move(caller);
-  assert(current_ == task);
+  ASGISIM_ASSERT(current_ == task);
   (void)task;
 }
 
 boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr error) {
-  assert(current_ == task && task->state_ != Task::State::done);
+  ASGISIM_ASSERT(current_ == task && task->state_ != Task::State::done);
   if (task->stack_.canary != nullptr && *task->stack_.canary != kStackCanary) {
     report_stack_overflow(task->name_->c_str(), task->id_, "its stack canary was overwritten");
   }
@@ -232,7 +232,7 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
 }
 
 void Simulation::recycle(Task* task) {
-  assert(task->state_ == Task::State::done && task->handles_ == 0);
+  ASGISIM_ASSERT(task->state_ == Task::State::done && task->handles_ == 0);
   task->state_ = Task::State::free;
   task->error_ = nullptr;
   free_tasks_.push_back(task);
@@ -320,7 +320,7 @@ std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
     fail_now();
     return 0;
   }
-  assert(value < n);
+  ASGISIM_ASSERT(value < n);
   if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value});
   trace_.record(
       {now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <boost/context/stack_context.hpp>
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>

@@ -2,8 +2,7 @@
 // and picking the next task to run (fifo, random, pct).
 #include <fmt/format.h>
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "switching.hpp"
 
@@ -59,7 +58,7 @@ Task* Simulation::pick_from_ready() {
 Task* Simulation::choose_from_ready() {
   const std::size_t threads = thread_ready_.size();
   const std::size_t total = threads + loop_ready_.size();
-  assert(total > 0);
+  ASGISIM_ASSERT(total > 0);
   Task* yielded = yielded_;
   yielded_ = nullptr;
   switch (options_.strategy) {

@@ -4,11 +4,12 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <exception>
 #include <utility>
 
 #include "asgisim/sim/simulation.hpp"
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
@@ -41,7 +42,7 @@ void TaskHandle::join() {
 }
 
 void Simulation::release_handle(Task& task) {
-  assert(task.handles_ > 0);
+  ASGISIM_ASSERT(task.handles_ > 0);
   if (--task.handles_ > 0) return;
   if (task.state_ != Task::State::done) return;
   if (task.error_ && !task.error_retrieved_ && !tearing_down_ && status_ == RunStatus::not_run) {

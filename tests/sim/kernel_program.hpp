@@ -162,7 +162,7 @@ class Interpreter {
     for (int l = 0; l < kLocks; ++l) locks_.push_back(std::make_unique<Lock>("lock-" + std::to_string(l)));
     for (int s = 0; s < kStreams; ++s) {
       auto [send, receive] = create_memory_object_stream<int>(
-          program.buffer_sizes[static_cast<std::size_t>(s)], "s" + std::to_string(s));
+          program.buffer_sizes[static_cast<std::size_t>(s)], std::string("s").append(std::to_string(s)));
       sends_.push_back(std::move(send));
       receives_.push_back(std::move(receive));
     }

@@ -71,7 +71,8 @@ TEST_F(CorruptedFile, AFileCutMidLineIsRefusedNamingTheLine) {
   last = last.substr(0, last.rfind(' '));  // "label stream n" without the value
   const DecisionLogError error = load_damaged();
   EXPECT_EQ(error.line(), first_decision_index_ + 3);
-  EXPECT_NE(std::string(error.what()).find(":" + std::to_string(first_decision_index_ + 3) + ":"),
+  EXPECT_NE(std::string(error.what())
+                .find(std::string(":").append(std::to_string(first_decision_index_ + 3)) + ":"),
             std::string::npos)
       << error.what();
 }

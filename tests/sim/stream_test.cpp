@@ -160,7 +160,7 @@ TEST(MemoryObjectStream, FifoHopsMatchAnyioOnAsyncio) {
   });
   sim.spawn("c", [&] {
     for (int step = 1; step <= 4; ++step) {
-      log.push_back("c" + std::to_string(step));
+      log.push_back(std::string("c").append(std::to_string(step)));  // not "c" + ...: GCC bug 105651
       if (step < 4) checkpoint();
     }
   });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../anyio_task_done.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
@@ -117,6 +118,10 @@ class MiddlewareCall {
     } else {
       request_.emplace(scope, receive);
     }
+    // The versions' flags only combine as upstream's code did (see traits()).
+    ASGISIM_ASSERT(!traits_.raise_app_exc_after_group || !traits_.cancel_downstream);
+    ASGISIM_ASSERT(!traits_.raise_app_exc_once || traits_.raise_app_exc_after_group);
+    ASGISIM_ASSERT(!traits_.drop_dispatch_background || traits_.no_response_listener);
   }
 
   void run() {
@@ -146,6 +151,9 @@ class MiddlewareCall {
         if (shared_streams_) shared_streams_->recv_stream.close();
       }
     });
+    // The body ran to its end: the response went out and the downstream
+    // app was told (cancelled, or response_sent set).
+    ASGISIM_ASSERT(traits_.cancel_downstream || response_sent_.is_set());
     // `if app_exc is not None [and not exception_already_raised]: raise app_exc` (#2812, #2911).
     if (shared_streams_ && shared_streams_->app_exc &&
         !(traits_.raise_app_exc_once && shared_streams_->app_exc_raised)) {
