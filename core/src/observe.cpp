@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/extension.hpp"
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::core {
@@ -64,6 +66,48 @@ std::string_view to_string(ObservationKind kind) {
       return "memory_retained";
   }
   return "?";
+}
+
+std::string_view to_string(Reporter reporter) {
+  switch (reporter) {
+    case Reporter::other:
+      return "other";
+    case Reporter::boundary:
+      return "boundary";
+    case Reporter::server:
+      return "server";
+    case Reporter::client:
+      return "client";
+    case Reporter::endpoint:
+      return "endpoint";
+    case Reporter::dependency:
+      return "dependency";
+    case Reporter::middleware:
+      return "middleware";
+    case Reporter::context_manager:
+      return "context_manager";
+    case Reporter::background_task:
+      return "background_task";
+    case Reporter::thread_pool:
+      return "thread_pool";
+  }
+  return "?";
+}
+
+void observe_run(sim::Simulation& sim, Observer& observer) {
+  Observer* installed = sim::extension<Observer>(sim);
+  if (installed == &observer) return;
+  if (installed != nullptr) throw sim::UsageError("the simulation already has another observer");
+  sim::set_extension<Observer>(sim, &observer);
+}
+
+Observer* current_observer() {
+  sim::Simulation* sim = sim::Simulation::current_or_null();
+  return sim != nullptr ? sim::extension<Observer>(*sim) : nullptr;
+}
+
+void observe(Observation observation) {
+  if (Observer* observer = current_observer()) observer->observe(std::move(observation));
 }
 
 void Observer::observe(Observation observation) {

@@ -52,6 +52,18 @@ class Sequence {
                                   .value = value});
     return *this;
   }
+  // What a BackgroundTask reports (layer "BackgroundTask"; detail: the task's name).
+  Sequence& background(K kind, core::RequestId request, std::string name) {
+    observer_.observe(Observation{.kind = kind,
+                                  .time_ns = time_ns_,
+                                  .request = request,
+                                  .layer = "BackgroundTask",
+                                  .message = std::nullopt,
+                                  .detail = std::move(name),
+                                  .value = 0,
+                                  .reporter = core::Reporter::background_task});
+    return *this;
+  }
   Sequence& sent(core::RequestId request, std::string boundary, Message message) {
     observer_.observe(Observation{.kind = K::sent,
                                   .time_ns = time_ns_,
@@ -103,22 +115,21 @@ TEST(ResponseComplete, BlamesTheLayerThatKeptTheFinalBody) {
 
 TEST(BackgroundComplete, PassesWhenEveryTaskFinished) {
   Sequence s({"background-complete"});
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit")
-      .add(K::background_finished, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail")
-      .add(K::background_started, 2, "BackgroundTask", "mail")
-      .add(K::error_raised, 2, "BackgroundTask", "mail: ValueError");  // an error is no-swallowed-error's
+  s.background(K::background_scheduled, 1, "audit")
+      .background(K::background_started, 1, "audit")
+      .background(K::background_finished, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail")
+      .background(K::background_started, 2, "mail")
+      .background(K::error_raised, 2, "mail: ValueError");  // an error is no-swallowed-error's
   EXPECT_TRUE(s.finish().empty());
 }
 
 TEST(BackgroundComplete, ReportsCancelledAndNeverRun) {
   Sequence s({"background-complete"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(5 * kMillisecond).add(K::background_cancelled, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail");
+  s.background(K::background_scheduled, 1, "audit").background(K::background_started, 1, "audit");
+  s.at(5 * kMillisecond).background(K::background_cancelled, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].invariant, "background-complete");
@@ -160,11 +171,11 @@ TEST(CleanupRuns, AnExitCutShortOrNeverRunFails) {
 
 TEST(ResponseNotDelayed, CompletionBeforeOrAtTheStartOfBackgroundWorkPasses) {
   Sequence s({"response-not-delayed"});
-  s.add(K::background_started, 1, "BackgroundTask", "audit").add(K::response_completed, 1, "uvicorn");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit").add(K::response_completed, 1, "uvicorn");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   // Work that takes no time may finish first without anything waiting for it.
-  s.add(K::background_started, 2, "BackgroundTask", "audit")
-      .add(K::background_finished, 2, "BackgroundTask", "audit")
+  s.background(K::background_started, 2, "audit")
+      .background(K::background_finished, 2, "audit")
       .add(K::response_completed, 2, "uvicorn");
   EXPECT_TRUE(s.finish().empty());
 }
@@ -173,8 +184,8 @@ TEST(ResponseNotDelayed, CompletionThatWaitedForBackgroundWorkFails) {
   Sequence s({"response-not-delayed"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
   s.sent(1, "BaseHTTPMiddleware->endpoint", Message::body_chunk("hi", false));
-  s.add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   s.sent(1, "server->BaseHTTPMiddleware", Message::body_chunk("", false));
   s.add(K::response_completed, 1, "uvicorn");
   const auto& v = s.finish();
@@ -207,7 +218,7 @@ TEST(RequestLatency, JudgesFromTheRequestStartToItsCompletion) {
   s.add(K::request_started, 3, "uvicorn", "GET /gone").add(K::request_started, 4, "uvicorn", "GET /stuck");
   s.at(500 * kMillisecond).add(K::client_got_complete, 1, "client").add(K::client_disconnected, 3, "client");
   s.at(2 * kSecond).add(K::client_got_complete, 2, "client");
-  s.at(3 * kSecond).add(K::background_finished, 9, "BackgroundTask", "x");
+  s.at(3 * kSecond).background(K::background_finished, 9, "x");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_NE(v[0].detail.find("request 2 (GET /slow): completed after 2000 ms"), std::string::npos)
@@ -278,8 +289,8 @@ std::vector<core::Violation> run_stack(const std::vector<std::string>& ids, Chec
   return run.violations;
 }
 
-core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& observer) {
-  const core::BaseHttpOptions options{.behaviour = behaviour, .observer = &observer};
+core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& /*observer*/) {
+  const core::BaseHttpOptions options{.behaviour = behaviour};
   return {"BaseHTTPMiddleware", [options](core::App app) {
             return core::base_http_middleware(std::move(app), core::passthrough_dispatch(), options);
           }};
@@ -288,9 +299,8 @@ core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observe
 core::App endpoint_with_background(core::Observer& observer, sim::Nanoseconds work_ns) {
   return core::request_response([&observer, work_ns](core::Request& request) {
     return core::PlainTextResponse(
-        "ok",
-        {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
-                                            {.observer = &observer, .request = request.scope().request_id})});
+        "ok", {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
+                                                  {.request = request.scope().request_id})});
   });
 }
 
@@ -324,8 +334,8 @@ TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
        {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
     const auto v = run_stack({"cleanup-runs"}, {}, [&](core::Observer& observer) {
       core::NamedMiddleware session{"Session", [&observer](core::App app) {
-                                      return core::context_manager_middleware(
-                                          std::move(app), {.name = "Session", .observer = &observer});
+                                      return core::context_manager_middleware(std::move(app),
+                                                                              {.name = "Session"});
                                     }};
       return core::validated_chain({base_http(behaviour, observer), session},
                                    endpoint_with_background(observer, 0), observer);
@@ -335,9 +345,8 @@ TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
 }
 
 TEST(RealStack, NoSwallowedErrorCatchesAMiddlewareThatHidesAnError) {
-  const auto raising = [](core::Observer& observer) {
+  const auto raising = [](core::Observer& /*observer*/) {
     core::Endpoint endpoint = [](core::Request&) -> core::Response { throw std::runtime_error("boom"); };
-    endpoint.observer = &observer;
     return core::request_response(std::move(endpoint));
   };
   // Starlette's ServerErrorMiddleware answers 500 and re-raises: surfaced.
@@ -401,6 +410,7 @@ TEST(RealStack, RequestLatencyAgainstTheBudget) {
 TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
   const auto run_calls = [](core::ThreadPoolRunner& pool, core::Observer& observer) {
     sim::Simulation sim({.strategy = sim::Strategy::fifo});
+    core::observe_run(sim, observer);  // no server here: the pool reports to the run's observer
     for (int i = 0; i < 10; ++i) {
       sim.spawn("caller", [&pool] { pool.run_sync([] { sim::thread_sleep(10 * kMillisecond); }); });
     }
@@ -413,10 +423,8 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
     // Python 3.7's default executor on 4 CPUs: up to 20 threads, one per concurrent call.
-    core::ThreadPoolExecutor executor({.python = core::PythonVersion::py37,
-                                       .cpu_count = 4,
-                                       .retained_bytes_per_thread = 1'000,
-                                       .observer = &observer});
+    core::ThreadPoolExecutor executor(
+        {.python = core::PythonVersion::py37, .cpu_count = 4, .retained_bytes_per_thread = 1'000});
     const auto v = run_calls(executor, observer);
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].invariant, "threads-bounded");
@@ -426,8 +434,7 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
   {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
-    core::AnyioToThread limited(
-        {.total_tokens = 4, .retained_bytes_per_thread = 1'000, .observer = &observer});
+    core::AnyioToThread limited({.total_tokens = 4, .retained_bytes_per_thread = 1'000});
     EXPECT_TRUE(run_calls(limited, observer).empty());
   }
 }

@@ -10,6 +10,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -314,6 +315,17 @@ class Simulation {
   // True while the task with this id has not finished (reports only; O(tasks)).
   bool is_live(TaskId id) const;
 
+  // ---- per-run state of the layers above the kernel ------------------------
+  // Typed access is in extension.hpp (sim::extension<T>(sim)). The kernel
+  // never reads a slot and owns nothing in one.
+  void* extension_slot(const void* key) const {
+    for (const ExtensionSlot& slot : extensions_) {
+      if (slot.key == key) return slot.value;
+    }
+    return nullptr;
+  }
+  void set_extension_slot(const void* key, void* value);
+
  private:
   friend class StackAllocatorAdapter;
   friend class TaskGroup;
@@ -366,8 +378,14 @@ class Simulation {
     std::string_view kind() const override { return "sleep"; }
   };
 
+  struct ExtensionSlot {
+    const void* key = nullptr;  // nullptr: free
+    void* value = nullptr;
+  };
+
   SimulationOptions options_;
   Runner& runner_;
+  std::array<ExtensionSlot, 4> extensions_{};
   SleepTarget sleep_target_;
   std::unique_ptr<ChoiceSource> owned_source_;
   ChoiceSource* source_;
