@@ -175,15 +175,12 @@ class RequestSolver {
   }
 
   void report(ObservationKind kind, const Dependency& dependency, std::uint64_t value) const {
-    if (options_.observer == nullptr) return;
-    // Field by field: Observation's members have no default initializers.
-    Observation observation;
-    observation.kind = kind;
-    observation.request = request_;
-    observation.layer = "fastapi.dependency";
-    observation.detail = dependency.name;
-    observation.value = value;
-    options_.observer->observe(std::move(observation));
+    observe({.kind = kind,
+             .request = request_,
+             .layer = "fastapi.dependency",
+             .detail = dependency.name,
+             .value = value,
+             .reporter = Reporter::dependency});
   }
 
   const FastApiOptions& options_;
@@ -215,14 +212,11 @@ Response run_endpoint(const Route& route, Request& request, Deps& values) {
   } catch (const boost::context::detail::forced_unwind&) {
     throw;
   } catch (...) {
-    if (route.options.observer != nullptr) {
-      Observation observation;
-      observation.kind = ObservationKind::error_raised;
-      observation.request = request.scope().request_id;
-      observation.layer = "endpoint";
-      observation.detail = sim::describe(std::current_exception());
-      route.options.observer->observe(std::move(observation));
-    }
+    observe({.kind = ObservationKind::error_raised,
+             .request = request.scope().request_id,
+             .layer = "endpoint",
+             .detail = sim::describe(std::current_exception()),
+             .reporter = Reporter::endpoint});
     throw;
   }
 }

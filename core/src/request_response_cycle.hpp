@@ -31,7 +31,9 @@ inline std::string lower(std::string_view text) {
 // uvicorn's run_asgi.
 struct ServerCore {
   ServerCore(sim::Simulation& sim, Observer& observer, App app, ServerOptions options)
-      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {}
+      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {
+    observe_run(sim, observer);  // every layer of the app reports to it, without a pointer of its own
+  }
 
   void start_cycle(std::shared_ptr<Connection> connection, std::shared_ptr<RequestResponseCycle> cycle);
   // RequestResponseCycle.run_asgi: the body of a request's task.

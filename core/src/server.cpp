@@ -302,7 +302,8 @@ void ServerCore::observe(ObservationKind kind, RequestId request, std::string de
                                .layer = boundary ? options.name + "->app" : options.name,
                                .message = message ? std::optional<Message>(*message) : std::nullopt,
                                .detail = std::move(detail),
-                               .value = value});
+                               .value = value,
+                               .reporter = boundary ? Reporter::boundary : Reporter::server});
 }
 
 }  // namespace detail

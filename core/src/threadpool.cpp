@@ -72,8 +72,8 @@ std::uint64_t default_max_workers(PythonVersion python, std::uint64_t cpu_count)
 
 // ---- PoolAccounting ---------------------------------------------------------
 
-PoolAccounting::PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread, Observer* observer)
-    : layer_(std::move(layer)), retained_bytes_per_thread_(retained_bytes_per_thread), observer_(observer) {}
+PoolAccounting::PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread)
+    : layer_(std::move(layer)), retained_bytes_per_thread_(retained_bytes_per_thread) {}
 
 void PoolAccounting::thread_started() {
   ++stats_.threads_started;
@@ -130,14 +130,14 @@ void PoolAccounting::sample() {
 }
 
 void PoolAccounting::observe(ObservationKind kind, std::uint64_t value) {
-  if (observer_ == nullptr) return;
-  observer_->observe(Observation{.kind = kind,
-                                 .time_ns = 0,
-                                 .request = 0,
-                                 .layer = layer_,
-                                 .message = std::nullopt,
-                                 .detail = {},
-                                 .value = value});
+  core::observe(Observation{.kind = kind,
+                            .time_ns = 0,
+                            .request = 0,
+                            .layer = layer_,
+                            .message = std::nullopt,
+                            .detail = {},
+                            .value = value,
+                            .reporter = Reporter::thread_pool});
 }
 
 void PoolAccounting::check_invariants() const {
@@ -158,7 +158,7 @@ ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolExecutorOptions options)
       max_workers_(options_.max_workers != 0 ? options_.max_workers
                                              : default_max_workers(options_.python, options_.cpu_count)),
       accounting_(fmt::format("ThreadPoolExecutor(python {})", to_string(options_.python)),
-                  options_.retained_bytes_per_thread, options_.observer),
+                  options_.retained_bytes_per_thread),
       work_queue_("ThreadPoolExecutor._work_queue"),
       idle_semaphore_(0, "ThreadPoolExecutor._idle_semaphore") {
   ASGISIM_ASSERT(max_workers_ > 0);
@@ -260,7 +260,7 @@ sim::TaskId ThreadPoolExecutor::caller_of(sim::TaskId thread) const {
 
 AnyioToThread::AnyioToThread(AnyioToThreadOptions options)
     : options_(std::move(options)),
-      accounting_("anyio.to_thread", options_.retained_bytes_per_thread, options_.observer),
+      accounting_("anyio.to_thread", options_.retained_bytes_per_thread),
       default_limiter_(options_.total_tokens, "default thread limiter", options_.wake_order) {}
 
 AnyioToThread::~AnyioToThread() = default;

@@ -70,7 +70,8 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
                                    .layer = boundary->layer,
                                    .message = message,
                                    .detail = detail,
-                                   .value = call});
+                                   .value = call,
+                                   .reporter = Reporter::boundary});
       return message;
     };
     Send observed_send = [boundary, send, request, call, detail](Message message) {
@@ -79,7 +80,8 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
                                    .layer = boundary->layer,
                                    .message = message,
                                    .detail = detail,
-                                   .value = call});
+                                   .value = call,
+                                   .reporter = Reporter::boundary});
       send(std::move(message));
     };
     inner(scope, observed_receive, observed_send);

@@ -130,7 +130,7 @@ def install_background_hooks() -> None:
         self._asgisim_name = getattr(func, "__qualname__", None) or layer_name(func)
         run = RunSlot.run
         if run is not None:
-            run.observe("background_scheduled", self._asgisim_request, "BackgroundTask", self._asgisim_name)
+            run.observe("background_scheduled", "background_task", self._asgisim_request, "BackgroundTask", self._asgisim_name)
 
     async def __call__(self):
         run = RunSlot.run
@@ -138,16 +138,16 @@ def install_background_hooks() -> None:
         if run is None or request is None:
             return await original_call(self)
         name = self._asgisim_name
-        run.observe("background_started", request, "BackgroundTask", name)
+        run.observe("background_started", "background_task", request, "BackgroundTask", name)
         try:
             await original_call(self)
         except asyncio.CancelledError:
-            run.observe("background_cancelled", request, "BackgroundTask", name)
+            run.observe("background_cancelled", "background_task", request, "BackgroundTask", name)
             raise
         except Exception as error:
-            run.observe("error_raised", request, "BackgroundTask", f"{name}: {type(error).__name__}: {error}")
+            run.observe("error_raised", "background_task", request, "BackgroundTask", f"{name}: {type(error).__name__}: {error}")
             raise
-        run.observe("background_finished", request, "BackgroundTask", name)
+        run.observe("background_finished", "background_task", request, "BackgroundTask", name)
 
     BackgroundTask.__init__ = __init__
     BackgroundTask.__call__ = __call__

@@ -78,15 +78,29 @@ void BridgeRun::note(const std::string& what, std::uint64_t value) {
   if (live()) sim_.note(what, value);
 }
 
-void BridgeRun::observe(const std::string& kind, std::uint64_t request, const std::string& layer,
-                        const std::string& detail) {
+namespace {
+// The reporter named by its to_string() form (the checkers classify by it).
+std::optional<core::Reporter> parse_reporter(const std::string& name) {
+  for (auto r = static_cast<std::uint8_t>(core::Reporter::other);
+       r <= static_cast<std::uint8_t>(core::Reporter::thread_pool); ++r) {
+    if (core::to_string(static_cast<core::Reporter>(r)) == name) return static_cast<core::Reporter>(r);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+void BridgeRun::observe(const std::string& kind, const std::string& reporter, std::uint64_t request,
+                        const std::string& layer, const std::string& detail) {
   const std::optional<core::ObservationKind> parsed = parse_kind(kind);
   if (!parsed) throw std::invalid_argument("unknown observation kind: " + kind);
+  const std::optional<core::Reporter> reported_by = parse_reporter(reporter);
+  if (!reported_by) throw std::invalid_argument("unknown reporter: " + reporter);
   core::Observation observation;
   observation.kind = *parsed;
   observation.request = request;
   observation.layer = layer;
   observation.detail = detail;
+  observation.reporter = *reported_by;
   observer().observe(std::move(observation));
 }
 
@@ -107,6 +121,7 @@ std::string BridgeRun::observe_message(bool sent, const std::string& boundary, c
   observation.message = std::move(converted);
   observation.detail = scope_detail;
   observation.value = call;
+  observation.reporter = core::Reporter::boundary;
   observer().observe(std::move(observation));
   return {};
 }

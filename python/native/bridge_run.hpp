@@ -48,9 +48,10 @@ class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
   std::uint64_t choose(const std::string& label, std::uint64_t n);
   void note(const std::string& what, std::uint64_t value);
   // An observation from Python (background tasks, errors); `kind` is the
-  // core name ("background_started", ...).
-  void observe(const std::string& kind, std::uint64_t request, const std::string& layer,
-               const std::string& detail);
+  // core name ("background_started", ...), `reporter` a core::Reporter name
+  // ("background_task", ...).
+  void observe(const std::string& kind, const std::string& reporter, std::uint64_t request,
+               const std::string& layer, const std::string& detail);
   // A message crossing a Python layer boundary: reported as `received` or
   // `sent` at "outer->inner". Returns "" when the dict is a valid message,
   // else the problem (then reported as a message-type violation blamed on

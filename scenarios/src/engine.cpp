@@ -122,6 +122,7 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   sim::Simulation sim(simulation_options(info, stack, seed, settings), source, sim::Runner::this_thread());
   core::Observer observer;
   observer.set_keep_log(false);
+  core::observe_run(sim, observer);  // for the whole run: every layer reports to it, wired or not
   RunContext context{.sim = sim, .observer = observer, .config = config, .stack = stack};
   scenario.build(context);
   install_checkers(observer, info.invariants, context.params);

@@ -191,7 +191,6 @@ TEST(RouterInput, ClearErrorsNeverCrashes) {
 TEST(RouterInput, DefaultAppAndEndpointErrors) {
   Observer observer;
   Endpoint failing = [](Request&) -> Response { throw std::runtime_error("endpoint broke"); };
-  failing.observer = &observer;
   Endpoint sync_without_pool = [](Request&) { return Response(); };
   sync_without_pool.kind = EndpointKind::sync_def;
   const App fallback = PlainTextResponse("fallback", {.status_code = 418});
@@ -201,7 +200,11 @@ TEST(RouterInput, DefaultAppAndEndpointErrors) {
   EXPECT_EQ(get(app, "/nowhere").status, 418);
   Scope scope = http_scope("GET", "/fail");
   scope.request_id = 9;
-  EXPECT_TRUE(call(app, scope).error);
+  const App observed = [&](Scope& inner_scope, const Receive& receive, const Send& send) {
+    observe_run(sim::Simulation::current(), observer);  // no server here: the test observes the run
+    app(inner_scope, receive, send);
+  };
+  EXPECT_TRUE(call(observed, scope).error);
   ASSERT_EQ(observer.log().size(), 1U);
   EXPECT_EQ(observer.log()[0].kind, ObservationKind::error_raised);
   EXPECT_EQ(observer.log()[0].request, 9U);

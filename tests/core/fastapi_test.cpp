@@ -132,8 +132,9 @@ TEST(FastApi, YieldExitsRunAfterTheResponseInReverseOrder) {
        .kind = EndpointKind::sync_def,
        .dependencies = {{.parameter = "s", .dependency = sync_cm},
                         {.parameter = "a", .dependency = async_cm}}},
-      {.threadpool = &pool, .observer = &observer});
+      {.threadpool = &pool});
   Simulation sim({.seed = 2, .strategy = Strategy::random});
+  observe_run(sim, observer);  // no server here: the test observes the run
   Outcome outcome;
   sim.spawn("request", [&] { call(app, outcome, 1, &log); });
   const RunResult result = sim.run();

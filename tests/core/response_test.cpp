@@ -211,8 +211,8 @@ std::vector<ObservationKind> kinds(const Observer& observer) {
 TEST(Background, ReportsItsLifecycle) {
   Observer observer;
   App app = [&](Scope& scope, const Receive& receive, const Send& send) {
-    BackgroundTask task("audit", [] { sim::sleep(sim::kMillisecond); },
-                        {.observer = &observer, .request = 7});
+    observe_run(sim::Simulation::current(), observer);  // no server here: the test observes the run
+    BackgroundTask task("audit", [] { sim::sleep(sim::kMillisecond); }, {.request = 7});
     PlainTextResponse("ok", {.background = task})(scope, receive, send);
   };
   EXPECT_TRUE(get(app, "/").complete);
@@ -229,10 +229,10 @@ TEST(Background, ReportsItsLifecycle) {
 TEST(Background, ReportsCancellationAndErrors) {
   Observer observer;
   ASSERT_TRUE(in_sim([&] {
-                BackgroundTask slow("slow", [] { sim::sleep(sim::kSecond); }, {.observer = &observer});
+                observe_run(sim::Simulation::current(), observer);
+                BackgroundTask slow("slow", [] { sim::sleep(sim::kSecond); });
                 EXPECT_TRUE(sim::move_on_after(sim::kMillisecond, [&] { slow(); }));
-                BackgroundTask failing("failing", [] { throw std::runtime_error("boom"); },
-                                       {.observer = &observer});
+                BackgroundTask failing("failing", [] { throw std::runtime_error("boom"); });
                 EXPECT_THROW(failing(), std::runtime_error);
               }).ok());
   EXPECT_THAT(kinds(observer),

@@ -186,11 +186,9 @@ TEST(ThreadPoolExecutor, CancelledCallerSkipsACallNoWorkerStarted) {
 
 TEST(ThreadPoolExecutor, ShutdownStopsTheWorkers) {
   Observer observer;
-  ThreadPoolExecutor pool({.python = PythonVersion::py38,
-                           .cpu_count = 4,
-                           .retained_bytes_per_thread = 100,
-                           .observer = &observer});
+  ThreadPoolExecutor pool({.python = PythonVersion::py38, .cpu_count = 4, .retained_bytes_per_thread = 100});
   Simulation sim({.seed = 3, .strategy = Strategy::fifo});
+  observe_run(sim, observer);  // the pool reports to the run's observer
   sim.spawn("caller", [&] {
     pool.run_sync([] {});
     pool.shutdown();

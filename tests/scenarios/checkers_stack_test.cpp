@@ -46,8 +46,8 @@ std::vector<core::Violation> run_stack(const std::vector<std::string>& ids, Chec
   return run.violations;
 }
 
-core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& observer) {
-  const core::BaseHttpOptions options{.behaviour = behaviour, .observer = &observer};
+core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& /*observer*/) {
+  const core::BaseHttpOptions options{.behaviour = behaviour};
   return {"BaseHTTPMiddleware", [options](core::App app) {
             return core::base_http_middleware(std::move(app), core::passthrough_dispatch(), options);
           }};
@@ -56,9 +56,8 @@ core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observe
 core::App endpoint_with_background(core::Observer& observer, sim::Nanoseconds work_ns) {
   return core::request_response([&observer, work_ns](core::Request& request) {
     return core::PlainTextResponse(
-        "ok",
-        {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
-                                            {.observer = &observer, .request = request.scope().request_id})});
+        "ok", {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
+                                                  {.request = request.scope().request_id})});
   });
 }
 
@@ -92,8 +91,8 @@ TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
        {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
     const auto v = run_stack({"cleanup-runs"}, {}, [&](core::Observer& observer) {
       core::NamedMiddleware session{"Session", [&observer](core::App app) {
-                                      return core::context_manager_middleware(
-                                          std::move(app), {.name = "Session", .observer = &observer});
+                                      return core::context_manager_middleware(std::move(app),
+                                                                              {.name = "Session"});
                                     }};
       return core::validated_chain({base_http(behaviour, observer), session},
                                    endpoint_with_background(observer, 0), observer);
@@ -103,9 +102,8 @@ TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
 }
 
 TEST(RealStack, NoSwallowedErrorCatchesAMiddlewareThatHidesAnError) {
-  const auto raising = [](core::Observer& observer) {
+  const auto raising = [](core::Observer& /*observer*/) {
     core::Endpoint endpoint = [](core::Request&) -> core::Response { throw std::runtime_error("boom"); };
-    endpoint.observer = &observer;
     return core::request_response(std::move(endpoint));
   };
   // Starlette's ServerErrorMiddleware answers 500 and re-raises: surfaced.
@@ -169,6 +167,7 @@ TEST(RealStack, RequestLatencyAgainstTheBudget) {
 TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
   const auto run_calls = [](core::ThreadPoolRunner& pool, core::Observer& observer) {
     sim::Simulation sim({.strategy = sim::Strategy::fifo});
+    core::observe_run(sim, observer);  // no server here: the pool reports to the run's observer
     for (int i = 0; i < 10; ++i) {
       sim.spawn("caller", [&pool] { pool.run_sync([] { sim::thread_sleep(10 * kMillisecond); }); });
     }
@@ -181,10 +180,8 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
     // Python 3.7's default executor on 4 CPUs: up to 20 threads, one per concurrent call.
-    core::ThreadPoolExecutor executor({.python = core::PythonVersion::py37,
-                                       .cpu_count = 4,
-                                       .retained_bytes_per_thread = 1'000,
-                                       .observer = &observer});
+    core::ThreadPoolExecutor executor(
+        {.python = core::PythonVersion::py37, .cpu_count = 4, .retained_bytes_per_thread = 1'000});
     const auto v = run_calls(executor, observer);
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].invariant, "threads-bounded");
@@ -194,8 +191,7 @@ TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
   {
     core::Observer observer;
     install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
-    core::AnyioToThread limited(
-        {.total_tokens = 4, .retained_bytes_per_thread = 1'000, .observer = &observer});
+    core::AnyioToThread limited({.total_tokens = 4, .retained_bytes_per_thread = 1'000});
     EXPECT_TRUE(run_calls(limited, observer).empty());
   }
 }

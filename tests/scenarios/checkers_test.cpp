@@ -51,6 +51,18 @@ class Sequence {
                                   .value = value});
     return *this;
   }
+  // What a BackgroundTask reports (layer "BackgroundTask"; detail: the task's name).
+  Sequence& background(K kind, core::RequestId request, std::string name) {
+    observer_.observe(Observation{.kind = kind,
+                                  .time_ns = time_ns_,
+                                  .request = request,
+                                  .layer = "BackgroundTask",
+                                  .message = std::nullopt,
+                                  .detail = std::move(name),
+                                  .value = 0,
+                                  .reporter = core::Reporter::background_task});
+    return *this;
+  }
   Sequence& sent(core::RequestId request, std::string boundary, Message message) {
     observer_.observe(Observation{.kind = K::sent,
                                   .time_ns = time_ns_,
@@ -102,22 +114,21 @@ TEST(ResponseComplete, BlamesTheLayerThatKeptTheFinalBody) {
 
 TEST(BackgroundComplete, PassesWhenEveryTaskFinished) {
   Sequence s({"background-complete"});
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit")
-      .add(K::background_finished, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail")
-      .add(K::background_started, 2, "BackgroundTask", "mail")
-      .add(K::error_raised, 2, "BackgroundTask", "mail: ValueError");  // an error is no-swallowed-error's
+  s.background(K::background_scheduled, 1, "audit")
+      .background(K::background_started, 1, "audit")
+      .background(K::background_finished, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail")
+      .background(K::background_started, 2, "mail")
+      .background(K::error_raised, 2, "mail: ValueError");  // an error is no-swallowed-error's
   EXPECT_TRUE(s.finish().empty());
 }
 
 TEST(BackgroundComplete, ReportsCancelledAndNeverRun) {
   Sequence s({"background-complete"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(5 * kMillisecond).add(K::background_cancelled, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail");
+  s.background(K::background_scheduled, 1, "audit").background(K::background_started, 1, "audit");
+  s.at(5 * kMillisecond).background(K::background_cancelled, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].invariant, "background-complete");
@@ -159,11 +170,11 @@ TEST(CleanupRuns, AnExitCutShortOrNeverRunFails) {
 
 TEST(ResponseNotDelayed, CompletionBeforeOrAtTheStartOfBackgroundWorkPasses) {
   Sequence s({"response-not-delayed"});
-  s.add(K::background_started, 1, "BackgroundTask", "audit").add(K::response_completed, 1, "uvicorn");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit").add(K::response_completed, 1, "uvicorn");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   // Work that takes no time may finish first without anything waiting for it.
-  s.add(K::background_started, 2, "BackgroundTask", "audit")
-      .add(K::background_finished, 2, "BackgroundTask", "audit")
+  s.background(K::background_started, 2, "audit")
+      .background(K::background_finished, 2, "audit")
       .add(K::response_completed, 2, "uvicorn");
   EXPECT_TRUE(s.finish().empty());
 }
@@ -172,8 +183,8 @@ TEST(ResponseNotDelayed, CompletionThatWaitedForBackgroundWorkFails) {
   Sequence s({"response-not-delayed"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
   s.sent(1, "BaseHTTPMiddleware->endpoint", Message::body_chunk("hi", false));
-  s.add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   s.sent(1, "server->BaseHTTPMiddleware", Message::body_chunk("", false));
   s.add(K::response_completed, 1, "uvicorn");
   const auto& v = s.finish();
@@ -206,7 +217,7 @@ TEST(RequestLatency, JudgesFromTheRequestStartToItsCompletion) {
   s.add(K::request_started, 3, "uvicorn", "GET /gone").add(K::request_started, 4, "uvicorn", "GET /stuck");
   s.at(500 * kMillisecond).add(K::client_got_complete, 1, "client").add(K::client_disconnected, 3, "client");
   s.at(2 * kSecond).add(K::client_got_complete, 2, "client");
-  s.at(3 * kSecond).add(K::background_finished, 9, "BackgroundTask", "x");
+  s.at(3 * kSecond).background(K::background_finished, 9, "x");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_NE(v[0].detail.find("request 2 (GET /slow): completed after 2000 ms"), std::string::npos)

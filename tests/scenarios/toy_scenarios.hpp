@@ -29,14 +29,14 @@ class BackgroundBehindBaseHttp final : public Scenario {
   void build(RunContext& run) const override {
     static constexpr sim::Label kWork{"toy.work", sim::Stream::other};
     core::Observer& observer = run.observer;
-    core::Endpoint endpoint = [&observer](core::Request& request) {
+    core::Endpoint endpoint = [](core::Request& request) {
       const sim::Nanoseconds work_ns = sim::choose(kWork, 3) * 5 * sim::kMillisecond;
       return core::PlainTextResponse(
           "ok", {.background = core::BackgroundTask(
                      "audit", [work_ns] { work_ns ? sim::sleep(work_ns) : sim::checkpoint(); },
-                     {.observer = &observer, .request = request.scope().request_id})});
+                     {.request = request.scope().request_id})});
     };
-    const core::BaseHttpOptions options{.behaviour = run.stack.base_http, .observer = &observer};
+    const core::BaseHttpOptions options{.behaviour = run.stack.base_http};
     core::App app = core::validated_chain({{"BaseHTTPMiddleware",
                                             [options](core::App inner) {
                                               return core::base_http_middleware(

@@ -252,13 +252,12 @@ class MiddlewareCall {
   }
 
   void report_error(const std::string& what) {
-    Observer* observer = middleware_.options.observer;
-    if (observer == nullptr) return;
-    observer->observe(Observation{.kind = ObservationKind::error_raised,
-                                  .request = scope_.request_id,
-                                  .layer = middleware_.options.name,
-                                  .message = std::nullopt,
-                                  .detail = what});
+    observe(Observation{.kind = ObservationKind::error_raised,
+                        .request = scope_.request_id,
+                        .layer = middleware_.options.name,
+                        .message = std::nullopt,
+                        .detail = what,
+                        .reporter = Reporter::middleware});
   }
 
   const Middleware& middleware_;

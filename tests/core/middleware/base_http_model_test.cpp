@@ -28,18 +28,17 @@ bool observed(const std::vector<Observation>& log, ObservationKind kind, std::ui
 
 // Starlette app: passthrough BaseHTTPMiddleware (then `extra` middleware)
 // around an endpoint answering "Hello" with a background task that runs `work`.
-App hello_with_background(Observer& observer, std::function<void()> work, BaseHttpOptions options,
+App hello_with_background(std::function<void()> work, BaseHttpOptions options,
                           std::vector<std::function<App(App)>> extra = {}) {
   std::vector<std::function<App(App)>> middleware{base_http(passthrough_dispatch(), options)};
   for (auto& layer : extra) middleware.push_back(std::move(layer));
-  return starlette_app(
-      {{.path = "/", .endpoint = Endpoint([&observer, work = std::move(work)](Request& request) {
-                       return PlainTextResponse(
-                           "Hello", {.background = BackgroundTask(
-                                         "work", work,
-                                         {.observer = &observer, .request = request.scope().request_id})});
-                     })}},
-      std::move(middleware));
+  return starlette_app({{.path = "/", .endpoint = Endpoint([work = std::move(work)](Request& request) {
+                                        return PlainTextResponse(
+                                            "Hello",
+                                            {.background = BackgroundTask(
+                                                 "work", work, {.request = request.scope().request_id})});
+                                      })}},
+                       std::move(middleware));
 }
 
 // Catalogue entry 1 (#1438): the client leaves as soon as it sees the first
@@ -48,8 +47,7 @@ App hello_with_background(Observer& observer, std::function<void()> work, BaseHt
 TEST_P(BaseHttpModel, ClientLeavingEarlyKillsBackgroundTaskBefore021) {
   const bool killed = traits(behaviour()).cancel_downstream;
   Observer observer;
-  const App app = hello_with_background(
-      observer, [] { sim::sleep(100 * ms); }, options());
+  const App app = hello_with_background([] { sim::sleep(100 * ms); }, options());
   bool request_sent = false;
   sim::Event client_left("client_left");
   const Receive receive = [&] {
@@ -64,7 +62,7 @@ TEST_P(BaseHttpModel, ClientLeavingEarlyKillsBackgroundTaskBefore021) {
     if (message.type == MessageType::http_response_body && !message.body.empty()) client_left.set();
   };
   Scope scope = http_scope();
-  const sim::RunResult result = run_app_call(app, scope, receive, send);
+  const sim::RunResult result = run_app_call(app, scope, receive, send, {}, &observer);
   ASSERT_TRUE(result.ok()) << describe(result);
   // Killed in its sleep in both cancelling eras: under `cancel` the task
   // starts before the cancellation lands, as the real 0.20.4 does with a
@@ -82,9 +80,7 @@ TEST_P(BaseHttpModel, ClientLeavingEarlyKillsBackgroundTaskBefore021) {
 TEST_P(BaseHttpModel, ResponseCompletionWaitsForBackgroundWork) {
   const BaseHttpTraits t = traits(behaviour());
   const bool delayed = !t.stop_at_final_body;
-  Observer observer;
-  const App app = hello_with_background(
-      observer, [] { sim::sleep(100 * ms); }, options());
+  const App app = hello_with_background([] { sim::sleep(100 * ms); }, options());
   const ClientSession session = with_test_client(app, [](TestClient& client) {
     client.get("/");
     client.get("/");  // the next keep-alive request starts after the first completed
@@ -105,13 +101,12 @@ TEST_P(BaseHttpModel, ResponseCompletionWaitsForBackgroundWork) {
 // starts), from 0.21 its sends are swallowed and it finishes normally.
 TEST_P(BaseHttpModel, OrphanedBodyIteratorNeverBlocksTheDownstreamApp) {
   const bool cancelled = traits(behaviour()).cancel_downstream;
-  Observer observer;
   const DispatchFunction discarding = [](Request& request, const CallNext& call_next) {
     call_next(request);
     return PlainTextResponse("Custom");
   };
   const App app = starlette_app(
-      {{.path = "/", .endpoint = Endpoint([&observer](Request& request) {
+      {{.path = "/", .endpoint = Endpoint([](Request& request) {
                        auto chunks = std::make_shared<std::vector<Bytes>>(std::vector<Bytes>{"c", "b", "a"});
                        return StreamingResponse(
                            [chunks]() -> std::optional<Bytes> {
@@ -120,17 +115,16 @@ TEST_P(BaseHttpModel, OrphanedBodyIteratorNeverBlocksTheDownstreamApp) {
                              chunks->pop_back();
                              return chunk;
                            },
-                           {.background = BackgroundTask(
-                                "work", [] { sim::sleep(10 * ms); },
-                                {.observer = &observer, .request = request.scope().request_id})});
+                           {.background = BackgroundTask("work", [] { sim::sleep(10 * ms); },
+                                                         {.request = request.scope().request_id})});
                      })}},
       {base_http(discarding, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);
   EXPECT_EQ(session.outcome(200, session.records.back().body == "Custom"), Outcome::passes);
-  EXPECT_EQ(observed(observer.log(), ObservationKind::background_finished), !cancelled)
-      << observations_text(observer.log());
-  EXPECT_EQ(observed(observer.log(), ObservationKind::background_started), !cancelled);
+  EXPECT_EQ(observed(session.observations, ObservationKind::background_finished), !cancelled)
+      << observations_text(session.observations);
+  EXPECT_EQ(observed(session.observations, ObservationKind::background_started), !cancelled);
 }
 
 // Catalogue entry 2, the sync variant: a `with` whose __exit__ cannot await
@@ -138,16 +132,15 @@ TEST_P(BaseHttpModel, OrphanedBodyIteratorNeverBlocksTheDownstreamApp) {
 // (context_exited with value 1) although the client stayed to the end.
 TEST_P(BaseHttpModel, SyncContextManagerExitSeesCancellationOnlyUnderCancel) {
   const bool sees_cancel = behaviour() == BaseHttpBehaviour::cancel;
-  Observer observer;
-  const auto sync_context = [&observer](App app) {
-    return context_manager_middleware(std::move(app), {.exit = ContextExit::sync, .observer = &observer});
+  const auto sync_context = [](App app) {
+    return context_manager_middleware(std::move(app), {.exit = ContextExit::sync});
   };
-  const App app = hello_with_background(observer, [] { sim::sleep(100 * ms); }, options(), {sync_context});
+  const App app = hello_with_background([] { sim::sleep(100 * ms); }, options(), {sync_context});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   ASSERT_TRUE(session.result.ok()) << describe(session.result);
-  EXPECT_TRUE(observed(observer.log(), ObservationKind::context_exited, sees_cancel ? 1 : 0))
-      << observations_text(observer.log());
-  EXPECT_FALSE(observed(observer.log(), ObservationKind::context_exit_cancelled));
+  EXPECT_TRUE(observed(session.observations, ObservationKind::context_exited, sees_cancel ? 1 : 0))
+      << observations_text(session.observations);
+  EXPECT_FALSE(observed(session.observations, ObservationKind::context_exit_cancelled));
 }
 
 INSTANTIATE_TEST_SUITE_P(Eras, BaseHttpModel, ::testing::ValuesIn(kAllBehaviours), behaviour_name);
@@ -163,7 +156,7 @@ TEST(BaseHttpSchedules, CancelKillsBackgroundWorkOnSomeSchedulesOthersNever) {
     for (const sim::Strategy strategy : {sim::Strategy::fifo, sim::Strategy::random, sim::Strategy::pct}) {
       for (std::uint64_t seed = 1; seed <= 24; ++seed) {
         Observer observer;
-        const App app = hello_with_background(observer, [] { sim::checkpoint(); }, {.behaviour = behaviour});
+        const App app = hello_with_background([] { sim::checkpoint(); }, {.behaviour = behaviour});
         bool request_sent = false;
         sim::Event response_complete("response_complete");
         const Receive receive = [&] {
@@ -179,7 +172,7 @@ TEST(BaseHttpSchedules, CancelKillsBackgroundWorkOnSomeSchedulesOthersNever) {
         };
         Scope scope = http_scope();
         const sim::RunResult result =
-            run_app_call(app, scope, receive, send, {.seed = seed, .strategy = strategy});
+            run_app_call(app, scope, receive, send, {.seed = seed, .strategy = strategy}, &observer);
         ASSERT_TRUE(result.ok()) << to_string(behaviour) << " seed " << seed << ": " << describe(result);
         ++runs;
         if (!observed(observer.log(), ObservationKind::background_finished)) ++killed;

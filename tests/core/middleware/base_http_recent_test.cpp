@@ -58,18 +58,16 @@ class BaseHttpRecent : public BaseHttpEra {};
 // its disconnect listener, ever calls receive (up to 0.38.2).
 TEST_P(BaseHttpRecent, CallNextResponseNeverReceivesFrom0383) {
   const bool listens = !traits(behaviour()).no_response_listener;
-  Observer observer;
   bool background_ran = false;
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&](Request& request) {
                        return PlainTextResponse(
-                           "Hello", {.background = BackgroundTask(
-                                         "sleep_and_set",
-                                         [&] {
-                                           sim::sleep(100 * ms);
-                                           background_ran = true;
-                                         },
-                                         {.observer = &observer, .request = request.scope().request_id})});
+                           "Hello", {.background = BackgroundTask("sleep_and_set",
+                                                                  [&] {
+                                                                    sim::sleep(100 * ms);
+                                                                    background_ran = true;
+                                                                  },
+                                                                  {.request = request.scope().request_id})});
                      })}},
       {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();
@@ -135,11 +133,10 @@ TEST_P(BaseHttpRecent, AtMostOneReceiveWaitsFrom0383) {
 // 0.38.3 and 0.38.4 never ran it.
 TEST_P(BaseHttpRecent, BackgroundSetInDispatchRunsExceptIn0383To0384) {
   const bool dropped = traits(behaviour()).drop_dispatch_background;
-  Observer observer;
-  const DispatchFunction with_background = [&observer](Request& request, const CallNext& call_next) {
+  const DispatchFunction with_background = [](Request& request, const CallNext& call_next) {
     Response response = call_next(request);
     EXPECT_TRUE(response.background().empty());
-    response.background() = BackgroundTask("background", [] {}, {.observer = &observer, .request = 1});
+    response.background() = BackgroundTask("background", [] {}, {.request = 1});
     return response;
   };
   const App app =
@@ -147,9 +144,9 @@ TEST_P(BaseHttpRecent, BackgroundSetInDispatchRunsExceptIn0383To0384) {
                     {base_http(with_background, options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
   EXPECT_EQ(session.outcome(200), Outcome::passes) << describe(session.result);
-  EXPECT_TRUE(observed(observer.log(), ObservationKind::background_scheduled));
-  EXPECT_EQ(observed(observer.log(), ObservationKind::background_finished), !dropped)
-      << observations_text(observer.log());
+  EXPECT_TRUE(observed(session.observations, ObservationKind::background_scheduled));
+  EXPECT_EQ(observed(session.observations, ObservationKind::background_finished), !dropped)
+      << observations_text(session.observations);
 }
 
 // Upstream: test_run_background_tasks_raise_exceptions (#2812, for #2625).
@@ -157,17 +154,15 @@ TEST_P(BaseHttpRecent, BackgroundSetInDispatchRunsExceptIn0383To0384) {
 // response was sent; from 0.46.0 it surfaces (the TestClient raises it).
 TEST_P(BaseHttpRecent, BackgroundTaskErrorSurfacesFrom0460) {
   const bool surfaces = traits(behaviour()).raise_app_exc_after_group;
-  Observer observer;
   const App app = starlette_app(
-      {{.path = "/", .endpoint = Endpoint([&observer](Request& request) {
+      {{.path = "/", .endpoint = Endpoint([](Request& request) {
                        return PlainTextResponse(
-                           "", {.background = BackgroundTask(
-                                    "sleep_and_set",
-                                    [] {
-                                      sim::sleep(100 * ms);
-                                      throw std::runtime_error("ValueError: TEST");
-                                    },
-                                    {.observer = &observer, .request = request.scope().request_id})});
+                           "", {.background = BackgroundTask("sleep_and_set",
+                                                             [] {
+                                                               sim::sleep(100 * ms);
+                                                               throw std::runtime_error("ValueError: TEST");
+                                                             },
+                                                             {.request = request.scope().request_id})});
                      })}},
       {base_http(passthrough_dispatch(), options())});
   const ClientSession session = with_test_client(app, [](TestClient& client) { client.get("/"); });
@@ -177,7 +172,7 @@ TEST_P(BaseHttpRecent, BackgroundTaskErrorSurfacesFrom0460) {
   if (surfaces) {
     EXPECT_NE(session.app_error().find("ValueError: TEST"), std::string::npos) << session.app_error();
   }
-  EXPECT_TRUE(observed(observer.log(), ObservationKind::error_raised));
+  EXPECT_TRUE(observed(session.observations, ObservationKind::error_raised));
 }
 
 // The same behind a response dispatch returns instead of call_next's: the

@@ -89,13 +89,12 @@ TEST_P(BaseHttpEra, RunBackgroundTasksEvenIfClientDisconnects) {
   const App app = starlette_app(
       {{.path = "/", .endpoint = Endpoint([&](Request& request) {
                        return PlainTextResponse(
-                           "", {.background = BackgroundTask(
-                                    "sleep_and_set", sleep_and_set,
-                                    {.observer = &observer, .request = request.scope().request_id})});
+                           "", {.background = BackgroundTask("sleep_and_set", sleep_and_set,
+                                                             {.request = request.scope().request_id})});
                      })}},
       {base_http(passthrough_dispatch(), options())});
   Scope scope = http_scope();
-  const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send());
+  const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send(), {}, &observer);
   EXPECT_EQ(outcome_of(result, background_task_run.is_set()), kUpstream[behaviour()])
       << describe(result) << "\n"
       << observations_text(observer.log());
@@ -152,7 +151,7 @@ TEST_P(BaseHttpEra, RunContextManagerExitEvenIfClientDisconnects) {
     context_manager_exited.set();
   };
   const auto context_manager = [&](App app) {
-    return context_manager_middleware(std::move(app), {.exit_work = sleep_and_set, .observer = &observer});
+    return context_manager_middleware(std::move(app), {.exit_work = sleep_and_set});
   };
   const App app =
       starlette_app({{.path = "/", .endpoint = Endpoint([&](Request&) {
@@ -161,7 +160,7 @@ TEST_P(BaseHttpEra, RunContextManagerExitEvenIfClientDisconnects) {
                                    })}},
                     {base_http(passthrough_dispatch(), options()), context_manager});
   Scope scope = http_scope();
-  const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send());
+  const sim::RunResult result = run_app_call(app, scope, client.receive(), client.send(), {}, &observer);
   EXPECT_EQ(outcome_of(result, context_manager_exited.is_set()), kUpstream[behaviour()]) << describe(result);
   // The spine tells the two apart: an exit that ran to the end, or one cut short.
   const ObservationKind exit_kind = kUpstream[behaviour()] == passes

@@ -141,9 +141,11 @@ inline Scope http_scope(std::string method = "GET", std::string path = "/") {
 
 // `await app(scope, receive, send)` in a task of a fresh simulation (fifo:
 // asyncio's order unless `options` says otherwise).
+// With `observer`, the run is observed (there is no server to install it).
 inline sim::RunResult run_app_call(const App& app, Scope& scope, const Receive& receive, const Send& send,
-                                   sim::SimulationOptions options = {}) {
+                                   sim::SimulationOptions options = {}, Observer* observer = nullptr) {
   sim::Simulation sim(options);
+  if (observer != nullptr) observe_run(sim, *observer);
   sim.spawn("test", [&] { app(scope, receive, send); });
   return sim.run();
 }

@@ -150,17 +150,16 @@ TEST(ExceptionMiddleware, WithHeaders) {
 
 // Upstream: tests/test_exceptions.py::test_handled_exc_after_response: a
 // RuntimeError is raised, and the client still sees the 200 "OK".
+// The middleware reports it to the run's observer (the test client's).
 TEST(ExceptionMiddleware, HandledExceptionAfterResponse) {
-  Observer observer;
   ClientSession session;
-  const ClientRecord response =
-      get_one(exceptions_app({.observer = &observer}), "/handled_exc_after_response", &session);
+  const ClientRecord response = get_one(exceptions_app(), "/handled_exc_after_response", &session);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "OK");
   ASSERT_EQ(raised(session).size(), 1U);
   EXPECT_TRUE(contains(raised(session)[0], "Caught handled exception, but response already started."));
   bool reported = false;
-  for (const Observation& observation : observer.log()) {
+  for (const Observation& observation : session.observations) {
     reported |=
         observation.kind == ObservationKind::error_raised && observation.layer == "ExceptionMiddleware";
   }

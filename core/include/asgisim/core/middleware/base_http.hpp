@@ -125,10 +125,9 @@ using DispatchFunction = std::function<Response(Request& request, const CallNext
 
 struct BaseHttpOptions {
   BaseHttpBehaviour behaviour = BaseHttpBehaviour::fixed;
-  // The layer name in observations, trace notes and stream names.
+  // The layer name in observations, trace notes and stream names. error_raised
+  // is reported to the run's observer when call_next raises "No response returned.".
   std::string name = "BaseHTTPMiddleware";
-  // error_raised is reported here when call_next raises "No response returned.".
-  Observer* observer = nullptr;
 };
 
 // BaseHTTPMiddleware(app, dispatch=dispatch) as an ASGI app. Non-http scopes
