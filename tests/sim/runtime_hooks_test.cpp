@@ -1,6 +1,6 @@
 // Tests of the hooks for a model layer (detail/runtime_hooks.hpp): the scope
-// chain as a model walks it, from a child task on to its group's scope. The
-// pollers are tested with the scheduler (scheduler_test.cpp, "Poller").
+// chain as a model walks it, from a child task on to its group's scope.
+// The pollers: the "Poller" test at the end of this file.
 #include "asgisim/sim/detail/runtime_hooks.hpp"
 
 #include <gtest/gtest.h>
