@@ -89,7 +89,7 @@ class Child {
     while (std::chrono::steady_clock::now() < deadline) {
       if (ready()) return true;
       if (ended()) return ready();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return false;
   }

@@ -11,7 +11,6 @@
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
-#include "asgisim/sim/testing.hpp"
 
 namespace asgisim::sim {
 namespace {
@@ -41,7 +40,7 @@ TEST(RuntimeHooks, CurrentScopeIsTheInnermostAndParentLeadsOut) {
     EXPECT_EQ(hooks.current_scope(), nullptr);
   });
   const RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << sim_testing::describe(result);
+  ASSERT_TRUE(result.ok()) << status_text(result);
   EXPECT_TRUE(checked);
 }
 
@@ -64,7 +63,7 @@ TEST(RuntimeHooks, AChildTasksFirstScopeLeadsToItsGroupsScope) {
     });
   });
   const RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << sim_testing::describe(result);
+  ASSERT_TRUE(result.ok()) << status_text(result);
   ASSERT_NE(child_first, nullptr);
   EXPECT_EQ(child_first_parent, group_scope);
 }
@@ -100,7 +99,7 @@ TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
     log.push_back("work again");
   });
   const RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << sim_testing::describe(result);
+  ASSERT_TRUE(result.ok()) << status_text(result);
   // The poller's own picks never count; the worker's two do. The worker sees
   // the ready poller as ready but not as busy.
   const std::vector<std::string> expected = {"poll busy=1 picks=0", "work busy=0 others=1",
