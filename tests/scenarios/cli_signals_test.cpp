@@ -217,6 +217,11 @@ TEST_F(CliSignalsTest, ACrashInARunNamesTheSeedAndItsReproduceLine) {
   // SIGSEGV sent to a single-job sweep of passing seeds lands on the thread
   // running them (nearly all of its time); the first progress line (after
   // five seconds) shows seeds have run.
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer the tool leaves fatal signals to ASan's own report
+  // (scenarios/cli/interruption.cpp), so its crash line is not printed.
+  GTEST_SKIP() << "the crash report is AddressSanitizer's in this build";
+#endif
   Child child = start({"run", kScenario, "--config", "fixed", "--seeds", "1e9", "--jobs", "1"});
   ASSERT_TRUE(
       child.wait_until([&] { return child.err().find("seeds/s") != std::string::npos; }, kStartTimeout));
