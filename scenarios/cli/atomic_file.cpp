@@ -32,8 +32,10 @@ struct Temporary {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
   const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : ".";
+  // The pid only keeps two processes' temporary file names apart; no run sees it.
+  const int process = ::getpid();  // nondeterminism-ok: a file name, outside any run
   Temporary temporary{directory /
-                      fmt::format("{}{}-{}", kTemporaryPrefix, ::getpid(), path.filename().string())};
+                      fmt::format("{}{}-{}", kTemporaryPrefix, process, path.filename().string())};
   const auto fail = [&](int error) {
     return OutputError(fmt::format("cannot write '{}': {}", path.string(), reason(error)));
   };
