@@ -7,23 +7,25 @@ Exit codes as the C++ CLI: 0 passed, 1 invariant, 2 usage, 3 deadlock, 4 livenes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from . import forking, reports
+from . import forking, reports, sweep
+from .interruption import SweepControl
 from .scenario import DEFAULT_INVARIANTS
 from .session import Target, native
 from .spec import UsageError, load_object, load_scenario
 
 EPILOG = """examples:
   python3 -m asgisim run --app myapp.main:app --scenario myapp.sim:uploads --seeds 1000 --jobs 2
+  python3 -m asgisim run --app myapp.main:app --scenario myapp.sim:uploads --duration 5m --junit out.xml
   python3 -m asgisim replay --app myapp.main:app --scenario myapp.sim:uploads --seed 17
   python3 -m asgisim shrink --app myapp.main:app --scenario myapp.sim:uploads --seed 17 -o min.log
   python3 -m asgisim replay --app myapp.main:app --scenario myapp.sim:uploads --schedule min.log
   python3 -m asgisim trace --app myapp.main:app --scenario myapp.sim:uploads --seed 17 -o t.json
-exit codes: 0 passed, 1 invariant, 2 usage, 3 deadlock, 4 liveness, 5 nondeterminism"""
+exit codes: 0 passed, 1 invariant, 2 usage (or a crashed run), 3 deadlock, 4 liveness, 5 nondeterminism;
+  130 (SIGINT) or 143 (SIGTERM) when interrupted before any failure was found"""
 
 
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="sweep seeds", epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     _target_arguments(run)
-    run.add_argument("--seeds", type=int, default=100, help="how many seeds (default 100)")
+    run.add_argument("--seeds", type=int,
+                     help="how many seeds (default 100; with --duration, a cap, and no cap when absent)")
+    run.add_argument("--duration", metavar="TIME",
+                     help="run seeds from the base until the time is up: 300 (seconds), 90s, 5m, 1h30m; "
+                          "the runs in flight finish, and the report names the seed indices that ran")
     run.add_argument("--seed", type=int, help="run exactly this seed")
     run.add_argument("--seed-base", type=int, default=0, help="first seed (default 0)")
     run.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
@@ -92,11 +98,16 @@ def _check_unsupported(result: Dict[str, Any]) -> None:
         raise UsageError(result["unsupported"][0])
 
 
-def _confirm(target: Target, result: Dict[str, Any]) -> Dict[str, Any]:
-    """A failing seed is run again in a fresh fork; another trace hash is nondeterminism (exit 5)."""
+def _confirm(target: Target, result: Dict[str, Any], control: Optional[SweepControl] = None) -> Dict[str, Any]:
+    """A failing seed is run again in a fresh fork; another trace hash is nondeterminism (exit 5).
+    An interruption that abandons the runs in flight leaves the failure unconfirmed."""
     if result["failure"] == 0 or "seed" not in result:
         return result
-    again = forking.run_forked(lambda: target.run_seed(result["seed"]))
+    try:
+        again = forking.run_forked(lambda: target.run_seed(result["seed"]), control)
+    except forking.Abandoned:
+        result["unconfirmed"] = True
+        return result
     result["second_trace_hash"] = again["trace_hash"]
     if again["trace_hash"] != result["trace_hash"]:
         result["report"] = (f"the same seed gave two trace hashes in two fresh processes: "
@@ -109,31 +120,8 @@ def _confirm(target: Target, result: Dict[str, Any]) -> Dict[str, Any]:
 
 def command_run(args: argparse.Namespace) -> int:
     target = _target(args)
-    seeds = reports.seeds_for(args)
-    print(f"asgisim run --app {args.app} --scenario {args.scenario}: {reports.settings_summary(args, seeds)}",
-          file=sys.stderr, flush=True)
-    worst, failures, first = 0, 0, None
-    human = sys.stderr if args.json else sys.stdout
-    for seed, result in forking.run_many(seeds, lambda s: target.run_seed(s), args.jobs):
-        _check_unsupported(result)
-        if result["failure"]:
-            result = _confirm(target, result)
-            result["reorder_flag"] = target.reorder_callbacks
-            failures += 1
-            worst = reports.most_severe(worst, result["failure"])
-            if first is None:
-                first = result
-            if args.fail_fast:
-                break
-    summary = reports.summary(args, target, seeds, failures, worst, first)
-    print(summary["line"], file=human)
-    if first is not None:
-        print(reports.failure_block(first, reports.reproduce(args, first["seed"])), file=human, end="")
-    if args.json:
-        print(json.dumps(summary["json"]), flush=True)
-    if args.junit:
-        reports.write_junit(args.junit, summary, first)
-    return worst
+    return sweep.sweep(args, target, lambda result, control: _confirm(target, result, control),
+                       _check_unsupported)
 
 
 def command_replay(args: argparse.Namespace) -> int:
@@ -213,5 +201,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"asgisim: error: {error}", file=sys.stderr)
         return 2
     except native().UsageError as error:
+        print(f"asgisim: error: {error}", file=sys.stderr)
+        return 2
+    except forking.RunCrashed as error:
         print(f"asgisim: error: {error}", file=sys.stderr)
         return 2

@@ -26,6 +26,16 @@ class Cli:
         process.output = process.stdout + process.stderr
         return process
 
+    def start(self, *args, out_dir, cwd=None):
+        """A running ``python3 -m asgisim`` (to send signals to); stdout and stderr go to files."""
+        stdout, stderr = open(out_dir / "stdout", "w"), open(out_dir / "stderr", "w")
+        process = subprocess.Popen([sys.executable, "-m", "asgisim", *args], stdout=stdout, stderr=stderr,
+                                   env=_env(), cwd=cwd or EXAMPLES)
+        stdout.close()
+        stderr.close()
+        process.out_dir = out_dir
+        return process
+
 
 @pytest.fixture
 def cli():
