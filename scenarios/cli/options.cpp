@@ -1,6 +1,7 @@
 // Parsing and validating the command line's option values; each problem
 // becomes one UsageError that names the option and the text it got.
 #include "options.hpp"
+#include "registry.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -56,7 +57,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::string suggestion(std::string_view name) {
   const scenarios::Scenario* best = nullptr;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const scenarios::Scenario* scenario : scenarios::Registry::global().all()) {
+  for (const scenarios::Scenario* scenario : registry().all()) {
     const std::size_t distance = edit_distance(name, scenario->info().name);
     if (distance < best_distance) {
       best = scenario;
@@ -199,16 +200,16 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
 }
 
 const scenarios::Scenario& find_scenario(std::string_view name) {
-  const scenarios::Scenario* scenario = scenarios::Registry::global().find(name);
+  const scenarios::Scenario* scenario = registry().find(name);
   if (scenario == nullptr) {
     throw UsageError(fmt::format("unknown scenario '{}'{}; `asgisim list` shows the {} scenarios", name,
-                                 suggestion(name), scenarios::Registry::global().all().size()));
+                                 suggestion(name), registry().all().size()));
   }
   return *scenario;
 }
 
 std::vector<const scenarios::Scenario*> find_scenarios(std::string_view name) {
-  if (name == "all") return scenarios::Registry::global().all();
+  if (name == "all") return registry().all();
   return {&find_scenario(name)};
 }
 

@@ -118,8 +118,8 @@ int replay_schedule(const ReplayArgs& args, const scenarios::Scenario& scenario,
   const scenarios::RunOutcome outcome =
       scenarios::run_schedule(scenario, config, log, sim::ReplayMode::strict, settings);
   const std::string reproduce =
-      fmt::format("asgisim replay {} --config {} --schedule {}", scenario.info().name,
-                  scenarios::to_string(config), args.schedule);
+      fmt::format("{} replay {} --config {} --schedule {}", scenarios::reproduce_program(),
+                  scenario.info().name, scenarios::to_string(config), args.schedule);
   std::FILE* human = options.json ? stderr : stdout;
   if (args.timeline) fmt::print(stdout, "{}", outcome.timeline);
   if (!args.trace.empty()) write_file("--trace", args.trace, outcome.chrome_trace);
@@ -179,8 +179,8 @@ int shrink_command(const OutputArgs& args) {
   fmt::print(stdout, "shrunk seed {}: {} decisions -> {} in {} attempts; still fails {} ({})\n{}", seed,
              shrunk.original_decisions, shrunk.log.size(), shrunk.attempts, shrunk.outcome.invariant,
              scenarios::to_string(shrunk.outcome.failure), indented(scenarios::describe(shrunk.outcome), 2));
-  fmt::print(stdout, "wrote {}; replay it with:\nasgisim replay {} --config {} --schedule {}\n", args.output,
-             scenario.info().name, scenarios::to_string(config), args.output);
+  fmt::print(stdout, "wrote {}; replay it with:\n{} replay {} --config {} --schedule {}\n", args.output,
+             scenarios::reproduce_program(), scenario.info().name, scenarios::to_string(config), args.output);
   return 0;
 }
 

@@ -10,8 +10,9 @@ namespace asgisim::cli {
 namespace {
 
 std::string replay_schedule_command(const RegressionFailure& failure) {
-  return fmt::format("asgisim replay {} --config {} --schedule {}", failure.outcome.scenario,
-                     scenarios::to_string(failure.outcome.config), failure.path.string());
+  return fmt::format("{} replay {} --config {} --schedule {}", scenarios::reproduce_program(),
+                     failure.outcome.scenario, scenarios::to_string(failure.outcome.config),
+                     failure.path.string());
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "asgisim/scenarios/checkers.hpp"
@@ -310,9 +312,35 @@ std::string describe(const RunOutcome& outcome) {
   return out;
 }
 
+namespace {
+std::string& reproduce_program_storage() {
+  static std::string program = "asgisim";
+  return program;
+}
+}  // namespace
+
+void set_reproduce_program(std::string_view program) {
+  const bool plain = !program.empty() && std::ranges::all_of(program, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_-./+=:,@%").find(c) != std::string_view::npos;
+  });
+  std::string word;
+  if (plain) {
+    word = program;
+  } else {  // 'it'\''s': single quotes, each ' closed, escaped and reopened
+    word = "'";
+    for (const char c : program) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    word += "'";
+  }
+  reproduce_program_storage() = std::move(word);
+}
+
+const std::string& reproduce_program() { return reproduce_program_storage(); }
+
 std::string reproduce_command(const RunOutcome& outcome, const RunSettings& settings) {
-  std::string line = fmt::format("asgisim replay {} --config {} --strategy {} --seed {}", outcome.scenario,
-                                 to_string(outcome.config), sim::to_string(settings.strategy), outcome.seed);
+  std::string line =
+      fmt::format("{} replay {} --config {} --strategy {} --seed {}", reproduce_program(), outcome.scenario,
+                  to_string(outcome.config), sim::to_string(settings.strategy), outcome.seed);
   if (settings.strategy == sim::Strategy::pct) line += fmt::format(" --pct-depth {}", settings.pct_depth);
   const std::string stack = to_string(settings.stack_override);
   if (!stack.empty()) line += fmt::format(" --stack {}", stack);

@@ -91,11 +91,12 @@ class CliTest : public ::testing::Test {
     return result;
   }
 
-  // Runs a printed command line ("asgisim replay ...") with this binary.
+  // Runs a printed command line ("PATH/asgisim replay ...") with this binary;
+  // the line names the program as it was invoked.
   Result run_printed(const std::string& command) const {
     std::vector<std::string> words = split_words(command);
     EXPECT_FALSE(words.empty());
-    EXPECT_EQ(words.front(), "asgisim") << command;
+    EXPECT_EQ(words.front(), ASGISIM_CLI_PATH) << command;
     words.erase(words.begin());
     return run(words);
   }
@@ -127,7 +128,7 @@ TEST_F(CliTest, BuggyConfigurationFailsAndItsLastLineReproducesIt) {
   EXPECT_NE(first.find("strategy random"), std::string::npos) << first;
   // Last line: the exact command; running it fails the same way.
   const std::string last = lines(result.out).back();
-  ASSERT_EQ(last.rfind("asgisim replay " + std::string(kScenario), 0), 0U) << result.out;
+  ASSERT_EQ(last.rfind(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario, 0), 0U) << result.out;
   const Result replay = run_printed(last);
   EXPECT_EQ(replay.exit_code, result.exit_code) << replay.out << replay.err;
   // A failure report names the invariant and the layer.
@@ -533,7 +534,7 @@ TEST_F(CliTest, JunitReportIsWellFormedAndCountsFailures) {
   EXPECT_NE(xml.find("<testsuites name=\"asgisim\" tests=\"2\" failures=\"1\""), std::string::npos) << xml;
   EXPECT_EQ(occurrences(xml, "<testcase "), 2U) << xml;
   EXPECT_EQ(occurrences(xml, "<failure "), 1U) << xml;
-  EXPECT_NE(xml.find("asgisim replay " + std::string(kScenario)), std::string::npos) << xml;
+  EXPECT_NE(xml.find(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario), std::string::npos) << xml;
 }
 
 // ---- list and help ----------------------------------------------------------------

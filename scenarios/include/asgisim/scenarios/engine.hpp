@@ -173,9 +173,16 @@ struct ShrinkResult {
 ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
                     const RunSettings& settings, std::size_t max_attempts = 2'000);
 
-// The one line that reproduces a run: "asgisim replay NAME --config buggy
+// The one line that reproduces a run: "PROGRAM replay NAME --config buggy
 // --strategy random --seed 42 [--pct-depth D] [--stack ...] [--max-time S]"
 // (--pct-depth only under pct; --max-time in seconds, exact to the ns).
 std::string reproduce_command(const RunOutcome& outcome, const RunSettings& settings);
+
+// PROGRAM of reproduce lines: "asgisim" until set. asgisim::cli::main sets it
+// to its argv[0] as invoked, so a line runs as printed from the same
+// directory; a test program sets it to the command-line program that has
+// its scenarios. Shell-quoted when needed. Set it before runs start.
+void set_reproduce_program(std::string_view program);
+const std::string& reproduce_program();
 
 }  // namespace asgisim::scenarios

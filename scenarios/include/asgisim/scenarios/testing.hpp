@@ -11,7 +11,7 @@
 //   }
 //
 //   TEST(Catalogue, FixedPasses) {
-//     EXPECT_SCENARIO_PASSES(*Registry::global().find("background-cancelled"), ConfigKind::fixed, 200);
+//     EXPECT_SCENARIO_PASSES(*built_in_catalogue().find("background-cancelled"), ConfigKind::fixed, 200);
 //   }
 //
 // Environment: ASGISIM_SEED (first seed; default 0), ASGISIM_SEEDS (how
