@@ -54,8 +54,8 @@ void engine_directly() {
   scn::RunSettings settings{.strategy = sim::Strategy::random};
   scn::SweepResult result = scn::sweep(scenario, scn::ConfigKind::buggy, settings, {.seeds = 100, .jobs = 2});
   if (result.first_failure) {
-    std::cerr << scn::describe(*result.first_failure) << scn::reproduce_command(*result.first_failure, settings)
-              << '\n';
+    std::cerr << scn::describe(*result.first_failure)
+              << scn::reproduce_command(*result.first_failure, settings) << '\n';
   }
   // [/doc:engine]
   expect(result.first_failure.has_value(), "the engine sample finds background-cancelled's bug");
