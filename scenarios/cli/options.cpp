@@ -80,6 +80,25 @@ std::uint64_t parse_seed_base(std::string_view text, bool& random) {
   return (static_cast<std::uint64_t>(device()) << 32) | device();
 }
 
+// Options that are fine alone but meaningless together: bad input (exit 2),
+// not silently ignored.
+void check_combinations(const RunOptions& options) {
+  if (options.pct_depth_given && options.settings.strategy != sim::Strategy::pct) {
+    throw UsageError(fmt::format("--pct-depth only applies to --strategy pct (the strategy is {})",
+                                 sim::to_string(options.settings.strategy)));
+  }
+  const scenarios::Shard shard = options.shard;
+  if (shard.count > 1 && !options.seed) {
+    // Seed index i belongs to shard i % N + 1.
+    const std::uint64_t mine =
+        options.seeds / shard.count + (shard.index - 1 < options.seeds % shard.count ? 1 : 0);
+    if (mine == 0) {
+      throw UsageError(fmt::format("--shard {}/{} gets no seed of --seeds {}: use at most {} shards",
+                                   shard.index, shard.count, options.seeds, options.seeds));
+    }
+  }
+}
+
 }  // namespace
 
 std::uint32_t default_jobs() { return std::max(1U, std::thread::hardware_concurrency()); }
@@ -190,7 +209,11 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
     options.settings.stack_override = scenarios::parse_stack_spec(raw.stack);
     scenarios::resolve(
         options.settings.stack_override);  // an unknown version is bad input now, not mid-sweep
+    for (const std::string& warning : scenarios::stack_warnings(options.settings.stack_override)) {
+      fmt::print(stderr, "warning: {}\n", warning);
+    }
   }
+  check_combinations(options);
   options.regressions = raw.regressions;
   options.junit = raw.junit;
   options.trace_dir = raw.trace_dir;

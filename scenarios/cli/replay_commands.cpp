@@ -111,9 +111,9 @@ int replay_schedule(const ReplayArgs& args, const scenarios::Scenario& scenario,
         "the replay may diverge\n",
         args.schedule, scenario.info().name, log.config_hash, hash);
   }
-  fmt::print(stderr, "asgisim replay {} --config {}: schedule {} ({} decisions), strategy {}\n",
+  fmt::print(stderr, "asgisim replay {} --config {}: schedule {} ({} decisions), strategy {}{}\n",
              scenario.info().name, scenarios::to_string(config), args.schedule, log.size(),
-             sim::to_string(settings.strategy));
+             sim::to_string(settings.strategy), stack_summary(scenario, config, settings));
   std::fflush(stderr);
   const scenarios::RunOutcome outcome =
       scenarios::run_schedule(scenario, config, log, sim::ReplayMode::strict, settings);
@@ -141,8 +141,9 @@ int replay_command(const ReplayArgs& args) {
   const std::uint64_t seed = *options.seed;
   scenarios::RunSettings settings = options.settings;
   settings.keep_trace = !args.trace.empty() || args.timeline;
-  fmt::print(stderr, "asgisim replay {} --config {}: {}\n", scenario.info().name,
-             scenarios::to_string(config), settings_summary(options));
+  fmt::print(stderr, "asgisim replay {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, settings));
   std::fflush(stderr);
   const scenarios::RunOutcome outcome = scenarios::run_seed(scenario, config, seed, settings);
   const std::string reproduce = scenarios::reproduce_command(outcome, options.settings);
@@ -160,8 +161,9 @@ int shrink_command(const OutputArgs& args) {
   const scenarios::ConfigKind config = single_config(options, "shrink");
   const std::uint64_t seed = required_seed(options, "shrink");
   check_writable_file("-o", args.output);
-  fmt::print(stderr, "asgisim shrink {} --config {}: {}\n", scenario.info().name,
-             scenarios::to_string(config), settings_summary(options));
+  fmt::print(stderr, "asgisim shrink {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, options.settings));
   std::fflush(stderr);
 
   const scenarios::ShrinkResult shrunk = scenarios::shrink(scenario, config, seed, options.settings);
@@ -190,8 +192,9 @@ int trace_command(const OutputArgs& args) {
   const scenarios::ConfigKind config = single_config(options, "trace");
   const std::uint64_t seed = required_seed(options, "trace");
   check_writable_file("-o", args.output);
-  fmt::print(stderr, "asgisim trace {} --config {}: {}\n", scenario.info().name, scenarios::to_string(config),
-             settings_summary(options));
+  fmt::print(stderr, "asgisim trace {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, options.settings));
   std::fflush(stderr);
   scenarios::RunSettings settings = options.settings;
   settings.keep_trace = true;

@@ -68,8 +68,14 @@ int run_command(const RunArgs& args) {
   const RunOptions options = resolve(args.raw, ConfigChoice::both);
   const std::vector<const scenarios::Scenario*> selected = find_scenarios(args.scenario);
   check_outputs(options);  // before a long sweep, not after it
-  fmt::print(stderr, "asgisim run {} --config {}: {}\n", args.scenario, to_string(options.config),
-             settings_summary(options));
+  std::string stacks;      // one scenario: each configuration's resolved behaviours
+  if (selected.size() == 1) {
+    for (const scenarios::ConfigKind config : config_kinds(options.config)) {
+      stacks += stack_summary(*selected.front(), config, options.settings);
+    }
+  }
+  fmt::print(stderr, "asgisim run {} --config {}: {}{}\n", args.scenario, to_string(options.config),
+             settings_summary(options), stacks);
   std::fflush(stderr);
 
   // Human lines go to stdout unless stdout carries the JSON lines.

@@ -31,8 +31,8 @@ TEST(HeadNoBody, AnAppAnsweringHeadWithABodyIsNotAViolationAndTheServerStripsIt)
   Observer observer;
   observer.emplace<ProtocolValidator>();
   const App app = validated_chain({}, hello_app(), observer);
-  const AppRun run = run_app(app, {RequestSpec{.method = "HEAD"}, RequestSpec{.method = "GET"}},
-                             {.observer = &observer});
+  const AppRun run =
+      run_app(app, {RequestSpec{.method = "HEAD"}, RequestSpec{.method = "GET"}}, {.observer = &observer});
   ASSERT_TRUE(run.result.ok());
   ASSERT_EQ(run.records.size(), 2U);
   EXPECT_EQ(run.records[0].status, 200);

@@ -45,8 +45,8 @@ TEST(HeadTraffic, RandomStackFixedRunsWithHeadRequestsNeverFailHeadNoBody) {
   std::size_t runs_with_head = 0;
   for (std::uint64_t seed = 0; seed < 200 && runs_with_head < 40; ++seed) {
     sim::Simulation sim({.seed = seed});  // the draw is the run's first use of its choice source
-    if (head_requests(draw_stack(sim, DrawOptions{.behaviours = {resolve(random_stack.info().fixed.versions)
-                                                                      .base_http}})) == 0) {
+    if (head_requests(draw_stack(
+            sim, DrawOptions{.behaviours = {resolve(random_stack.info().fixed.versions).base_http}})) == 0) {
       continue;
     }
     ++runs_with_head;

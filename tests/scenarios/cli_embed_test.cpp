@@ -1,0 +1,77 @@
+// The command line as users meet it (issue 16): every run's first line names
+// the resolved behaviour of each layer, bad combinations exit 2, and the
+// reproduce line names the program as it was invoked, so it runs as printed.
+// Runs ASGISIM_CLI_PATH through the shell, as a user would.
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+Result shell(const std::string& command) {
+  Result result;
+  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
+  const int status = ::pclose(pipe);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string last_line(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text.substr(text.rfind('\n') + 1);
+}
+
+const std::string kCli = ASGISIM_CLI_PATH;
+
+TEST(CliEmbed, FirstLineNamesEachLayersResolvedBehaviour) {
+  const Result replay = shell(kCli + " replay background-cancelled --config buggy --seed 0");
+  EXPECT_NE(first_line(replay.output).find("buggy stack: starlette 0.20.4 (BaseHTTPMiddleware cancel"),
+            std::string::npos)
+      << replay.output;
+  const Result run = shell(kCli + " run threadpool-deadlock --seeds 2 --jobs 1 --stack fastapi==0.82.0");
+  const std::string line = first_line(run.output);
+  EXPECT_NE(line.find("buggy stack: starlette 0.19.1"), std::string::npos) << line;
+  EXPECT_NE(line.find("fixed stack: starlette 0.19.1"), std::string::npos) << line;
+  EXPECT_NE(line.find("fastapi 0.82.0 (yield exits own_limiter)"), std::string::npos) << line;
+}
+
+TEST(CliEmbed, AVersionPastTheModelWarnsWithTheBehaviourItGets) {
+  const Result run =
+      shell(kCli + " replay background-cancelled --seed 0 --stack starlette==0.99.0 --config fixed");
+  EXPECT_NE(run.output.find("warning: --stack starlette==0.99.0 is newer than 0.46.2"), std::string::npos)
+      << run.output;
+}
+
+TEST(CliEmbed, BadCombinationsExitTwoWithOneLine) {
+  for (const char* args : {" run background-cancelled --pct-depth 4", " run background-cancelled --seeds 2 --shard 3/3",
+                           " run background-cancelled --stack starlette==0.20", " run background-cancelled "
+                                                                                "--stack fastapi==0.1.0"}) {
+    const Result result = shell(kCli + args);
+    EXPECT_EQ(result.exit_code, 2) << args << "\n" << result.output;
+    EXPECT_EQ(result.output.rfind("asgisim: error: ", 0), 0U) << args << "\n" << result.output;
+  }
+}
+
+TEST(CliEmbed, TheReproduceLineRunsAsPrintedThroughTheShell) {
+  const Result run = shell(kCli + " run background-cancelled --config buggy --seeds 5 --jobs 1");
+  ASSERT_EQ(run.exit_code, 1) << run.output;
+  const std::string line = last_line(run.output);
+  ASSERT_EQ(line.rfind(kCli + " replay background-cancelled ", 0), 0U) << line;
+  EXPECT_EQ(shell(line).exit_code, 1) << line;
+}
+
+}  // namespace
