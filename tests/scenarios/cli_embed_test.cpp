@@ -57,9 +57,11 @@ TEST(CliEmbed, AVersionPastTheModelWarnsWithTheBehaviourItGets) {
 }
 
 TEST(CliEmbed, BadCombinationsExitTwoWithOneLine) {
-  for (const char* args : {" run background-cancelled --pct-depth 4", " run background-cancelled --seeds 2 --shard 3/3",
-                           " run background-cancelled --stack starlette==0.20", " run background-cancelled "
-                                                                                "--stack fastapi==0.1.0"}) {
+  for (const char* args :
+       {" run background-cancelled --pct-depth 4", " run background-cancelled --seeds 2 --shard 3/3",
+        " run background-cancelled --stack starlette==0.20",
+        " run background-cancelled "
+        "--stack fastapi==0.1.0"}) {
     const Result result = shell(kCli + args);
     EXPECT_EQ(result.exit_code, 2) << args << "\n" << result.output;
     EXPECT_EQ(result.output.rfind("asgisim: error: ", 0), 0U) << args << "\n" << result.output;

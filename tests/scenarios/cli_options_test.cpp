@@ -43,7 +43,8 @@ TEST(CliOptions, PartialVersionsAreBadInput) {
 }
 
 TEST(CliOptions, VersionsBeforeTheModelAreBadInput) {
-  EXPECT_NE(usage_error({.stack = "fastapi==0.1.0"}).find("fastapi==0.1.0 is not modelled"), std::string::npos);
+  EXPECT_NE(usage_error({.stack = "fastapi==0.1.0"}).find("fastapi==0.1.0 is not modelled"),
+            std::string::npos);
   EXPECT_NE(usage_error({.stack = "starlette==0.14.2"}).find("not modelled"), std::string::npos);
 }
 
