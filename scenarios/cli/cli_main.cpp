@@ -108,6 +108,11 @@ void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
                   "Write the Chrome trace JSON of each failing run to DIR/<scenario>-<config>-seed-<S>.json")
       ->type_name("DIR");
   command.add_flag("--fail-fast", raw.fail_fast, "Stop each sweep at its first failing seed");
+  command
+      .add_option("--want", raw.want,
+                  "End with the command that reproduces the first seed failing with this class (default: "
+                  "the most severe class found)")
+      ->type_name("invariant|deadlock|liveness|nondeterminism");
 }
 
 struct Parsed {

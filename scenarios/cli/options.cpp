@@ -219,6 +219,17 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
   options.trace_dir = raw.trace_dir;
   options.json = raw.json;
   options.fail_fast = raw.fail_fast;
+  if (!raw.want.empty()) {
+    using scenarios::FailureClass;
+    for (const FailureClass failure : {FailureClass::invariant, FailureClass::deadlock,
+                                       FailureClass::liveness, FailureClass::nondeterminism}) {
+      if (raw.want == scenarios::to_string(failure)) options.want = failure;
+    }
+    if (!options.want) {
+      throw UsageError(
+          fmt::format("bad --want '{}': expected invariant, deadlock, liveness or nondeterminism", raw.want));
+    }
+  }
   return options;
 }
 

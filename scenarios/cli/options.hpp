@@ -44,6 +44,7 @@ struct RawOptions {
   std::string trace_dir{};    // --trace-dir DIR
   bool json = false;          // --json
   bool fail_fast = false;     // --fail-fast
+  std::string want{};         // --want CLASS
 };
 
 // Validated options. Fields the user did not give keep their defaults and
@@ -66,6 +67,8 @@ struct RunOptions {
   std::filesystem::path trace_dir{};    // empty: no traces of failing runs
   bool json = false;
   bool fail_fast = false;
+  // --want CLASS: the last line reproduces the first seed failing with it.
+  std::optional<scenarios::FailureClass> want{};
 };
 
 // The default for --jobs: every hardware thread.

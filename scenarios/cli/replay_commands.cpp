@@ -65,7 +65,8 @@ nlohmann::json run_json(const scenarios::RunOutcome& outcome, const scenarios::R
                            {"failures", outcome.failed() ? 1 : 0},
                            {"failure_class", std::string(scenarios::to_string(outcome.failure))},
                            {"exit_code", scenarios::exit_code(outcome.failure)},
-                           {"trace_hash", outcome.trace_hash}};
+                           // a string: JSON readers hold numbers as doubles (53 bits)
+                           {"trace_hash", fmt::format("{:#018x}", outcome.trace_hash)}};
   if (outcome.failed()) {
     object["invariant"] = outcome.invariant;
     object["layer"] = outcome.layer;

@@ -85,6 +85,7 @@ int run_command(const RunArgs& args) {
   JunitReport junit;
   scenarios::FailureClass worst = scenarios::FailureClass::none;
   std::string worst_reproduce;
+  std::string wanted_reproduce;  // --want CLASS
   std::size_t sweeps = 0;
   std::size_t failed_sweeps = 0;
   for (const scenarios::Scenario* scenario : selected) {
@@ -101,9 +102,17 @@ int run_command(const RunArgs& args) {
       if (report.failed()) {
         ++failed_sweeps;
         fmt::print(human, "{}", failure_block(report, plan.settings));
+        // The line of the sweep's most severe class: its lowest failing seed
+        // may be a lesser class.
+        const std::vector<ClassReproduce> by_class = class_reproduce_lines(report, plan.settings);
         if (scenarios::most_severe(worst, report.worst()) != worst) {
           worst = report.worst();
-          worst_reproduce = reproduce_line(report, plan.settings);
+          worst_reproduce = !by_class.empty() && by_class.front().failure == worst
+                                ? by_class.front().command
+                                : reproduce_line(report, plan.settings);
+        }
+        for (const ClassReproduce& line : by_class) {
+          if (options.want == line.failure && wanted_reproduce.empty()) wanted_reproduce = line.command;
         }
       }
       std::fflush(human);
@@ -117,10 +126,18 @@ int run_command(const RunArgs& args) {
   if (!options.junit.empty()) junit.write(options.junit);
   if (worst == scenarios::FailureClass::none) {
     fmt::print(human, "all {} sweeps passed\n", sweeps);
+  } else if (options.want && wanted_reproduce.empty()) {
+    fmt::print(human, "{} of {} sweeps failed; most severe: {} (exit {}); no seed failed with --want {}\n",
+               failed_sweeps, sweeps, scenarios::to_string(worst), scenarios::exit_code(worst),
+               scenarios::to_string(*options.want));
+  } else if (options.want) {
+    fmt::print(human, "{} of {} sweeps failed; most severe: {} (exit {}); the first {} failure:\n{}\n",
+               failed_sweeps, sweeps, scenarios::to_string(worst), scenarios::exit_code(worst),
+               scenarios::to_string(*options.want), wanted_reproduce);
   } else {
-    fmt::print(
-        human, "{} of {} sweeps failed; most severe: {} (exit {}); reproduce the first of them with:\n{}\n",
-        failed_sweeps, sweeps, scenarios::to_string(worst), scenarios::exit_code(worst), worst_reproduce);
+    fmt::print(human, "{} of {} sweeps failed; most severe: {} (exit {}); reproduce it with:\n{}\n",
+               failed_sweeps, sweeps, scenarios::to_string(worst), scenarios::exit_code(worst),
+               worst_reproduce);
   }
   std::fflush(human);
   return scenarios::exit_code(worst);

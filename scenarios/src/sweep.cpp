@@ -128,6 +128,7 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
     if (state.results[position] != FailureClass::none) {
       ++result.failures;
       result.worst = most_severe(result.worst, state.results[position]);
+      result.first_seed_by_class.try_emplace(state.results[position], options.seed_base + indices[position]);
     }
     lock.unlock();
     if (options.progress) options.progress(result.seeds_run, result.failures);

@@ -77,3 +77,40 @@ TEST(CliEmbed, TheReproduceLineRunsAsPrintedThroughTheShell) {
 }
 
 }  // namespace
+
+namespace {
+
+// 64-bit seeds and trace hashes are strings in --json: jq and JavaScript read
+// numbers as doubles, which round 18446744073709551000 to ...1616.
+TEST(CliEmbed, JsonCarriesSeedsAndHashesExactlyAsStrings) {
+  const Result run = shell(kCli +
+                           " run background-cancelled --config buggy --seeds 3 --jobs 1 --json "
+                           "--seed-base 18446744073709551000 2>/dev/null");
+  EXPECT_NE(run.output.find("\"seed_base\":\"18446744073709551000\""), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("\"seed\":\"18446744073709551000\""), std::string::npos) << run.output;
+  const Result replay = shell(kCli + " replay background-cancelled --seed 0 --json 2>/dev/null");
+  EXPECT_NE(replay.output.find("\"trace_hash\":\"0x"), std::string::npos) << replay.output;
+}
+
+}  // namespace
+
+namespace {
+
+// threadpool-deadlock's buggy sweep finds an invariant at seed 3 and a
+// deadlock at seed 15: the exit code is the deadlock's, and so must be the
+// seed the last line names (it named seed 3, which replays with exit 1).
+TEST(CliEmbed, TheLastLineReproducesTheMostSevereClassAndWantPicksAnother) {
+  const std::string sweep = kCli + " run threadpool-deadlock --config buggy --seeds 20 --jobs 1";
+  const Result run = shell(sweep);
+  ASSERT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("  reproduce deadlock (exit 3): "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("  reproduce invariant (exit 1): "), std::string::npos) << run.output;
+  EXPECT_EQ(shell(last_line(run.output)).exit_code, 3) << last_line(run.output);
+
+  const Result want = shell(sweep + " --want invariant");
+  EXPECT_EQ(want.exit_code, 3) << want.output;  // the exit code is still the most severe class
+  EXPECT_EQ(shell(last_line(want.output)).exit_code, 1) << last_line(want.output);
+  EXPECT_EQ(shell(sweep + " --want nothing").exit_code, 2);
+}
+
+}  // namespace

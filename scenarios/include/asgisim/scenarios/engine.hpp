@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -147,6 +148,9 @@ struct SweepResult {
   FailureClass worst = FailureClass::none;
   std::optional<RunOutcome> first_failure{};  // lowest seed index that failed
   std::optional<std::uint64_t> first_failure_index{};
+  // The lowest seed that failed with each class found: the reproduce line of
+  // the most severe class may name another seed than first_failure's.
+  std::map<FailureClass, std::uint64_t> first_seed_by_class{};
   double seconds = 0;  // wall time (reporting only; never affects a run)
 };
 // Runs the shard's seeds on `jobs` OS threads. Results are those of a
