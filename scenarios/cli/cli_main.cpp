@@ -105,8 +105,14 @@ void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
       ->type_name("FILE");
   command
       .add_option("--trace-dir", raw.trace_dir,
-                  "Write the Chrome trace JSON of each failing run to DIR/<scenario>-<config>-seed-<S>.json")
+                  "Write the Chrome trace JSON of failing runs to DIR/<scenario>-<config>-seed-<S>.json: the "
+                  "first --traces-max of each sweep")
       ->type_name("DIR");
+  command
+      .add_option("--traces-max", raw.traces_max,
+                  "With --trace-dir: traces kept per scenario and configuration, lowest failing seeds first "
+                  "(default 10)")
+      ->type_name("N");
   command.add_flag("--fail-fast", raw.fail_fast, "Stop each sweep at its first failing seed");
   command
       .add_option("--want", raw.want,

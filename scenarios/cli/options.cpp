@@ -217,6 +217,7 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
   options.regressions = raw.regressions;
   options.junit = raw.junit;
   options.trace_dir = raw.trace_dir;
+  if (!raw.traces_max.empty()) options.traces_max = parse_positive("--traces-max", raw.traces_max, kSeedsMax);
   options.json = raw.json;
   options.fail_fast = raw.fail_fast;
   if (!raw.want.empty()) {

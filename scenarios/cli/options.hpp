@@ -45,6 +45,7 @@ struct RawOptions {
   bool json = false;          // --json
   bool fail_fast = false;     // --fail-fast
   std::string want{};         // --want CLASS
+  std::string traces_max{};   // --traces-max N
 };
 
 // Validated options. Fields the user did not give keep their defaults and
@@ -69,6 +70,7 @@ struct RunOptions {
   bool fail_fast = false;
   // --want CLASS: the last line reproduces the first seed failing with it.
   std::optional<scenarios::FailureClass> want{};
+  std::uint64_t traces_max = 10;  // --trace-dir keeps the first N failing seeds' traces per sweep
 };
 
 // The default for --jobs: every hardware thread.

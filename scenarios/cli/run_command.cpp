@@ -95,7 +95,8 @@ int run_command(const RunArgs& args) {
                            .settings = options.settings,
                            .options = sweep_options(options),
                            .regressions = store ? &*store : nullptr,
-                           .trace_dir = options.trace_dir};
+                           .trace_dir = options.trace_dir,
+                           .traces_max = options.traces_max};
       const SweepReport report = run_sweep(plan);
       ++sweeps;
       fmt::print(human, "{}\n", summary_line(report));

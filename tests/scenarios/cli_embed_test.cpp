@@ -6,8 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace {
@@ -111,6 +114,62 @@ TEST(CliEmbed, TheLastLineReproducesTheMostSevereClassAndWantPicksAnother) {
   EXPECT_EQ(want.exit_code, 3) << want.output;  // the exit code is still the most severe class
   EXPECT_EQ(shell(last_line(want.output)).exit_code, 1) << last_line(want.output);
   EXPECT_EQ(shell(sweep + " --want nothing").exit_code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::size_t files_in(const fs::path& dir) {
+  std::size_t count = 0;
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir)) {
+    count += entry.is_regular_file() ? 1 : 0;
+  }
+  return count;
+}
+
+class CliFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("asgisim-cli-embed-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+// --trace-dir wrote one trace per failing seed (300 seeds: 2,119 files,
+// 1.9 GB); now the first 10 per sweep unless --traces-max says otherwise.
+TEST_F(CliFiles, TraceDirKeepsTheFirstFailingSeedsOnly) {
+  const std::string sweep =
+      kCli + " run background-cancelled --config buggy --seeds 20 --jobs 1 --trace-dir ";
+  const Result capped = shell(sweep + (dir_ / "default").string() + " && true");
+  ASSERT_NE(capped.output.find("20 failures"), std::string::npos) << capped.output;
+  EXPECT_EQ(files_in(dir_ / "default"), 10U);
+  (void)shell(sweep + (dir_ / "three").string() + " --traces-max 3");
+  EXPECT_EQ(files_in(dir_ / "three"), 3U);
+  EXPECT_EQ(shell(sweep + (dir_ / "zero").string() + " --traces-max 0").exit_code, 2);
+}
+
+// --regressions kept each failure twice (the seed's log and its replay's),
+// and its failure count mixed new seeds and replayed logs.
+TEST_F(CliFiles, RegressionsStoreEachFailureOnceAndCountApart) {
+  const std::string sweep =
+      kCli + " run background-cancelled --config buggy --seeds 4 --jobs 1 --json --regressions " +
+      (dir_ / "store").string() + " 2>/dev/null";
+  const Result first = shell(sweep);
+  ASSERT_EQ(first.exit_code, 1) << first.output;
+  const std::size_t kept = files_in(dir_ / "store");
+  EXPECT_EQ(kept, 4U);
+  const Result second = shell(sweep);
+  EXPECT_EQ(files_in(dir_ / "store"), kept);  // replaying them stores nothing new
+  EXPECT_NE(second.output.find("\"failures\":4,"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("\"regressions_failed\":4,"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("\"regressions_replayed\":4,"), std::string::npos) << second.output;
 }
 
 }  // namespace
