@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <stdexcept>
 #include <string_view>
@@ -238,6 +239,16 @@ RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::
     return outcome;
   };
   RunOutcome outcome = replay(settings);
+  outcome.from_schedule = true;
+  for (const char* key : {"seed", "shrunk-from-seed"}) {
+    const auto found = log.metadata.find(key);
+    std::uint64_t seed = 0;
+    if (found != log.metadata.end() && !outcome.schedule_seed &&
+        std::from_chars(found->second.data(), found->second.data() + found->second.size(), seed).ec ==
+            std::errc()) {
+      outcome.schedule_seed = seed;
+    }
+  }
   // Shrinking replays leniently thousands of times; only a strict replay
   // (what a user runs) pays for the second run.
   RunSettings quiet = settings;
@@ -280,14 +291,24 @@ RunSettings settings_for_log(const sim::DecisionLog& log, RunSettings base) {
   return base;
 }
 
+namespace {
+// "seed 3", or for a replayed decision log "a schedule (from seed 3)": a
+// schedule has no seed of its own.
+std::string run_name(const RunOutcome& outcome) {
+  if (!outcome.from_schedule) return fmt::format("seed {}", outcome.seed);
+  return outcome.schedule_seed ? fmt::format("a schedule (from seed {})", *outcome.schedule_seed)
+                               : std::string("a schedule");
+}
+}  // namespace
+
 std::string describe(const RunOutcome& outcome) {
   if (!outcome.failed()) {
-    return fmt::format("{} [{}] seed {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n",
-                       outcome.scenario, to_string(outcome.config), outcome.seed, outcome.trace_hash,
-                       outcome.result.steps, outcome.decisions.size());
+    return fmt::format("{} [{}] {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n", outcome.scenario,
+                       to_string(outcome.config), run_name(outcome), outcome.trace_hash, outcome.result.steps,
+                       outcome.decisions.size());
   }
-  std::string out = fmt::format("{} [{}] seed {}: FAILED ({})\n", outcome.scenario, to_string(outcome.config),
-                                outcome.seed, to_string(outcome.failure));
+  std::string out = fmt::format("{} [{}] {}: FAILED ({})\n", outcome.scenario, to_string(outcome.config),
+                                run_name(outcome), to_string(outcome.failure));
   out += fmt::format("  invariant: {}\n", outcome.invariant);
   if (!outcome.layer.empty()) out += fmt::format("  layer:     {}\n", outcome.layer);
   out += fmt::format("  run:       {}, {} steps, virtual time {} ns, {} decisions, trace hash {:#018x}\n",

@@ -172,4 +172,15 @@ TEST_F(CliFiles, RegressionsStoreEachFailureOnceAndCountApart) {
   EXPECT_NE(second.output.find("\"regressions_replayed\":4,"), std::string::npos) << second.output;
 }
 
+// A replayed schedule said "seed 0"; it says it is a schedule, and from which seed.
+TEST_F(CliFiles, AReplayedScheduleSaysSoAndNamesItsSeed) {
+  const fs::path file = dir_ / "min.decisions";
+  ASSERT_EQ(shell(kCli + " shrink background-cancelled --seed 2 -o " + file.string()).exit_code, 0);
+  const Result replay = shell(kCli + " replay background-cancelled --schedule " + file.string());
+  EXPECT_EQ(replay.exit_code, 1) << replay.output;
+  EXPECT_NE(replay.output.find("[buggy] a schedule (from seed 2): FAILED"), std::string::npos)
+      << replay.output;
+  EXPECT_EQ(replay.output.find("seed 0"), std::string::npos) << replay.output;
+}
+
 }  // namespace

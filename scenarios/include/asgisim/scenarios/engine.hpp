@@ -70,7 +70,9 @@ struct RunSettings {
 struct RunOutcome {
   std::string scenario{};
   ConfigKind config = ConfigKind::buggy;
-  std::uint64_t seed = 0;  // the seed (0 for a replayed schedule)
+  std::uint64_t seed = 0;                        // the seed (0 for a replayed schedule)
+  bool from_schedule = false;                    // run_schedule: a decision log, not a seed
+  std::optional<std::uint64_t> schedule_seed{};  // the seed the log came from, when it says
   FailureClass failure = FailureClass::none;
   // The invariant id that failed: a checker's, "no-deadlock", "liveness",
   // "deterministic" or, for an exception nobody caught, "no-swallowed-error".
