@@ -114,9 +114,10 @@ StackVersions parse_stack_spec(std::string_view spec) {
     if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
     require_version(package, version);
     // Behaviour changes within a minor series (starlette 0.20.0 cancels
-    // differently from 0.20.4): every package but python needs its full
-    // release; python's minor version is all the model looks at.
-    if (package != "python" && std::count(version.begin(), version.end(), '.') != 2) {
+    // differently from 0.20.4): starlette, uvicorn and fastapi need their full
+    // release; of python and anyio the model reads only the minor or major.
+    const bool full = package == "starlette" || package == "uvicorn" || package == "fastapi";
+    if (full && std::count(version.begin(), version.end(), '.') != 2) {
       throw UsageError(fmt::format(
           "--stack: {}=={} is not a full release: give all three parts (e.g. {}==0.20.4); behaviour "
           "changes within a minor series",

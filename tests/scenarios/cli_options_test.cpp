@@ -35,10 +35,10 @@ TEST(CliOptions, AShardWithNoSeedIsBadInput) {
 }
 
 TEST(CliOptions, PartialVersionsAreBadInput) {
-  for (const char* spec : {"starlette==0.20", "uvicorn==0.28", "fastapi==0", "anyio==4.2"}) {
+  for (const char* spec : {"starlette==0.20", "uvicorn==0.28", "fastapi==0"}) {
     EXPECT_THROW(scenarios::parse_stack_spec(spec), scenarios::UsageError) << spec;
   }
-  EXPECT_NO_THROW(scenarios::parse_stack_spec("starlette==0.20.4,python==3.7,anyio==4.2.0"));
+  EXPECT_NO_THROW(scenarios::parse_stack_spec("starlette==0.20.4,python==3.7,anyio==4.2"));
   EXPECT_NE(usage_error({.stack = "starlette==0.20"}).find("not a full release"), std::string::npos);
 }
 
