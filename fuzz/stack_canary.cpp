@@ -90,8 +90,7 @@ class CanaryStack {
  public:
   CanaryStack(scenarios::RunContext& run, StackDescription description)
       : description_(std::move(description)) {
-    threadpool_ =
-        std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{.observer = &run.observer});
+    threadpool_ = std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{});
     core::App chain = scenarios::build_app(description_, run.observer, *threadpool_, run.stack.streaming);
     core::App app =
         core::validate_boundary(body_buffer_canary(std::move(chain)), "server", kCanaryLayer, run.observer);

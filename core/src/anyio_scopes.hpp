@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/detail/runtime_hooks.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/wait.hpp"
 
@@ -23,14 +24,17 @@ class AnyioTaskGroup;
 // AnyioTaskGroup runs in a shielded scope of its own (see above), and the
 // host runs the body in the group's scope. Only lookups are made, never a
 // walk in key order, so a map keyed by address is deterministic; it keeps
-// 100k live connections from costing O(n^2).
+// 100k live connections from costing O(n^2). One registry per run, attached
+// to the running Simulation (nothing outlives the run).
 struct AnyioScopeOwner {
   AnyioTaskGroup* group = nullptr;
   bool child = false;  // a child's shielded scope (else the host's body scope)
 };
+struct AnyioScopeRegistry {
+  std::map<const sim::CancelScope*, AnyioScopeOwner> owners;
+};
 inline std::map<const sim::CancelScope*, AnyioScopeOwner>& anyio_scopes() {
-  thread_local std::map<const sim::CancelScope*, AnyioScopeOwner> scopes;
-  return scopes;
+  return sim::Simulation::current().extension<AnyioScopeRegistry>().owners;
 }
 
 inline bool is_anyio_child_scope(const sim::CancelScope* scope) {
@@ -62,24 +66,24 @@ struct CancelDelivery final : sim::Waitable {
   static constexpr int kIdlePassesBeforeParking = 64;
 
   static void start(const std::shared_ptr<CancelDelivery>& self) {
-    sim::Simulation::current().spawn(
-        "anyio CancelScope._deliver_cancellation", [self] { run(self); },
-        sim::SpawnOptions{.daemon = true, .poller = true});
+    sim::Simulation::current().runtime_hooks().spawn_poller(
+        "anyio CancelScope._deliver_cancellation", [self] { run(self); }, sim::SpawnOptions{.daemon = true});
   }
 
  private:
   static void run(const std::shared_ptr<CancelDelivery>& self) {
     sim::Simulation& simulation = sim::Simulation::current();
-    std::uint64_t busy_picks = simulation.busy_picks();
+    const sim::detail::RuntimeHooks hooks = simulation.runtime_hooks();
+    std::uint64_t busy_picks = hooks.busy_picks();
     int idle_passes = 0;  // passes in which only pollers ran (a strategy may keep picking them)
     while (self->active) {
       while (sim::Waiter* host = self->hosts.pop_front()) {
         host->handed = true;
         simulation.wake(*host->task, sim::WakeReason::cancelled);
       }
-      idle_passes = simulation.busy_picks() == busy_picks ? idle_passes + 1 : 0;
-      busy_picks = simulation.busy_picks();
-      if (simulation.busy_others_ready_count() > 0 && idle_passes < kIdlePassesBeforeParking) {
+      idle_passes = hooks.busy_picks() == busy_picks ? idle_passes + 1 : 0;
+      busy_picks = hooks.busy_picks();
+      if (hooks.busy_others_ready_count() > 0 && idle_passes < kIdlePassesBeforeParking) {
         simulation.cancel_shielded_checkpoint();  // call_soon(self._deliver_cancellation)
         continue;
       }
@@ -96,8 +100,8 @@ struct CancelDelivery final : sim::Waitable {
 // group that spawned it (anyio links them by _parent_scope), so it passes the
 // shields of the child scopes; the kernel's own rule stops there.
 inline bool anyio_cancel_called_in_chain() {
-  for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
-       scope = scope->parent()) {
+  for (const sim::CancelScope* scope = sim::Simulation::current().runtime_hooks().current_scope();
+       scope != nullptr; scope = sim::detail::RuntimeHooks::parent(*scope)) {
     if (scope->cancel_called()) return true;
     if (scope->shield() && !is_anyio_child_scope(scope)) return false;
   }
@@ -117,8 +121,9 @@ inline constexpr int kAnyioMaxSpinPasses = 64;
 
 inline void anyio_checkpoint_if_cancelled() {
   sim::Simulation& simulation = sim::Simulation::current();
-  for (int pass = 0;
-       pass < kAnyioMaxSpinPasses && anyio_cancel_called_in_chain() && simulation.others_ready(); ++pass) {
+  for (int pass = 0; pass < kAnyioMaxSpinPasses && anyio_cancel_called_in_chain() &&
+                     simulation.runtime_hooks().others_ready();
+       ++pass) {
     simulation.checkpoint();
   }
 }

@@ -1,8 +1,8 @@
-// anyio 3's task group (asyncio backend), built on the kernel's, for the
-// model's own task groups (Starlette's StreamingResponse and
-// BaseHTTPMiddleware). Two things differ from the kernel's TaskGroup, and the
-// differential test against the real Starlette sees both (docs/fidelity.md,
-// "anyio 3's task groups"):
+// anyio 3's task group (asyncio backend) for the model's own task groups
+// (Starlette's StreamingResponse and BaseHTTPMiddleware): the one anyio 3
+// group, built on the kernel's (trio's and anyio 4's semantics; task_group.hpp
+// says why). Where they differ, the differential test against the real
+// Starlette sees it (docs/fidelity.md, "anyio 3's task groups"):
 //
 // - Reach of a cancellation. anyio 3 delivers a scope's cancellation to the
 //   tasks in that scope's own task set: its host and the tasks spawned in it,
@@ -155,8 +155,8 @@ class AnyioTaskGroup {
   // task, up to a shield.
   static AnyioTaskGroup* enclosing_group() {
     const auto& scopes = anyio_scopes();
-    for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
-         scope = scope->parent()) {
+    for (const sim::CancelScope* scope = sim::Simulation::current().runtime_hooks().current_scope();
+         scope != nullptr; scope = sim::detail::RuntimeHooks::parent(*scope)) {
       if (auto it = scopes.find(scope); it != scopes.end()) return it->second.group;
       if (scope->shield()) return nullptr;
     }
@@ -167,8 +167,8 @@ class AnyioTaskGroup {
   // running task, up to a shield; null if that scope is not a group's.
   static std::shared_ptr<CancelDelivery> enclosing_delivery() {
     const auto& scopes = anyio_scopes();
-    for (const sim::CancelScope* scope = sim::Simulation::current().current_scope(); scope != nullptr;
-         scope = scope->parent()) {
+    for (const sim::CancelScope* scope = sim::Simulation::current().runtime_hooks().current_scope();
+         scope != nullptr; scope = sim::detail::RuntimeHooks::parent(*scope)) {
       auto it = scopes.find(scope);
       if (it != scopes.end() && it->second.group->cancel_called_) return it->second.group->delivery_;
       if (scope->cancel_called()) return nullptr;
@@ -225,6 +225,7 @@ class AnyioTaskGroup {
       errors_.push_back(body_error);
     }
     sim::Simulation& simulation = sim::Simulation::current();
+    const sim::detail::RuntimeHooks hooks = simulation.runtime_hooks();
     if (children_ending_ > 0 && enclosing_delivery() == nullptr) {
       simulation.cancel_shielded_checkpoint();  // asyncio.wait's _on_completion for a finished task
       simulation.cancel_shielded_checkpoint();  // the host's wake-up
@@ -238,7 +239,7 @@ class AnyioTaskGroup {
         // Woken by every retry, the host would keep the loop busy while its
         // children wait for a timer, and virtual time would never advance:
         // alone, or after kAnyioMaxSpinPasses retries, it waits for them only.
-        const bool listen = simulation.busy_others_ready_count() > 0 && spin_passes < kAnyioMaxSpinPasses;
+        const bool listen = hooks.busy_others_ready_count() > 0 && spin_passes < kAnyioMaxSpinPasses;
         if (wait_for_children_or_delivery(*delivery, listen, on_completion_queued)) {
           ++spin_passes;
           cancel();  // except CancelledError: self.cancel_scope.cancel()
@@ -255,7 +256,7 @@ class AnyioTaskGroup {
         // instead: asyncio would spin while the wall clock runs, and the
         // kernel's virtual clock advances only when nothing is ready (so
         // two hosts polling each other give up after kAnyioMaxSpinPasses).
-        if (simulation.others_ready() && spin_passes++ < kAnyioMaxSpinPasses) {
+        if (hooks.others_ready() && spin_passes++ < kAnyioMaxSpinPasses) {
           simulation.cancel_shielded_checkpoint();
         } else {
           sim::shielded([&] { children_done_.wait(); });
@@ -276,10 +277,10 @@ class AnyioTaskGroup {
     std::vector<std::exception_ptr> exceptions;
     const bool parent_cancelled = anyio_cancel_called_in_chain();
     for (const std::exception_ptr& error : errors_) {
-      if (parent_cancelled || !is_cancellation(error)) exceptions.push_back(error);
+      if (parent_cancelled || !sim::is_cancellation(error)) exceptions.push_back(error);
     }
     if (exceptions.size() > 1) {
-      if (std::all_of(exceptions.begin(), exceptions.end(), is_cancellation)) throw sim::Cancelled{};
+      if (std::all_of(exceptions.begin(), exceptions.end(), sim::is_cancellation)) throw sim::Cancelled{};
       throw sim::ExceptionGroup(exceptions);
     }
     if (exceptions.size() == 1 && exceptions.front() != body_error)
@@ -347,16 +348,6 @@ class AnyioTaskGroup {
   void forget(sim::CancelScope& scope) {
     child_scopes_.erase(std::remove(child_scopes_.begin(), child_scopes_.end(), &scope), child_scopes_.end());
     anyio_scopes().erase(&scope);
-  }
-
-  static bool is_cancellation(const std::exception_ptr& error) {
-    try {
-      std::rethrow_exception(error);
-    } catch (const sim::Cancelled&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
   }
 
   sim::TaskGroup& group_;

@@ -234,7 +234,8 @@ void Client::observe(ObservationKind kind, RequestId request, std::string detail
                                 .layer = options_.name,
                                 .message = std::nullopt,
                                 .detail = std::move(detail),
-                                .value = value});
+                                .value = value,
+                                .reporter = Reporter::client});
 }
 
 // ---- TestClient -----------------------------------------------------------------

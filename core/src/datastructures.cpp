@@ -2,11 +2,12 @@
 // (CPython 3.11), over UTF-8 strings.
 #include "asgisim/core/datastructures.hpp"
 
-#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <system_error>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::core {
 
@@ -19,7 +20,7 @@ void append_code_point(std::string& out, std::uint32_t code_point) {
     out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
     out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
   } else {
-    assert(code_point <= 0xFFFF);
+    ASGISIM_ASSERT(code_point <= 0xFFFF);
     out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
     out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
     out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
@@ -295,7 +296,7 @@ std::string python_float_repr(double value) {
   char buffer[64];
   const auto [end, error] =
       std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
-  assert(error == std::errc());
+  ASGISIM_ASSERT(error == std::errc());
   const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
   // text is "[-]d[.ddd]e[+-]XX": split into sign, digits and exponent.
   const std::size_t e = text.find('e');

@@ -47,14 +47,11 @@ App request_response(Endpoint endpoint) {
     } catch (const boost::context::detail::forced_unwind&) {
       throw;
     } catch (...) {
-      if (shared->observer != nullptr) {
-        Observation observation;
-        observation.kind = ObservationKind::error_raised;
-        observation.request = scope.request_id;
-        observation.layer = "endpoint";
-        observation.detail = sim::describe(std::current_exception());
-        shared->observer->observe(std::move(observation));
-      }
+      observe({.kind = ObservationKind::error_raised,
+               .request = scope.request_id,
+               .layer = "endpoint",
+               .detail = sim::describe(std::current_exception()),
+               .reporter = Reporter::endpoint});
       throw;
     }
     response(scope, receive, send);

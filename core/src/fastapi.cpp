@@ -4,12 +4,12 @@
 
 #include <boost/context/fiber.hpp>
 
-#include <cassert>
 #include <stdexcept>
 
 #include "asgisim/core/observe.hpp"
 #include "asgisim/core/run_in_threadpool.hpp"
 #include "asgisim/core/threadpool.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/capacity_limiter.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -65,17 +65,6 @@ DependencyPtr make_dependency(std::string name, DependencyKind kind, DependencyC
                                                        .parameters = std::move(parameters)});
 }
 
-bool is_cancellation(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const sim::Cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 struct Route {
   FastApiEndpoint endpoint{};
   FastApiOptions options{};
@@ -107,7 +96,7 @@ class RequestSolver {
     while (!exits_.empty()) {
       Exit entry = std::move(exits_.back());
       exits_.pop_back();
-      const bool cancelled = is_cancellation(error);
+      const bool cancelled = sim::is_cancellation(error);
       // contextmanager_in_threadpool handles `except Exception` and the
       // success path only: a cancellation skips a sync generator's exit.
       if (entry.dependency->kind == DependencyKind::sync_yield && cancelled) continue;
@@ -162,7 +151,7 @@ class RequestSolver {
   }
 
   std::any in_threadpool(Request& request, const Dependency& dependency, Deps& sub_values) {
-    assert(options_.threadpool != nullptr);
+    ASGISIM_ASSERT(options_.threadpool != nullptr);
     return run_in_threadpool<std::any>(*options_.threadpool,
                                        [&] { return dependency.call(request, sub_values); });
   }
@@ -180,21 +169,18 @@ class RequestSolver {
     }
     // PR #5122: "since we're creating a new limiter for each call, any
     // non-zero limit works (1 is arbitrary)".
-    assert(options_.to_thread != nullptr);
+    ASGISIM_ASSERT(options_.to_thread != nullptr);
     sim::CapacityLimiter exit_limiter(1, "exit_limiter " + dependency.name);
     options_.to_thread->run_sync(exit, &exit_limiter, false);
   }
 
   void report(ObservationKind kind, const Dependency& dependency, std::uint64_t value) const {
-    if (options_.observer == nullptr) return;
-    // Field by field: Observation's members have no default initializers.
-    Observation observation;
-    observation.kind = kind;
-    observation.request = request_;
-    observation.layer = "fastapi.dependency";
-    observation.detail = dependency.name;
-    observation.value = value;
-    options_.observer->observe(std::move(observation));
+    observe({.kind = kind,
+             .request = request_,
+             .layer = "fastapi.dependency",
+             .detail = dependency.name,
+             .value = value,
+             .reporter = Reporter::dependency});
   }
 
   const FastApiOptions& options_;
@@ -226,14 +212,11 @@ Response run_endpoint(const Route& route, Request& request, Deps& values) {
   } catch (const boost::context::detail::forced_unwind&) {
     throw;
   } catch (...) {
-    if (route.options.observer != nullptr) {
-      Observation observation;
-      observation.kind = ObservationKind::error_raised;
-      observation.request = request.scope().request_id;
-      observation.layer = "endpoint";
-      observation.detail = sim::describe(std::current_exception());
-      route.options.observer->observe(std::move(observation));
-    }
+    observe({.kind = ObservationKind::error_raised,
+             .request = request.scope().request_id,
+             .layer = "endpoint",
+             .detail = sim::describe(std::current_exception()),
+             .reporter = Reporter::endpoint});
     throw;
   }
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::core {
@@ -64,6 +65,57 @@ std::string_view to_string(ObservationKind kind) {
       return "memory_retained";
   }
   return "?";
+}
+
+std::string_view to_string(Reporter reporter) {
+  switch (reporter) {
+    case Reporter::other:
+      return "other";
+    case Reporter::boundary:
+      return "boundary";
+    case Reporter::server:
+      return "server";
+    case Reporter::client:
+      return "client";
+    case Reporter::endpoint:
+      return "endpoint";
+    case Reporter::dependency:
+      return "dependency";
+    case Reporter::middleware:
+      return "middleware";
+    case Reporter::context_manager:
+      return "context_manager";
+    case Reporter::background_task:
+      return "background_task";
+    case Reporter::thread_pool:
+      return "thread_pool";
+  }
+  return "?";
+}
+
+namespace {
+// The run's Observer, kept with the Simulation (sim/extensions.hpp).
+struct ObserverSlot {
+  Observer* observer = nullptr;
+};
+}  // namespace
+
+void observe_run(sim::Simulation& sim, Observer& observer) {
+  ObserverSlot& slot = sim.extension<ObserverSlot>();
+  if (slot.observer == &observer) return;
+  if (slot.observer != nullptr) throw sim::UsageError("the simulation already has another observer");
+  slot.observer = &observer;
+}
+
+Observer* current_observer() {
+  sim::Simulation* sim = sim::Simulation::current_or_null();
+  if (sim == nullptr) return nullptr;
+  const ObserverSlot* slot = sim->find_extension<ObserverSlot>();
+  return slot != nullptr ? slot->observer : nullptr;
+}
+
+void observe(Observation observation) {
+  if (Observer* observer = current_observer()) observer->observe(std::move(observation));
 }
 
 void Observer::observe(Observation observation) {

@@ -1,4 +1,5 @@
-// Request body reading as starlette/requests.py (0.26.1) does it.
+// Request body reading as starlette/requests.py does it (0.26.1; 0.28.0's
+// stream() under StreamConsumedRule::on_last).
 #include "asgisim/core/request.hpp"
 
 #include <stdexcept>
@@ -10,8 +11,8 @@
 
 namespace asgisim::core {
 
-Request::Request(Scope& scope, Receive receive, Send send)
-    : scope_(&scope), receive_(std::move(receive)), send_(std::move(send)) {
+Request::Request(Scope& scope, Receive receive, Send send, StreamConsumedRule rule)
+    : scope_(&scope), receive_(std::move(receive)), send_(std::move(send)), rule_(rule) {
   if (scope.type != "http")
     throw std::invalid_argument("Request needs an http scope, got '" + scope.type + "'");
 }
@@ -28,6 +29,7 @@ Message Request::receive_message() {
 
 std::optional<Bytes> Request::Stream::next() {
   Request& request = *request_;
+  const bool on_last = request.rule_ == StreamConsumedRule::on_last;
   switch (state_) {
     case State::fresh:
       if (request.body_) {
@@ -38,11 +40,12 @@ std::optional<Bytes> Request::Stream::next() {
         state_ = State::done;
         throw std::runtime_error("Stream consumed");
       }
-      request.stream_consumed_ = true;
+      if (!on_last) request.stream_consumed_ = true;
       state_ = State::receiving;
       [[fallthrough]];
     case State::receiving:
-      for (;;) {
+      // 0.28: `while not self._stream_consumed`; before: `while True`.
+      while (!(on_last && request.stream_consumed_)) {
         Message message;
         try {
           message = request.receive_message();
@@ -52,7 +55,10 @@ std::optional<Bytes> Request::Stream::next() {
         }
         if (message.type == MessageType::http_request) {
           const bool last = !message.more_body;
-          if (last) state_ = State::final_empty;
+          if (last) {
+            if (on_last) request.stream_consumed_ = true;
+            state_ = State::final_empty;
+          }
           if (!message.body.empty()) return std::move(message.body);
           if (last) break;
         } else if (message.type == MessageType::http_disconnect) {

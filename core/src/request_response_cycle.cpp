@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "asgisim/sim/assert.hpp"
+
 namespace asgisim::core {
 
 namespace {
@@ -59,6 +61,7 @@ Message RequestResponseCycle::receive() {
 }
 
 bool RequestResponseCycle::send(Message message, bool from_server) {
+  check_invariants();
   if (connection.write_paused_ && !disconnected) connection.writable_.wait();  // flow.drain()
   if (!from_server && core->options.observe_messages)
     core->observe(ObservationKind::sent, id, {}, 0, &message);
@@ -89,6 +92,7 @@ bool RequestResponseCycle::send(Message message, bool from_server) {
 }
 
 void RequestResponseCycle::start_response(const Message& message) {
+  ASGISIM_ASSERT(!response_started && !response_complete, "request {} started its response twice", id);
   // uvicorn marks the response started before it validates anything, so a bad
   // start message closes the connection instead of giving a 500.
   response_started = true;
@@ -150,6 +154,7 @@ void RequestResponseCycle::start_response(const Message& message) {
 }
 
 void RequestResponseCycle::send_body(const Message& message) {
+  ASGISIM_ASSERT(response_started && !response_complete && !disconnected);
   const std::uint64_t size = message.body.size();
   if (scope.method == "HEAD") {
     expected_content_length = 0;  // the server strips the body of a HEAD response
@@ -170,6 +175,7 @@ void RequestResponseCycle::send_body(const Message& message) {
     fail(fmt::format("Response content shorter than Content-Length: {} byte(s) sent, {} more declared.",
                      body_bytes_sent, expected_content_length));
   }
+  ASGISIM_ASSERT(!response_complete, "request {} completed its response twice", id);
   response_complete = true;
   message_event.set();
   connection.write({.kind = ResponseEvent::Kind::end});

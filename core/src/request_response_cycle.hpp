@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "asgisim/core/server.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 
 namespace asgisim::core {
@@ -30,7 +31,9 @@ inline std::string lower(std::string_view text) {
 // uvicorn's run_asgi.
 struct ServerCore {
   ServerCore(sim::Simulation& sim, Observer& observer, App app, ServerOptions options)
-      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {}
+      : sim(sim), observer(observer), app(std::move(app)), options(std::move(options)) {
+    observe_run(sim, observer);  // every layer of the app reports to it, without a pointer of its own
+  }
 
   void start_cycle(std::shared_ptr<Connection> connection, std::shared_ptr<RequestResponseCycle> cycle);
   // RequestResponseCycle.run_asgi: the body of a request's task.
@@ -90,8 +93,11 @@ class RequestResponseCycle {
   void start_response(const Message& message);
   void send_body(const Message& message);
   void check_invariants() const {
-    ASGISIM_PRIMITIVE_CHECK(!response_complete || response_started);
-    ASGISIM_PRIMITIVE_CHECK(!(disconnected && response_complete));
+    ASGISIM_ASSERT(!response_complete || response_started);
+    ASGISIM_ASSERT(!(disconnected && response_complete));
+    // Chunked framing counts no Content-Length; either way the framing is
+    // settled once the response has started with a body to frame.
+    ASGISIM_ASSERT(!chunked || (framing_known && expected_content_length == 0));
   }
 };
 

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
@@ -39,7 +39,7 @@ QueuePool::QueuePool(QueuePoolOptions options) : Waitable(options.name), options
 
 QueuePool::~QueuePool() {
   // A waiter still linked would resume into a destroyed pool.
-  assert(waiters_.empty());
+  ASGISIM_ASSERT(waiters_.empty());
 }
 
 bool QueuePool::may_open() const {
@@ -48,7 +48,7 @@ bool QueuePool::may_open() const {
 }
 
 ConnectionId QueuePool::take(sim::TaskId taker) {
-  assert(!idle_.empty() || may_open());
+  ASGISIM_ASSERT(!idle_.empty() || may_open());
   ConnectionId connection = 0;
   if (!idle_.empty()) {
     connection = idle_.front();
@@ -82,10 +82,10 @@ ConnectionId QueuePool::checkout() {
     waiters_.push_back(waiter);
     sim::detail::block_thread(thread_sim, *this, options_.timeout_ns);
   }
-  assert(!waiter.linked);
+  ASGISIM_ASSERT(!waiter.linked);
   // A checkin that raced with the timeout still handed its connection over.
   if (waiter.handed) {
-    assert(handed != 0 && in_use_.count(handed) == 1);
+    ASGISIM_ASSERT(handed != 0 && in_use_.count(handed) == 1);
     return handed;
   }
   ++timeouts_;
@@ -104,7 +104,7 @@ void QueuePool::checkin(ConnectionId connection) {
   in_use_.erase(it);
   if (sim::Waiter* next = waiters_.pop_front()) {
     // Waiters exist only while the pool is exhausted: the connection goes to the waiter.
-    assert(sim != nullptr && idle_.empty() && !may_open() && !next->handed);
+    ASGISIM_ASSERT(sim != nullptr && idle_.empty() && !may_open() && !next->handed);
     *static_cast<ConnectionId*>(next->slot) = connection;
     next->handed = true;
     const sim::TaskId taker = next->task->id();
@@ -159,13 +159,13 @@ void QueuePool::holders(std::vector<sim::TaskId>& out) const {
 }
 
 void QueuePool::check_invariants() const {
-  assert(open_ == idle_.size() + in_use_.size());
-  assert(idle_.size() <= options_.pool_size);
-  assert(options_.max_overflow < 0 ||
-         open_ <= options_.pool_size + static_cast<std::uint64_t>(options_.max_overflow));
+  ASGISIM_ASSERT(open_ == idle_.size() + in_use_.size());
+  ASGISIM_ASSERT(idle_.size() <= options_.pool_size);
+  ASGISIM_ASSERT(options_.max_overflow < 0 ||
+                 open_ <= options_.pool_size + static_cast<std::uint64_t>(options_.max_overflow));
   // Nobody waits while a connection is idle or another may be opened.
-  assert(waiters_.empty() || (idle_.empty() && !may_open()));
-  assert(checked_out_peak_ >= in_use_.size());
+  ASGISIM_ASSERT(waiters_.empty() || (idle_.empty() && !may_open()));
+  ASGISIM_ASSERT(checked_out_peak_ >= in_use_.size());
 }
 
 }  // namespace asgisim::core

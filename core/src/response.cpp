@@ -28,14 +28,11 @@ BackgroundTask::BackgroundTask(std::string name, std::function<void()> function,
 }
 
 void BackgroundTask::report(ObservationKind kind, std::string detail) const {
-  if (options_.observer == nullptr) return;
-  // Field by field: Observation's members have no default initializers.
-  Observation observation;
-  observation.kind = kind;
-  observation.request = options_.request;
-  observation.layer = "BackgroundTask";
-  observation.detail = detail.empty() ? name_ : name_ + ": " + detail;
-  options_.observer->observe(std::move(observation));
+  observe({.kind = kind,
+           .request = options_.request,
+           .layer = "BackgroundTask",
+           .detail = detail.empty() ? name_ : name_ + ": " + detail,
+           .reporter = Reporter::background_task});
 }
 
 void BackgroundTask::operator()() const {

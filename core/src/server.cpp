@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "request_response_cycle.hpp"
 
@@ -110,6 +111,7 @@ RequestId Connection::send_head(RequestHead head) {
   scope.root_path = options.root_path;
   for (auto& [name, value] : head.headers) scope.headers.emplace_back(detail::lower(name), std::move(value));
   const RequestId id = core_->next_request_id++;
+  ASGISIM_ASSERT(id != 0, "request ids start at 1 (0 means no request)");
   scope.request_id = id;
   auto cycle = std::make_shared<RequestResponseCycle>(core_, *this, id, std::move(scope));
   const bool start_now = !cycle_ || cycle_->response_complete;
@@ -155,6 +157,7 @@ ResponseEvent Connection::read() {
     if (!inbox_.empty()) {
       ResponseEvent event = std::move(inbox_.front());
       inbox_.pop_front();
+      ASGISIM_ASSERT(unread_bytes_ >= event.body.size());
       unread_bytes_ -= event.body.size();
       if (write_paused_ && unread_bytes_ <= core_->options.write_low_water_bytes) resume_writing();
       check_invariants();
@@ -217,10 +220,13 @@ void Connection::on_response_complete() {
 void Connection::check_invariants() const {
   std::size_t unread = 0;
   for (const ResponseEvent& event : inbox_) unread += event.body.size();
-  ASGISIM_PRIMITIVE_CHECK(unread == unread_bytes_);
-  ASGISIM_PRIMITIVE_CHECK(read_paused_ != read_resumed_.is_set() || closed_);
-  ASGISIM_PRIMITIVE_CHECK(write_paused_ != writable_.is_set());
-  ASGISIM_PRIMITIVE_CHECK(!closed_ || pipeline_.empty());
+  ASGISIM_ASSERT(unread == unread_bytes_);
+  ASGISIM_ASSERT(read_paused_ != read_resumed_.is_set() || closed_);
+  ASGISIM_ASSERT(write_paused_ != writable_.is_set());
+  ASGISIM_ASSERT(!closed_ || pipeline_.empty());
+  // Pipelined requests wait behind the newest one, and none has started.
+  ASGISIM_ASSERT(pipeline_.empty() || pipeline_.back() == cycle_);
+  for (const auto& waiting : pipeline_) ASGISIM_ASSERT(!waiting->response_started);
 }
 
 // ---- ServerCore and Server ------------------------------------------------------
@@ -266,14 +272,18 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
     } else if (!cycle.response_complete || options.close_after_complete_on_error) {
       connection->close_transport(cycle.id, "app raised after http.response.start");
     }
-    return;
+  } else {
+    observe(ObservationKind::app_returned, cycle.id);
+    if (!cycle.response_started && !cycle.disconnected) {
+      send_500(cycle, "app returned without starting the response");
+    } else if (!cycle.response_complete && !cycle.disconnected) {
+      connection->close_transport(cycle.id, "app returned without completing the response");
+    }
   }
-  observe(ObservationKind::app_returned, cycle.id);
-  if (!cycle.response_started && !cycle.disconnected) {
-    send_500(cycle, "app returned without starting the response");
-  } else if (!cycle.response_complete && !cycle.disconnected) {
-    connection->close_transport(cycle.id, "app returned without completing the response");
-  }
+  // The server leaves no request half answered: its response is complete,
+  // its client gone, or its connection closed.
+  ASGISIM_ASSERT(cycle.response_complete || cycle.disconnected || connection->closed(),
+                 "request {} ended with its response neither complete nor cut off", cycle.id);
 }
 
 void ServerCore::send_500(RequestResponseCycle& cycle, std::string why) {
@@ -292,7 +302,8 @@ void ServerCore::observe(ObservationKind kind, RequestId request, std::string de
                                .layer = boundary ? options.name + "->app" : options.name,
                                .message = message ? std::optional<Message>(*message) : std::nullopt,
                                .detail = std::move(detail),
-                               .value = value});
+                               .value = value,
+                               .reporter = boundary ? Reporter::boundary : Reporter::server});
 }
 
 }  // namespace detail

@@ -5,10 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 #include <utility>
 
 #include "anyio_scopes.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -72,8 +72,8 @@ std::uint64_t default_max_workers(PythonVersion python, std::uint64_t cpu_count)
 
 // ---- PoolAccounting ---------------------------------------------------------
 
-PoolAccounting::PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread, Observer* observer)
-    : layer_(std::move(layer)), retained_bytes_per_thread_(retained_bytes_per_thread), observer_(observer) {}
+PoolAccounting::PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread)
+    : layer_(std::move(layer)), retained_bytes_per_thread_(retained_bytes_per_thread) {}
 
 void PoolAccounting::thread_started() {
   ++stats_.threads_started;
@@ -85,12 +85,12 @@ void PoolAccounting::thread_started() {
 }
 
 void PoolAccounting::thread_stopped(bool retained) {
-  assert(stats_.threads_current > 0);
+  ASGISIM_ASSERT(stats_.threads_current > 0);
   ++stats_.threads_stopped;
   --stats_.threads_current;
   observe(ObservationKind::thread_stopped, stats_.threads_current);
   if (retained && retained_bytes_per_thread_ > 0) {
-    assert(stats_.retained_bytes_current >= retained_bytes_per_thread_);
+    ASGISIM_ASSERT(stats_.retained_bytes_current >= retained_bytes_per_thread_);
     stats_.retained_bytes_current -= retained_bytes_per_thread_;
     observe(ObservationKind::memory_retained, stats_.retained_bytes_current);
   }
@@ -98,7 +98,10 @@ void PoolAccounting::thread_stopped(bool retained) {
   check_invariants();
 }
 
-void PoolAccounting::call_submitted() { ++stats_.calls_submitted; }
+void PoolAccounting::call_submitted() {
+  ++stats_.calls_submitted;
+  check_invariants();
+}
 
 void PoolAccounting::call_started(bool first_on_thread) {
   ++stats_.calls_running;
@@ -113,7 +116,7 @@ void PoolAccounting::call_started(bool first_on_thread) {
 }
 
 void PoolAccounting::call_finished() {
-  assert(stats_.calls_running > 0);
+  ASGISIM_ASSERT(stats_.calls_running > 0);
   --stats_.calls_running;
   ++stats_.calls_completed;
   check_invariants();
@@ -127,25 +130,25 @@ void PoolAccounting::sample() {
 }
 
 void PoolAccounting::observe(ObservationKind kind, std::uint64_t value) {
-  if (observer_ == nullptr) return;
-  observer_->observe(Observation{.kind = kind,
-                                 .time_ns = 0,
-                                 .request = 0,
-                                 .layer = layer_,
-                                 .message = std::nullopt,
-                                 .detail = {},
-                                 .value = value});
+  core::observe(Observation{.kind = kind,
+                            .time_ns = 0,
+                            .request = 0,
+                            .layer = layer_,
+                            .message = std::nullopt,
+                            .detail = {},
+                            .value = value,
+                            .reporter = Reporter::thread_pool});
 }
 
 void PoolAccounting::check_invariants() const {
-  assert(stats_.threads_current == stats_.threads_started - stats_.threads_stopped);
-  assert(stats_.threads_peak >= stats_.threads_current);
-  assert(stats_.retained_bytes_peak >= stats_.retained_bytes_current);
+  ASGISIM_ASSERT(stats_.threads_current == stats_.threads_started - stats_.threads_stopped);
+  ASGISIM_ASSERT(stats_.threads_peak >= stats_.threads_current);
+  ASGISIM_ASSERT(stats_.retained_bytes_peak >= stats_.retained_bytes_current);
   // Only threads that ran a call retain memory.
-  assert(stats_.retained_bytes_current <= stats_.threads_current * retained_bytes_per_thread_);
-  assert(stats_.calls_running <= stats_.threads_current);
-  assert(stats_.calls_running_peak >= stats_.calls_running);
-  assert(stats_.calls_completed + stats_.calls_running <= stats_.calls_submitted);
+  ASGISIM_ASSERT(stats_.retained_bytes_current <= stats_.threads_current * retained_bytes_per_thread_);
+  ASGISIM_ASSERT(stats_.calls_running <= stats_.threads_current);
+  ASGISIM_ASSERT(stats_.calls_running_peak >= stats_.calls_running);
+  ASGISIM_ASSERT(stats_.calls_completed + stats_.calls_running <= stats_.calls_submitted);
 }
 
 // ---- ThreadPoolExecutor -----------------------------------------------------
@@ -155,10 +158,10 @@ ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolExecutorOptions options)
       max_workers_(options_.max_workers != 0 ? options_.max_workers
                                              : default_max_workers(options_.python, options_.cpu_count)),
       accounting_(fmt::format("ThreadPoolExecutor(python {})", to_string(options_.python)),
-                  options_.retained_bytes_per_thread, options_.observer),
+                  options_.retained_bytes_per_thread),
       work_queue_("ThreadPoolExecutor._work_queue"),
       idle_semaphore_(0, "ThreadPoolExecutor._idle_semaphore") {
-  assert(max_workers_ > 0);
+  ASGISIM_ASSERT(max_workers_ > 0);
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() = default;
@@ -191,8 +194,7 @@ void ThreadPoolExecutor::adjust_thread_count() {
     // Thread.start() returns once the new thread runs: count it now.
     accounting_.thread_started();
   }
-  assert(threads_ <= max_workers_ && threads_ >= threads_before);
-  (void)threads_before;
+  ASGISIM_ASSERT(threads_ <= max_workers_ && threads_ >= threads_before);
 }
 
 void ThreadPoolExecutor::worker_main() {
@@ -209,6 +211,7 @@ void ThreadPoolExecutor::worker_main() {
     // _WorkItem.run(): Future.set_running_or_notify_cancel() skips a cancelled call.
     if (!item->cancelled) {
       item->future.set_producer(self);
+      ASGISIM_ASSERT(!callers_.contains(self), "thread #{} runs two calls at once", self);
       callers_[self] = item->caller;
       accounting_.call_started(!ran_a_call);
       ran_a_call = true;
@@ -257,7 +260,7 @@ sim::TaskId ThreadPoolExecutor::caller_of(sim::TaskId thread) const {
 
 AnyioToThread::AnyioToThread(AnyioToThreadOptions options)
     : options_(std::move(options)),
-      accounting_("anyio.to_thread", options_.retained_bytes_per_thread, options_.observer),
+      accounting_("anyio.to_thread", options_.retained_bytes_per_thread),
       default_limiter_(options_.total_tokens, "default thread limiter", options_.wake_order) {}
 
 AnyioToThread::~AnyioToThread() = default;
@@ -272,10 +275,13 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
   // walk sees the scopes of enclosing task groups too (anyio_scopes.hpp).
   detail::anyio_checkpoint_if_cancelled();
   // `async with limiter:` borrows for the calling task; the wait is cancellable.
-  sim::LimiterGuard token(limiter != nullptr ? *limiter : default_limiter_);
+  sim::CapacityLimiter& tokens = limiter != nullptr ? *limiter : default_limiter_;
+  sim::LimiterGuard token(tokens);
   auto item = std::make_shared<detail::WorkItem>();
   item->fn = std::move(fn);
   item->caller = current_task_id(sim);
+  ASGISIM_ASSERT(tokens.holds_token(sim::Borrower::of_task(item->caller)),
+                 "task #{} hands a call to a worker without a token of '{}'", item->caller, tokens.name());
   // `with CancelScope(shield=not cancellable):`
   sim::cancel_scope(
       [&] {
@@ -293,6 +299,8 @@ void AnyioToThread::run_sync(std::function<void()> fn, sim::CapacityLimiter* lim
             stop(*expired);
           }
         }
+        // The worker is live and idle: it takes this call and no other.
+        ASGISIM_ASSERT(!worker->stopping && worker->queue.empty());
         item->future.set_producer(worker->thread);
         accounting_.call_submitted();
         worker->queue.put(item);
@@ -328,6 +336,7 @@ void AnyioToThread::worker_main(Worker& worker) {
     detail::WorkItemPtr item = wait_for_work(sim, worker.queue);
     if (item == nullptr) break;     // the stop command
     if (item->cancelled) continue;  // never reported: this worker is not put back on the idle list
+    ASGISIM_ASSERT(!callers_.contains(self), "thread #{} runs two calls at once", self);
     callers_[self] = item->caller;
     accounting_.call_started(!ran_a_call);
     ran_a_call = true;
@@ -344,6 +353,8 @@ void AnyioToThread::report_result(Worker& worker, const detail::WorkItemPtr& ite
   // Back on the idle list first, then the result: the caller, woken one hop
   // later, finds this worker idle.
   worker.idle_since_ns = sim::Simulation::current().now();
+  ASGISIM_ASSERT(std::find(idle_.begin(), idle_.end(), &worker) == idle_.end(),
+                 "a worker reports a result while idle");
   if (!worker.stopping) idle_.push_back(&worker);
   if (!item->cancelled) {
     if (error)
@@ -371,13 +382,13 @@ sim::TaskId AnyioToThread::caller_of(sim::TaskId thread) const { return lookup_c
 
 void AnyioToThread::check_invariants() const {
   // Every idle worker is a live (not stopped) worker, listed once.
-  assert(idle_.size() <= workers_.size());
+  ASGISIM_ASSERT(idle_.size() <= workers_.size());
   for (const Worker* worker : idle_) {
-    assert(!worker->stopping);
-    assert(std::count(idle_.begin(), idle_.end(), worker) == 1);
-    assert(std::find(workers_.begin(), workers_.end(), worker) != workers_.end());
+    ASGISIM_ASSERT(!worker->stopping);
+    ASGISIM_ASSERT(std::count(idle_.begin(), idle_.end(), worker) == 1);
+    ASGISIM_ASSERT(std::find(workers_.begin(), workers_.end(), worker) != workers_.end());
   }
-  assert(workers_.size() <= all_.size());
+  ASGISIM_ASSERT(workers_.size() <= all_.size());
 }
 
 }  // namespace asgisim::core

@@ -4,10 +4,11 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <charconv>
 #include <memory>
 #include <utility>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::core {
 
@@ -52,8 +53,8 @@ std::pair<std::string_view, std::string_view> split_boundary(std::string_view la
 // ---- the boundary wrapper ----------------------------------------------------------
 
 App validate_boundary(App inner, std::string outer_name, std::string inner_name, Observer& observer) {
-  assert(inner && "validate_boundary needs an app to wrap");
-  assert(outer_name.find("->") == std::string::npos && inner_name.find("->") == std::string::npos);
+  ASGISIM_ASSERT(inner, "validate_boundary needs an app to wrap");
+  ASGISIM_ASSERT(outer_name.find("->") == std::string::npos && inner_name.find("->") == std::string::npos);
   auto boundary = std::make_shared<Boundary>(
       Boundary{.layer = outer_name + "->" + inner_name, .observer = &observer, .calls = 0});
   return [inner = std::move(inner), boundary](Scope& scope, const Receive& receive, const Send& send) {
@@ -69,7 +70,8 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
                                    .layer = boundary->layer,
                                    .message = message,
                                    .detail = detail,
-                                   .value = call});
+                                   .value = call,
+                                   .reporter = Reporter::boundary});
       return message;
     };
     Send observed_send = [boundary, send, request, call, detail](Message message) {
@@ -78,7 +80,8 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
                                    .layer = boundary->layer,
                                    .message = message,
                                    .detail = detail,
-                                   .value = call});
+                                   .value = call,
+                                   .reporter = Reporter::boundary});
       send(std::move(message));
     };
     inner(scope, observed_receive, observed_send);
@@ -87,17 +90,17 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
 
 App validated_chain(std::vector<NamedMiddleware> middleware, App endpoint, Observer& observer,
                     std::string endpoint_name, std::string server_name) {
-  assert(endpoint && "validated_chain needs an endpoint");
+  ASGISIM_ASSERT(endpoint, "validated_chain needs an endpoint");
   std::string inner_name = std::move(endpoint_name);
   App app = std::move(endpoint);
   // Build from the inside out: validate the boundary above the current app,
   // then wrap it in the next middleware out.
   for (std::size_t i = middleware.size(); i-- > 0;) {
     NamedMiddleware& layer = middleware[i];
-    assert(layer.wrap && "every NamedMiddleware needs a wrap function");
+    ASGISIM_ASSERT(layer.wrap, "every NamedMiddleware needs a wrap function");
     app = validate_boundary(std::move(app), layer.name, inner_name, observer);
     app = layer.wrap(std::move(app));
-    assert(app && "a middleware's wrap returned no app");
+    ASGISIM_ASSERT(app, "a middleware's wrap returned no app");
     inner_name = layer.name;
   }
   return validate_boundary(std::move(app), std::move(server_name), std::move(inner_name), observer);
@@ -132,7 +135,7 @@ void ProtocolValidator::judge_wire(const Observation& observation, Observer& obs
     if (observation.detail.starts_with("HEAD ")) head_requests_.insert(observation.request);
     return;
   }
-  assert(observation.kind == ObservationKind::client_got_body);
+  ASGISIM_ASSERT(observation.kind == ObservationKind::client_got_body);
   if (observation.value == 0 || !head_requests_.contains(observation.request)) return;
   if (!head_reported_.insert(observation.request).second) return;
   observer.report({.invariant = std::string(invariant_id::kHeadNoBody),
@@ -159,7 +162,7 @@ void ProtocolValidator::observe(const Observation& observation, Observer& observ
     judge_received(state, *observation.message, observation, observer);
   }
   // Postconditions: the state machine never runs backwards.
-  assert(!state.response_done || state.start_sent || state.failed);
+  ASGISIM_ASSERT(!state.response_done || state.start_sent || state.failed);
 }
 
 void ProtocolValidator::judge_sent(Conversation& state, const Message& message,
@@ -175,7 +178,7 @@ void ProtocolValidator::judge_sent(Conversation& state, const Message& message,
     }
     return;
   }
-  assert(state.scope == ScopeKind::http);
+  ASGISIM_ASSERT(state.scope == ScopeKind::http);
   if (type != MessageType::http_response_start && type != MessageType::http_response_body) {
     if (options_.check_message_types) {
       report(state, observation, observer, invariant_id::kMessageType,
@@ -246,7 +249,7 @@ void ProtocolValidator::judge_received(Conversation& state, const Message& messa
     }
     return;
   }
-  assert(state.scope == ScopeKind::http);
+  ASGISIM_ASSERT(state.scope == ScopeKind::http);
   if (type != MessageType::http_request && type != MessageType::http_disconnect) {
     if (options_.check_message_types) {
       report(state, observation, observer, invariant_id::kMessageType,
@@ -279,7 +282,7 @@ void ProtocolValidator::judge_received(Conversation& state, const Message& messa
 
 void ProtocolValidator::report(Conversation& state, const Observation& observation, Observer& observer,
                                std::string_view invariant, std::string detail, bool warning) {
-  assert(!state.failed && "a conversation reports one failure at most");
+  ASGISIM_ASSERT(!state.failed, "a conversation reports one failure at most");
   const auto [outer, inner] = split_boundary(observation.layer);
   const bool sent = observation.kind == ObservationKind::sent;
   const std::string_view blamed = sent ? inner : outer;

@@ -26,7 +26,6 @@ class TimingScenario final : public scn::Scenario {
 
   void build(scn::RunContext& run) const override {
     core::Endpoint endpoint = [](core::Request&) { return core::PlainTextResponse("hello"); };
-    endpoint.observer = &run.observer;
     core::Routes routes;
     routes.emplace_back(core::Route("/", std::move(endpoint), {.methods = {{"GET"}}, .name = "hello"}));
     // Our code in the configuration's version: the bug, or the fix.
@@ -37,7 +36,7 @@ class TimingScenario final : public scn::Scenario {
          {"BaseHTTPMiddleware",
           [&run](core::App inner) {  // in the run's Starlette behaviour
             return core::base_http_middleware(std::move(inner), core::passthrough_dispatch(),
-                                              {.behaviour = run.stack.base_http, .observer = &run.observer});
+                                              {.behaviour = run.stack.base_http});
           }}},
         core::as_app(std::make_shared<core::Router>(std::move(routes))), run.observer, "router");
     run.params.latency_budget_ns = sim::kSecond;  // for request-latency

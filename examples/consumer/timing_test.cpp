@@ -13,8 +13,6 @@ const scn::Scenario& timing_flush() {
   return *scenario;
 }
 
-ASGISIM_INSTALL_REPRODUCE_LISTENER();
-
 TEST(Timing, FixedPasses) {
   scn::set_reproduce_program(TIMING_SIM);  // reproduce lines name our timing-sim
   EXPECT_SCENARIO_PASSES(timing_flush(), scn::ConfigKind::fixed, 1000);

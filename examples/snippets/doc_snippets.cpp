@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "asgisim/core/middleware/base_http.hpp"
 #include "asgisim/core/observe.hpp"
 #include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/checkers.hpp"
@@ -61,9 +62,21 @@ void engine_directly() {
   expect(result.first_failure.has_value(), "the engine sample finds background-cancelled's bug");
 }
 
+void dispatch_that_reads_the_body() {
+  namespace core = asgisim::core;
+  // [doc:dispatch]
+  core::DispatchFunction log_body = [](core::Request& request, const core::CallNext& call_next) {
+    (void)request.body();  // cached; before 0.28 the endpoint then waits for it (#847)
+    return call_next(request);
+  };
+  // [/doc:dispatch]
+  expect(static_cast<bool>(log_body), "the dispatch sample is a dispatch function");
+}
+
 }  // namespace
 
 int main() {
+  dispatch_that_reads_the_body();
   kernel_in_a_few_lines();
   checkers_on_your_own_stack();
   engine_directly();

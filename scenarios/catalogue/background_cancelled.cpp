@@ -27,15 +27,14 @@ class BackgroundCancelled final : public Scenario {
 
   void build(RunContext& run) const override {
     core::Observer& observer = run.observer;
-    const core::Endpoint endpoint = [&observer](core::Request& request) {
+    const core::Endpoint endpoint = [](core::Request& request) {
       if (sim::Simulation::current().buggify(kSlowEndpoint, 0.5)) sim::sleep(50 * sim::kMillisecond);
       // Anything from a yield to a slow e-mail call.
       const sim::Nanoseconds work_ns =
           choose_duration(kWork, {0, sim::kMillisecond, 10 * sim::kMillisecond, 100 * sim::kMillisecond});
-      return core::PlainTextResponse("Hello",
-                                     {.background = core::BackgroundTask(
-                                          "send_email", [work_ns] { await_work(work_ns); },
-                                          {.observer = &observer, .request = request.scope().request_id})});
+      return core::PlainTextResponse(
+          "Hello", {.background = core::BackgroundTask("send_email", [work_ns] { await_work(work_ns); },
+                                                       {.request = request.scope().request_id})});
     };
     const core::App app =
         starlette_app(observer, endpoint, {base_http_layer(run, core::passthrough_dispatch())});

@@ -25,7 +25,7 @@ core::RequestSpec post_request() {
 }
 
 // `body = await request.body(); log(body); return await call_next(request)`.
-core::Response logging_dispatch(core::DispatchRequest& request, const core::CallNext& call_next) {
+core::Response logging_dispatch(core::Request& request, const core::CallNext& call_next) {
   const core::Bytes body = request.body();
   core::Response response = call_next(request);
   response.set_header("x-logged-bytes", std::to_string(body.size()));

@@ -26,7 +26,7 @@ class CleanupCancelled final : public Scenario {
       return core::PlainTextResponse("Hello");
     };
     const core::App app = starlette_app(
-        observer, endpoint, {base_http_layer(run, core::passthrough_dispatch()), session_layer(observer)});
+        observer, endpoint, {base_http_layer(run, core::passthrough_dispatch()), session_layer()});
     spawn_traffic(run, app, {.clients_max = 2, .requests_max = 2});
   }
 

@@ -21,13 +21,12 @@ class CompletionDelayed final : public Scenario {
 
   void build(RunContext& run) const override {
     core::Observer& observer = run.observer;
-    const core::Endpoint endpoint = [&observer](core::Request& request) {
+    const core::Endpoint endpoint = [](core::Request& request) {
       const sim::Nanoseconds work_ns = choose_duration(
           kWork, {sim::kMillisecond, 10 * sim::kMillisecond, 100 * sim::kMillisecond, sim::kSecond});
-      return core::PlainTextResponse("Hello",
-                                     {.background = core::BackgroundTask(
-                                          "update_stats", [work_ns] { sim::sleep(work_ns); },
-                                          {.observer = &observer, .request = request.scope().request_id})});
+      return core::PlainTextResponse(
+          "Hello", {.background = core::BackgroundTask("update_stats", [work_ns] { sim::sleep(work_ns); },
+                                                       {.request = request.scope().request_id})});
     };
     const core::App app =
         starlette_app(observer, endpoint, {base_http_layer(run, core::passthrough_dispatch())});

@@ -25,7 +25,7 @@ constexpr sim::Label kWork{"background.work", sim::Stream::other};
 
 // `await call_next(request); return PlainTextResponse("Custom")`: the
 // downstream response is never read.
-core::Response discarding_dispatch(core::DispatchRequest& request, const core::CallNext& call_next) {
+core::Response discarding_dispatch(core::Request& request, const core::CallNext& call_next) {
   call_next(request);
   return core::PlainTextResponse("Custom");
 }
@@ -49,16 +49,16 @@ class OrphanedBodyIterator final : public Scenario {
   void build(RunContext& run) const override {
     core::Observer& observer = run.observer;
     const core::StreamingBehaviour streaming = run.stack.streaming;
-    const core::Endpoint endpoint = [&observer, streaming](core::Request& request) {
+    const core::Endpoint endpoint = [streaming](core::Request& request) {
       const sim::Nanoseconds work_ns = choose_duration(kWork, {0, sim::kMillisecond, 10 * sim::kMillisecond});
-      return core::StreamingResponse(chunk_iterator(),
-                                     {.background = core::BackgroundTask(
-                                          "audit", [work_ns] { await_work(work_ns); },
-                                          {.observer = &observer, .request = request.scope().request_id})},
-                                     streaming);
+      return core::StreamingResponse(
+          chunk_iterator(),
+          {.background = core::BackgroundTask("audit", [work_ns] { await_work(work_ns); },
+                                              {.request = request.scope().request_id})},
+          streaming);
     };
-    const core::App app = starlette_app(observer, endpoint,
-                                        {base_http_layer(run, discarding_dispatch), session_layer(observer)});
+    const core::App app =
+        starlette_app(observer, endpoint, {base_http_layer(run, discarding_dispatch), session_layer()});
     spawn_traffic(run, app, {.clients_max = 2, .requests_max = 2});
   }
 

@@ -66,7 +66,6 @@ inline void await_work(sim::Nanoseconds duration_ns) {
 inline core::App starlette_app(core::Observer& observer, core::Endpoint endpoint,
                                std::vector<core::NamedMiddleware> user_middleware,
                                std::vector<std::string> methods = {"GET"}) {
-  endpoint.observer = &observer;
   core::Routes routes;
   routes.emplace_back(
       core::Route("/", std::move(endpoint), {.methods = std::move(methods), .name = "endpoint"}));
@@ -74,16 +73,15 @@ inline core::App starlette_app(core::Observer& observer, core::Endpoint endpoint
   chain.push_back(
       {"ServerErrorMiddleware", [](core::App app) { return core::server_error_middleware(std::move(app)); }});
   for (core::NamedMiddleware& layer : user_middleware) chain.push_back(std::move(layer));
-  chain.push_back({"ExceptionMiddleware", [&observer](core::App app) {
-                     return core::exception_middleware(std::move(app), {.observer = &observer});
-                   }});
+  chain.push_back(
+      {"ExceptionMiddleware", [](core::App app) { return core::exception_middleware(std::move(app)); }});
   return core::validated_chain(
       std::move(chain), core::as_app(std::make_shared<core::Router>(std::move(routes))), observer, "router");
 }
 
 // Middleware(BaseHTTPMiddleware, dispatch=dispatch) in the run's Starlette behaviour.
 inline core::NamedMiddleware base_http_layer(const RunContext& run, core::DispatchFunction dispatch) {
-  core::BaseHttpOptions options{.behaviour = run.stack.base_http, .observer = &run.observer};
+  core::BaseHttpOptions options{.behaviour = run.stack.base_http};
   return {options.name, [dispatch = std::move(dispatch), options](core::App app) {
             return core::base_http_middleware(std::move(app), dispatch, options);
           }};
@@ -93,17 +91,15 @@ inline core::NamedMiddleware base_http_layer(const RunContext& run, core::Dispat
 // chosen per request, `with session:`) around the downstream call, as in the
 // comment on encode/starlette#1678 that PR #1715 tests. The async exit awaits
 // a chosen time; the sync one cannot await but can see a cancellation.
-inline core::NamedMiddleware session_layer(core::Observer& observer) {
+inline core::NamedMiddleware session_layer() {
   static constexpr sim::Label kExitKind{"session.exit_kind", sim::Stream::other};
   static constexpr sim::Label kExitWork{"session.exit_work", sim::Stream::other};
-  return {"SessionMiddleware", [&observer](core::App app) -> core::App {
-            return [app = std::move(app), &observer](core::Scope& scope, const core::Receive& receive,
-                                                     const core::Send& send) {
+  return {"SessionMiddleware", [](core::App app) -> core::App {
+            return [app = std::move(app)](core::Scope& scope, const core::Receive& receive,
+                                          const core::Send& send) {
               if (scope.type != "http") return app(scope, receive, send);
-              const core::ContextReport report{.observer = &observer,
-                                               .request = scope.request_id,
-                                               .layer = "SessionMiddleware",
-                                               .name = "session"};
+              const core::ContextReport report{
+                  .request = scope.request_id, .layer = "SessionMiddleware", .name = "session"};
               const auto downstream = [&] { app(scope, receive, send); };
               if (sim::Simulation::current().choose(kExitKind, 2) == 0) {
                 const sim::Nanoseconds exit_ns = choose_duration(

@@ -90,8 +90,7 @@ struct Deployment {
   std::unique_ptr<core::Server> server{};
 };
 
-core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack& stack,
-                      core::Observer& observer) {
+core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack& stack) {
   core::QueuePool* engine = deployment.engine.get();
   const sim::Nanoseconds query_ns = kQueryChoicesNs[sim.choose(kQueryLabel, std::size(kQueryChoicesNs))];
   auto get_db = core::Dependency::sync_yield(
@@ -107,9 +106,8 @@ core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack&
                                      },
                                  .kind = core::EndpointKind::sync_def,
                                  .dependencies = {{.parameter = "db", .dependency = get_db}}};
-  return core::fastapi_route(
-      std::move(endpoint),
-      {.threadpool = &deployment.to_thread, .exit_behaviour = stack.yield_exit, .observer = &observer});
+  return core::fastapi_route(std::move(endpoint),
+                             {.threadpool = &deployment.to_thread, .exit_behaviour = stack.yield_exit});
 }
 
 void spawn_clients(RunContext& run, const std::shared_ptr<Deployment>& deployment) {
@@ -146,7 +144,7 @@ class ThreadpoolDeadlock final : public Scenario {
     deployment->engine->set_holder_resolver(
         [to_thread = &deployment->to_thread](sim::TaskId thread) { return to_thread->caller_of(thread); });
     deployment->server = std::make_unique<core::Server>(
-        run.sim, run.observer, items_route(*deployment, run.sim, run.stack, run.observer), run.stack.server);
+        run.sim, run.observer, items_route(*deployment, run.sim, run.stack), run.stack.server);
     spawn_clients(run, deployment);
     run.params.latency_budget_ns = kLatencyBudgetNs;
     // Cumulative figures only: after the run the blocked tasks are unwound.

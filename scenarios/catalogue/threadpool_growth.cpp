@@ -114,25 +114,22 @@ struct Deployment {
   }
 };
 
-void make_pool(Deployment& deployment, const Stack& stack, core::Observer& observer) {
+void make_pool(Deployment& deployment, const Stack& stack) {
   if (uses_default_executor(stack.versions)) {
     deployment.executor = std::make_unique<core::ThreadPoolExecutor>(
         core::ThreadPoolExecutorOptions{.python = stack.python,
                                         .cpu_count = kCpuCount,
-                                        .retained_bytes_per_thread = deployment.footprint_bytes,
-                                        .observer = &observer});
+                                        .retained_bytes_per_thread = deployment.footprint_bytes});
     return;
   }
-  deployment.to_thread = std::make_unique<core::AnyioToThread>(
-      core::AnyioToThreadOptions{.total_tokens = deployment.thread_budget,
-                                 .retained_bytes_per_thread = deployment.footprint_bytes,
-                                 .observer = &observer});
+  deployment.to_thread = std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{
+      .total_tokens = deployment.thread_budget, .retained_bytes_per_thread = deployment.footprint_bytes});
 }
 
 // `def predict(): return model(input)`: the model's time is spent on the
 // thread. The app refers to the deployment that owns its server (no cycle);
 // the deployment outlives the run (run.describe holds it).
-core::App predict_app(Deployment& deployment, sim::Simulation& sim, core::Observer& observer) {
+core::App predict_app(Deployment& deployment, sim::Simulation& sim) {
   core::FastApiEndpoint endpoint{
       .function =
           [deployment = &deployment, &sim](core::Request&, core::Deps&) {
@@ -146,7 +143,7 @@ core::App predict_app(Deployment& deployment, sim::Simulation& sim, core::Observ
             return core::JSONResponse("{\"label\":\"cat\"}");
           },
       .kind = core::EndpointKind::sync_def};
-  return core::fastapi_route(std::move(endpoint), {.threadpool = &deployment.pool(), .observer = &observer});
+  return core::fastapi_route(std::move(endpoint), {.threadpool = &deployment.pool()});
 }
 
 // A client calling the endpoint `calls` times, one after another.
@@ -215,9 +212,9 @@ class ThreadpoolGrowth final : public Scenario {
     deployment->footprint_bytes =
         kFootprintChoicesBytes[sim.choose(kFootprintLabel, std::size(kFootprintChoicesBytes))];
     deployment->thread_budget = kMemoryBudgetBytes / deployment->footprint_bytes;
-    make_pool(*deployment, run.stack, run.observer);
-    deployment->server = std::make_unique<core::Server>(
-        sim, run.observer, predict_app(*deployment, sim, run.observer), run.stack.server);
+    make_pool(*deployment, run.stack);
+    deployment->server =
+        std::make_unique<core::Server>(sim, run.observer, predict_app(*deployment, sim), run.stack.server);
 
     const std::uint64_t clients = 1 + sim.choose(kClientsLabel, kClientsMax);
     for (std::uint64_t i = 1; i <= clients; ++i) {

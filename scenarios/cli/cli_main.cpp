@@ -76,9 +76,22 @@ void add_run_options(CLI::App& command, cli::RawOptions& raw, const char* config
 // Options of seed sweeps (run, catalogue).
 void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
   CLI::Option* seeds =
-      command.add_option("--seeds", raw.seeds, "How many seeds each sweep runs (default 100)")
+      command
+          .add_option("--seeds", raw.seeds,
+                      "How many seeds each sweep runs (default 100; 1e9 is allowed; with --duration, a cap)")
           ->type_name("N");
-  if (CLI::Option* seed = command.get_option_no_throw("--seed")) seeds->excludes(seed);
+  CLI::Option* duration =
+      command
+          .add_option(
+              "--duration", raw.duration,
+              "Run seeds from the base until this much wall-clock time is up (300, 90s, 5m, 1h30m), "
+              "with --seeds as an optional cap; each sweep gets an equal share of the time left, runs "
+              "in flight finish, and each summary says which seed indices ran")
+          ->type_name("TIME");
+  if (CLI::Option* seed = command.get_option_no_throw("--seed")) {
+    seeds->excludes(seed);
+    duration->excludes(seed);
+  }
   command
       .add_option(
           "--seed-base", raw.seed_base,
@@ -184,7 +197,14 @@ Examples:
   asgisim run background-cancelled --config buggy --seeds 100
   asgisim run all --seeds 10000 --jobs 8 --json > results.jsonl
   asgisim run all --seeds 100000 --shard 3/8 --junit shard3.xml --regressions .asgisim/regressions
-  asgisim run threadpool-deadlock --strategy pct --pct-depth 4 --seed-base random)");
+  asgisim run threadpool-deadlock --strategy pct --pct-depth 4 --seed-base random
+  asgisim run all --config fixed --duration 5m --jobs 2 --junit out.xml    # a time-boxed CI job
+SIGINT or SIGTERM stops taking seeds; the runs in flight get 2 s to finish (a second
+signal abandons them at once), then every report is written (summary, JSON lines, JUnit
+marked interrupted, regressions, traces) and the exit code is the most severe failure
+found, else 130 (SIGINT) or 143 (SIGTERM). Files are written atomically; a file that
+cannot be written is named in a warning and the verdict still stands (exit 2 if nothing
+failed). A crash in a run prints its seed and the line that reproduces it.)");
   run->callback([&parsed] { parsed.command = [&parsed] { return cli::run_command(parsed.run); }; });
 }
 

@@ -1,11 +1,11 @@
 // Writing the JUnit XML report.
 #include "junit.hpp"
 
-#include <fstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "atomic_file.hpp"
 #include "reporting.hpp"
 
 namespace asgisim::cli {
@@ -42,8 +42,13 @@ void JunitReport::add(const SweepReport& report, const scenarios::RunSettings& s
              .config = std::string(scenarios::to_string(report.result.config)),
              .seconds = report.result.seconds,
              .seeds_run = report.result.seeds_run,
-             .failed = report.failed()};
-  if (const scenarios::RunOutcome* first = report.first_failure()) {
+             .failed = report.failed() || !report.error.empty(),
+             .interrupted = report.interrupted()};
+  if (!report.error.empty() && !report.failed()) {
+    entry.failure_type = "error";
+    entry.failure_message = report.error;
+    entry.failure_text = fmt::format("{}\nreproduce: {}\n", report.error, report.error_reproduce);
+  } else if (const scenarios::RunOutcome* first = report.first_failure()) {
     entry.failure_type = std::string(scenarios::to_string(report.worst()));
     entry.failure_message = report.result.first_failure
                                 ? fmt::format("{} at seed {} ({} of {} seeds failed)", first->invariant,
@@ -54,6 +59,14 @@ void JunitReport::add(const SweepReport& report, const scenarios::RunSettings& s
   cases_.push_back(std::move(entry));
 }
 
+void JunitReport::add_not_run(std::string_view scenario, scenarios::ConfigKind config) {
+  cases_.push_back(Case{.scenario = std::string(scenario),
+                        .config = std::string(scenarios::to_string(config)),
+                        .skipped = true});
+}
+
+void JunitReport::set_interrupted(std::string reason) { interrupted_ = std::move(reason); }
+
 std::string JunitReport::render() const {
   std::size_t failures = 0;
   double seconds = 0;
@@ -62,8 +75,11 @@ std::string JunitReport::render() const {
     seconds += entry.seconds;
   }
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format("<testsuites name=\"asgisim\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
-                     cases_.size(), failures, seconds);
+  std::size_t skipped = 0;
+  for (const Case& entry : cases_) skipped += entry.skipped ? 1 : 0;
+  const std::string name = interrupted_.empty() ? "asgisim" : fmt::format("asgisim ({})", interrupted_);
+  out += fmt::format("<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
+                     xml_escape(name), cases_.size(), failures, skipped, seconds);
   // Cases of one scenario are adjacent (the CLI sweeps scenario by scenario).
   for (std::size_t begin = 0; begin < cases_.size();) {
     std::size_t end = begin;
@@ -78,9 +94,17 @@ std::string JunitReport::render() const {
                        xml_escape(cases_[begin].scenario), end - begin, suite_failures, suite_seconds);
     for (std::size_t i = begin; i < end; ++i) {
       const Case& entry = cases_[i];
+      const std::string seeds = entry.interrupted && !interrupted_.empty()
+                                    ? fmt::format("{} seeds, {}", entry.seeds_run, interrupted_)
+                                    : fmt::format("{} seeds", entry.seeds_run);
       out +=
-          fmt::format("    <testcase classname=\"asgisim.{}\" name=\"{} ({} seeds)\" time=\"{:.3f}\"",
-                      xml_escape(entry.scenario), xml_escape(entry.config), entry.seeds_run, entry.seconds);
+          fmt::format("    <testcase classname=\"asgisim.{}\" name=\"{} ({})\" time=\"{:.3f}\"",
+                      xml_escape(entry.scenario), xml_escape(entry.config), xml_escape(seeds), entry.seconds);
+      if (entry.skipped) {
+        out += fmt::format(">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                           xml_escape(interrupted_.empty() ? "not run" : "not run: " + interrupted_));
+        continue;
+      }
       if (!entry.failed) {
         out += "/>\n";
         continue;
@@ -96,10 +120,6 @@ std::string JunitReport::render() const {
   return out;
 }
 
-void JunitReport::write(const std::filesystem::path& path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << render();
-  if (!out) throw std::runtime_error(fmt::format("cannot write --junit '{}'", path.string()));
-}
+void JunitReport::write(const std::filesystem::path& path) const { write_file_atomically(path, render()); }
 
 }  // namespace asgisim::cli

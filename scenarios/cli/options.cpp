@@ -120,6 +120,26 @@ std::uint64_t parse_positive(std::string_view option, std::string_view text, std
   return value;
 }
 
+std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t max) {
+  // "1e9": a mantissa times a power of ten, for the long sweeps people write that way.
+  const std::size_t e = text.find_first_of("eE");
+  if (e == std::string_view::npos || text.substr(0, 2) == "0x" || text.substr(0, 2) == "0X")
+    return parse_positive(option, text, max);
+  std::uint64_t mantissa = 0;
+  std::uint64_t exponent = 0;
+  std::uint64_t value = 0;
+  if (read_unsigned(text.substr(0, e), mantissa) && read_unsigned(text.substr(e + 1), exponent) &&
+      exponent <= 18) {
+    value = mantissa;
+    for (std::uint64_t i = 0; i < exponent && value <= max; ++i) value *= 10;
+  }
+  if (value == 0 || value > max) {
+    throw UsageError(
+        fmt::format("bad {} '{}': expected an integer from 1 to {} (1e9 is allowed)", option, text, max));
+  }
+  return value;
+}
+
 sim::Nanoseconds parse_seconds(std::string_view option, std::string_view text) {
   // Virtual time is an integer: read "S[.FFFFFFFFF]" digit by digit, no double.
   const std::size_t dot = text.find('.');
@@ -140,6 +160,48 @@ sim::Nanoseconds parse_seconds(std::string_view option, std::string_view text) {
   constexpr std::uint64_t kSecondsMax = 1'000'000'000;  // ~31 years of virtual time fits in int64 ns
   if (seconds > kSecondsMax || (seconds == 0 && nanos == 0)) throw bad();
   return static_cast<sim::Nanoseconds>(seconds * 1'000'000'000 + nanos);
+}
+
+std::chrono::milliseconds parse_duration(std::string_view option, std::string_view text) {
+  const auto bad = [&] {
+    return UsageError(fmt::format(
+        "bad {} '{}': expected a duration such as 300 (seconds), 90s, 5m, 2h or 1h30m, up to 30 days", option,
+        text));
+  };
+  constexpr std::uint64_t kSecondsMax = 30ULL * 24 * 3600;
+  std::uint64_t seconds = 0;
+  std::string_view rest = text;
+  if (rest.empty()) throw bad();
+  while (!rest.empty()) {
+    std::size_t digits = 0;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    std::uint64_t value = 0;
+    if (digits == 0 || digits > 9 || !read_unsigned(rest.substr(0, digits), value)) throw bad();
+    rest.remove_prefix(digits);
+    std::uint64_t unit = 1;  // a bare number is seconds
+    if (!rest.empty()) {
+      switch (rest.front()) {
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        default:
+          throw bad();
+      }
+      rest.remove_prefix(1);
+    } else if (seconds != 0) {
+      throw bad();  // "1h30": the last number needs its unit
+    }
+    seconds += value * unit;
+    if (seconds > kSecondsMax) throw bad();
+  }
+  if (seconds == 0) throw bad();
+  return std::chrono::seconds(seconds);
 }
 
 ConfigChoice parse_config(std::string_view text) {
@@ -189,7 +251,11 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
     options.config_given = true;
   }
   constexpr std::uint64_t kSeedsMax = std::uint64_t{1} << 40;
-  if (!raw.seeds.empty()) options.seeds = parse_positive("--seeds", raw.seeds, kSeedsMax);
+  if (!raw.seeds.empty()) {
+    options.seeds = parse_count("--seeds", raw.seeds, kSeedsMax);
+    options.seeds_given = true;
+  }
+  if (!raw.duration.empty()) options.duration = parse_duration("--duration", raw.duration);
   if (!raw.seed.empty()) options.seed = parse_seed("--seed", raw.seed);
   if (!raw.seed_base.empty()) options.seed_base = parse_seed_base(raw.seed_base, options.seed_base_random);
   if (!raw.strategy.empty()) {

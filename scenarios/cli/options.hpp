@@ -8,6 +8,7 @@
 //   check_writable_file("--junit", "out/report.xml");   // before a long sweep
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -38,6 +39,7 @@ struct RawOptions {
   std::string jobs{};         // --jobs J
   std::string shard{};        // --shard K/N
   std::string max_time{};     // --max-time SECONDS (virtual time)
+  std::string duration{};     // --duration 5m (wall-clock time of the whole run)
   std::string stack{};        // --stack starlette==..,uvicorn==..
   std::string regressions{};  // --regressions DIR
   std::string junit{};        // --junit FILE
@@ -54,7 +56,11 @@ struct RawOptions {
 struct RunOptions {
   ConfigChoice config = ConfigChoice::both;
   bool config_given = false;
-  std::uint64_t seeds = 100;            // seeds per sweep
+  std::uint64_t seeds = 100;  // seeds per sweep
+  bool seeds_given = false;   // --seeds: with --duration, a cap
+  // --duration: wall-clock time the whole command may take starting seeds;
+  // each sweep gets an equal share of what is left. Unset: no time limit.
+  std::optional<std::chrono::milliseconds> duration{};
   std::optional<std::uint64_t> seed{};  // --seed: exactly this one seed
   std::uint64_t seed_base = 0;
   bool seed_base_random = false;      // nondeterminism-ok: the base is picked once and printed (CLI only)
@@ -83,8 +89,12 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config);
 std::uint64_t parse_seed(std::string_view option, std::string_view text);
 // A positive integer no larger than `max`.
 std::uint64_t parse_positive(std::string_view option, std::string_view text, std::uint64_t max);
+// parse_positive, also reading "1e9" (mantissa and power of ten).
+std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t max);
 // "30", "0.5": seconds of virtual time, to the nanosecond; positive.
 sim::Nanoseconds parse_seconds(std::string_view option, std::string_view text);
+// "300", "90s", "5m", "1h30m": a wall-clock duration, at most 30 days.
+std::chrono::milliseconds parse_duration(std::string_view option, std::string_view text);
 ConfigChoice parse_config(std::string_view text);
 sim::Strategy parse_strategy_option(std::string_view text);
 

@@ -46,17 +46,24 @@ void Progress::update(std::uint64_t done, std::uint64_t failures) {
   print_line(done, failures);
 }
 
+std::string Progress::count(std::uint64_t done) const {
+  // total 0: an open-ended sweep (--duration without --seeds).
+  return total_ == 0 ? fmt::format("{} seeds", done) : fmt::format("{}/{} seeds", done, total_);
+}
+
 void Progress::draw(std::uint64_t done, std::uint64_t failures) {
-  const std::uint64_t filled = total_ == 0 ? kBarWidth : std::min(kBarWidth, done * kBarWidth / total_);
-  const std::string bar = std::string(filled, '#') + std::string(kBarWidth - filled, '-');
-  fmt::print(stderr, "\r\033[K{} [{}] {}/{} seeds  {:.0f} seeds/s  {} failures", label_, bar, done, total_,
+  const std::uint64_t filled = total_ == 0 ? 0 : std::min(kBarWidth, done * kBarWidth / total_);
+  const std::string bar = total_ == 0
+                              ? std::string()
+                              : "[" + std::string(filled, '#') + std::string(kBarWidth - filled, '-') + "] ";
+  fmt::print(stderr, "\r\033[K{} {}{}  {:.0f} seeds/s  {} failures", label_, bar, count(done),
              seeds_per_second(done), failures);
   std::fflush(stderr);
   drawn_ = true;
 }
 
 void Progress::print_line(std::uint64_t done, std::uint64_t failures) {
-  fmt::print(stderr, "{}: {}/{} seeds, {:.0f} seeds/s, {} failures so far\n", label_, done, total_,
+  fmt::print(stderr, "{}: {}, {:.0f} seeds/s, {} failures so far\n", label_, count(done),
              seeds_per_second(done), failures);
   std::fflush(stderr);
 }

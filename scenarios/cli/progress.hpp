@@ -16,7 +16,7 @@ namespace asgisim::cli {
 
 class Progress {
  public:
-  // `total`: seeds this sweep will run at most.
+  // `total`: seeds this sweep will run at most; 0 when open-ended.
   Progress(std::string label, std::uint64_t total);
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -32,6 +32,7 @@ class Progress {
  private:
   using Clock = std::chrono::steady_clock;  // nondeterminism-ok: progress bar wall time
   double seeds_per_second(std::uint64_t done) const;
+  std::string count(std::uint64_t done) const;
   void draw(std::uint64_t done, std::uint64_t failures);
   void print_line(std::uint64_t done, std::uint64_t failures);
 

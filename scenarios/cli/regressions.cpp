@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "atomic_file.hpp"
 #include "options.hpp"
 
 namespace asgisim::cli {
@@ -41,8 +42,8 @@ std::filesystem::path RegressionStore::directory(std::string_view scenario,
   return root_ / std::string(scenario) / std::string(scenarios::to_string(config));
 }
 
-std::vector<StoredRegression> RegressionStore::load(std::string_view scenario,
-                                                    scenarios::ConfigKind config) const {
+std::vector<StoredRegression> RegressionStore::load(std::string_view scenario, scenarios::ConfigKind config,
+                                                    std::vector<std::string>& set_aside) const {
   namespace fs = std::filesystem;
   std::vector<StoredRegression> stored;
   const fs::path dir = directory(scenario, config);
@@ -57,7 +58,13 @@ std::vector<StoredRegression> RegressionStore::load(std::string_view scenario,
     try {
       stored.push_back({path, sim::DecisionLog::load(path)});
     } catch (const sim::DecisionLogError& bad) {
-      throw UsageError(fmt::format("corrupted regression file: {}", bad.what()));
+      fs::path aside = path;
+      aside += ".corrupt";
+      fs::rename(path, aside, error);
+      set_aside.push_back(
+          error ? fmt::format("corrupt regression file left in place (cannot rename it: {}): {}",
+                              error.message(), bad.what())
+                : fmt::format("corrupt regression file set aside as '{}': {}", aside.string(), bad.what()));
     }
   }
   return stored;
@@ -67,9 +74,11 @@ std::filesystem::path RegressionStore::save(const scenarios::RunOutcome& outcome
   const sim::DecisionLog log = annotated_log(outcome, std::nullopt);
   const std::string text = log.to_text();
   const std::filesystem::path dir = directory(outcome.scenario, outcome.config);
-  std::filesystem::create_directories(dir);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw OutputError(fmt::format("cannot create '{}': {}", dir.string(), error.message()));
   const std::filesystem::path path = dir / fmt::format("{:016x}{}", content_hash(text), kExtension);
-  if (!std::filesystem::exists(path)) log.save(path);
+  if (!std::filesystem::exists(path, error)) write_file_atomically(path, text);
   return path;
 }
 

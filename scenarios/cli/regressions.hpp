@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -29,11 +30,15 @@ class RegressionStore {
   explicit RegressionStore(std::filesystem::path root) : root_(std::move(root)) {}
 
   // Every stored log of `scenario`/`config`, in file-name order. A file that
-  // does not parse is bad input (UsageError naming it and the line).
-  std::vector<StoredRegression> load(std::string_view scenario, scenarios::ConfigKind config) const;
+  // does not parse (truncated or corrupted by an older crash) is renamed to
+  // <name>.corrupt, so it is neither replayed nor lost, and one line naming
+  // it and the problem goes to `set_aside`.
+  std::vector<StoredRegression> load(std::string_view scenario, scenarios::ConfigKind config,
+                                     std::vector<std::string>& set_aside) const;
   // Keeps the failing run's decision log (the engine records its scenario,
   // configuration, seed and settings as metadata); the name is a hash of the
-  // content, so the same failure is stored once. Returns the file's path.
+  // content, so the same failure is stored once. Written atomically; throws
+  // OutputError naming the path when it cannot be. Returns the file's path.
   std::filesystem::path save(const scenarios::RunOutcome& outcome) const;
 
  private:

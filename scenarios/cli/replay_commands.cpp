@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "asgisim/version.hpp"
+#include "atomic_file.hpp"
 #include "commands.hpp"
 #include "regressions.hpp"
 #include "reporting.hpp"
@@ -34,9 +35,11 @@ std::uint64_t required_seed(const RunOptions& options, std::string_view command)
 }
 
 void write_file(std::string_view option, const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw UsageError(fmt::format("cannot write {} '{}'", option, path));
+  try {
+    write_file_atomically(path, text);
+  } catch (const OutputError& error) {
+    throw UsageError(fmt::format("{}: {}", option, error.what()));
+  }
 }
 
 std::string run_facts(const scenarios::RunOutcome& outcome) {
@@ -174,11 +177,7 @@ int shrink_command(const OutputArgs& args) {
   }
   sim::DecisionLog log = annotated_log(shrunk.outcome, std::nullopt);
   log.metadata["shrunk-from-seed"] = std::to_string(seed);
-  try {
-    log.save(args.output);
-  } catch (const std::runtime_error& error) {
-    throw UsageError(fmt::format("cannot write -o '{}': {}", args.output, error.what()));
-  }
+  write_file("-o", args.output, log.to_text());
   fmt::print(stdout, "shrunk seed {}: {} decisions -> {} in {} attempts; still fails {} ({})\n{}", seed,
              shrunk.original_decisions, shrunk.log.size(), shrunk.attempts, shrunk.outcome.invariant,
              scenarios::to_string(shrunk.outcome.failure), indented(scenarios::describe(shrunk.outcome), 2));

@@ -17,6 +17,18 @@ std::string replay_schedule_command(const RegressionFailure& failure) {
 
 }  // namespace
 
+std::string_view to_string(scenarios::SweepEnd end) {
+  switch (end) {
+    case scenarios::SweepEnd::completed:
+      return "completed";
+    case scenarios::SweepEnd::deadline:
+      return "deadline";
+    case scenarios::SweepEnd::interrupted:
+      return "interrupted";
+  }
+  return "?";
+}
+
 std::string indented(std::string_view text, std::size_t spaces) {
   std::string out;
   const std::string pad(spaces, ' ');
@@ -65,6 +77,15 @@ std::string summary_line(const SweepReport& report) {
                   plural(report.failures(), "failure"));
   if (report.failed()) line += fmt::format(" ({})", scenarios::to_string(report.worst()));
   line += fmt::format(", {:.0f} seeds/s", report.seeds_per_second());
+  if (report.result.end != scenarios::SweepEnd::completed) {
+    // Which seeds ran, exactly, and how to run the same ones again.
+    line += fmt::format("; {} ({}): ran {}, `--seeds {}` repeats them",
+                        report.interrupted() ? "INTERRUPTED" : "time is up",
+                        report.interrupted() ? "stopped by a signal" : "--duration", report.seeds_ran(),
+                        report.result.seeds_covered(report.shard));
+    if (report.result.runs_abandoned > 0)
+      line += fmt::format(", {} abandoned", plural(report.result.runs_abandoned, "run in flight"));
+  }
   if (report.regressions_replayed > 0) {
     line += fmt::format("; regressions: {} replayed, {} failed", report.regressions_replayed,
                         report.regressions_failed);
@@ -80,8 +101,19 @@ std::string failure_block(const SweepReport& report, const scenarios::RunSetting
   const scenarios::RunOutcome* first = report.first_failure();
   if (first == nullptr) return "";
   std::string block = indented(scenarios::describe(*first), 2);
-  for (const auto& path : report.traces_written) block += fmt::format("  trace: {}\n", path.string());
-  for (const auto& path : report.regressions_saved) block += fmt::format("  kept: {}\n", path.string());
+  constexpr std::size_t kPathsListed = 5;
+  const auto list = [&](const std::vector<std::filesystem::path>& paths, std::string_view what) {
+    for (std::size_t i = 0; i < paths.size() && i < kPathsListed; ++i)
+      block += fmt::format("  {}: {}\n", what, paths[i].string());
+    if (paths.size() > kPathsListed)
+      block += fmt::format("  ... and {} more {} files\n", paths.size() - kPathsListed, what);
+  };
+  list(report.traces_written, "trace");
+  list(report.regressions_saved, "kept");
+  if (report.failures_not_kept > 0) {
+    block += fmt::format("  (files kept for the first {} failing seeds only; {} more failed)\n",
+                         kKeptFailuresMax, report.failures_not_kept);
+  }
   block += fmt::format("  reproduce: {}\n", reproduce_line(report, settings));
   const std::vector<ClassReproduce> by_class = class_reproduce_lines(report, settings);
   if (by_class.size() > 1) {  // one line per class, most severe first
@@ -109,7 +141,16 @@ nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSetting
       {"seeds_per_second", report.seeds_per_second()},
       {"regressions_replayed", report.regressions_replayed},
       {"regressions_failed", report.regressions_failed},
+      {"end", std::string(to_string(report.result.end))},
+      {"seeds_covered", report.result.seeds_covered(report.shard)},
+      {"seeds_ran", report.seeds_ran()},
+      {"runs_abandoned", report.result.runs_abandoned},
+      {"problems", report.problems},
   };
+  if (!report.error.empty()) {
+    object["error"] = report.error;
+    object["error_reproduce"] = report.error_reproduce;
+  }
   if (const scenarios::RunOutcome* first = report.first_failure()) {
     if (report.result.first_failure) {
       object["seed"] = std::to_string(first->seed);

@@ -39,9 +39,15 @@ std::string summary_line(const SweepReport& report);
 std::string failure_block(const SweepReport& report, const scenarios::RunSettings& settings);
 // One --json object: scenario, config, strategy, seed_base, seeds_run,
 // failures, failure_class, exit_code, seconds, seeds_per_second, the
-// regression counts, and for the first failure seed, seed_index, invariant,
+// regression counts, how the sweep ended (end: completed, deadline,
+// interrupted), seeds_covered (the --seeds that repeats the seeds run),
+// seeds_ran (in words), runs_abandoned, problems, error and
+// error_reproduce (a run that threw), and for the first failure seed, seed_index, invariant,
 // layer, reproduce.
 nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSettings& settings);
+
+// "completed", "deadline" (--duration), "interrupted" (a signal).
+std::string_view to_string(scenarios::SweepEnd end);
 
 // A plain-text table with aligned columns separated by " | ".
 class Table {

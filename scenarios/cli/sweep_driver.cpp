@@ -1,14 +1,17 @@
 // The CLI's sweep: regressions first, then the engine's sweep with progress,
-// then the files kept for each failing seed.
+// keeping each failing run's files as the sweep reports it (so an
+// interrupted sweep has written everything it found, and memory stays flat).
 #include "sweep_driver.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include <fmt/format.h>
 
+#include "atomic_file.hpp"
+#include "interruption.hpp"
 #include "options.hpp"
 #include "progress.hpp"
+#include "reporting.hpp"
 
 namespace asgisim::cli {
 
@@ -16,6 +19,20 @@ namespace {
 
 std::string progress_label(const SweepPlan& plan) {
   return fmt::format("{} ({})", plan.scenario->info().name, scenarios::to_string(plan.config));
+}
+
+bool stopping(const SweepPlan& plan) {
+  const auto set = [](const std::atomic<bool>* flag) { return flag != nullptr && flag->load(); };
+  return set(plan.options.stop) || set(plan.options.abandon);
+}
+
+// Says a problem at once (stderr) and keeps it for the report.
+void note_problem(SweepReport& report, std::string message) {
+  ++report.problems_total;
+  if (report.problems.size() >= kProblemsListedMax) return;
+  fmt::print(stderr, "asgisim: warning: {}\n", message);
+  std::fflush(stderr);
+  report.problems.push_back(std::move(message));
 }
 
 // The stored log already says what this replay consumed: storing the replay
@@ -26,48 +43,89 @@ bool same_decisions(const sim::DecisionLog& a, const sim::DecisionLog& b) {
   });
 }
 
+scenarios::RunSettings with_abandon(const SweepPlan& plan) {
+  scenarios::RunSettings settings = plan.settings;
+  settings.abandon = plan.options.abandon;
+  return settings;
+}
+
 void replay_regressions(const SweepPlan& plan, SweepReport& report) {
-  for (const StoredRegression& stored : plan.regressions->load(plan.scenario->info().name, plan.config)) {
-    const scenarios::RunSettings settings = recorded_settings(stored.log, plan.settings, false, false);
+  std::vector<std::string> set_aside;
+  const std::vector<StoredRegression> stored =
+      plan.regressions->load(plan.scenario->info().name, plan.config, set_aside);
+  for (std::string& line : set_aside) note_problem(report, std::move(line));
+  for (const StoredRegression& entry : stored) {
+    if (stopping(plan)) return;
+    scenarios::RunSettings settings = recorded_settings(entry.log, plan.settings, false, false);
+    settings.abandon = plan.options.abandon;
     // Lenient: a log recorded before the code changed still gives a run;
     // the log that run consumed replays strictly and is stored when it fails.
-    scenarios::RunOutcome outcome =
-        scenarios::run_schedule(*plan.scenario, plan.config, stored.log, sim::ReplayMode::lenient, settings);
+    scenarios::RunOutcome outcome;
+    try {
+      outcome =
+          scenarios::run_schedule(*plan.scenario, plan.config, entry.log, sim::ReplayMode::lenient, settings);
+    } catch (const scenarios::RunAbandoned&) {
+      return;
+    }
     ++report.regressions_replayed;
     if (!outcome.failed()) continue;
     ++report.regressions_failed;
-    const std::filesystem::path strict_path =
-        same_decisions(outcome.decisions, stored.log) ? stored.path : plan.regressions->save(outcome);
+    std::filesystem::path strict_path = entry.path;
+    try {
+      if (!same_decisions(outcome.decisions, entry.log)) strict_path = plan.regressions->save(outcome);
+    } catch (const OutputError& error) {
+      note_problem(report, error.what());
+    }
     if (!report.first_regression_failure)
       report.first_regression_failure = RegressionFailure{strict_path, outcome};
   }
 }
 
-void write_text(const std::filesystem::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error(fmt::format("cannot write '{}'", path.string()));
-}
-
-// Runs a failing seed again to keep its decision log and trace. A seed is a
-// pure function of its settings, so this is the same run the sweep saw.
-void keep_failure(const SweepPlan& plan, std::uint64_t seed, SweepReport& report) {
+// Keeps a failing seed's decision log and, with --trace-dir, its trace (the
+// seed runs again with the trace kept: a seed is a pure function of its
+// settings, so it is the same run). A file that cannot be written is a
+// problem to report, not the end of the sweep.
+void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, SweepReport& report) {
+  if (plan.regressions != nullptr) {
+    try {
+      report.regressions_saved.push_back(plan.regressions->save(outcome));
+    } catch (const OutputError& error) {
+      note_problem(report, error.what());
+    }
+  }
   // The first traces_max failing seeds of a sweep keep a trace (300 failing
   // seeds once wrote 2,119 files, 1.9 GB).
-  const bool trace = !plan.trace_dir.empty() && report.traces_written.size() < plan.traces_max;
-  if (!trace && plan.regressions == nullptr) return;
-  scenarios::RunSettings settings = plan.settings;
-  settings.keep_trace = trace;
-  const scenarios::RunOutcome outcome = scenarios::run_seed(*plan.scenario, plan.config, seed, settings);
-  if (trace && !outcome.chrome_trace.empty()) {
-    const std::filesystem::path path = plan.trace_dir / fmt::format("{}-{}-seed-{}.json", outcome.scenario,
-                                                                    scenarios::to_string(plan.config), seed);
-    write_text(path, outcome.chrome_trace);
+  if (plan.trace_dir.empty() || report.traces_written.size() >= plan.traces_max) return;
+  scenarios::RunSettings settings = with_abandon(plan);
+  settings.keep_trace = true;
+  try {
+    const scenarios::RunOutcome traced =
+        scenarios::run_seed(*plan.scenario, plan.config, outcome.seed, settings);
+    if (traced.chrome_trace.empty()) return;
+    const std::filesystem::path path =
+        plan.trace_dir /
+        fmt::format("{}-{}-seed-{}.json", traced.scenario, scenarios::to_string(plan.config), outcome.seed);
+    write_file_atomically(path, traced.chrome_trace);
     report.traces_written.push_back(path);
+  } catch (const scenarios::RunAbandoned&) {
+    // Interrupted: the decision log above replays it.
+  } catch (const OutputError& error) {
+    note_problem(report, error.what());
   }
-  if (plan.regressions != nullptr && outcome.failed()) {
-    report.regressions_saved.push_back(plan.regressions->save(outcome));
-  }
+}
+
+// Tells the crash handler which sweep runs and how to reproduce its seeds.
+void set_crash_context_for(const SweepPlan& plan) {
+  constexpr std::uint64_t kMarker = 18'446'744'073'709'551'615ULL;
+  scenarios::RunOutcome marker;
+  marker.scenario = plan.scenario->info().name;
+  marker.config = plan.config;
+  marker.seed = kMarker;
+  const std::string line = scenarios::reproduce_command(marker, plan.settings);
+  const std::string seed_part = fmt::format(" --seed {}", kMarker);
+  const std::size_t at = line.find(seed_part);
+  set_crash_context(progress_label(plan), line.substr(0, at),
+                    at == std::string::npos ? "" : line.substr(at + seed_part.size()));
 }
 
 }  // namespace
@@ -89,13 +147,18 @@ double SweepReport::seeds_per_second() const {
   return result.seconds > 0 ? static_cast<double>(result.seeds_run) / result.seconds : 0.0;
 }
 
-std::uint64_t shard_seed_count(std::uint64_t seeds, scenarios::Shard shard) {
-  const std::uint64_t first = shard.index - 1;
-  return seeds > first ? (seeds - first + shard.count - 1) / shard.count : 0;
+std::string SweepReport::seeds_ran() const {
+  const std::uint64_t count = result.seeds_run;
+  if (count == 0) return "no seeds";
+  const std::uint64_t last = result.seeds_covered(shard) - 1;
+  if (shard.count == 1) return fmt::format("seed indices 0..{} ({})", last, plural(count, "seed"));
+  return fmt::format("seed indices {}, {}, .. {} of shard {}/{} ({})", shard.index - 1,
+                     shard.index - 1 + shard.count, last, shard.index, shard.count, plural(count, "seed"));
 }
 
-std::uint64_t nth_shard_seed(std::uint64_t seed_base, scenarios::Shard shard, std::uint64_t done) {
-  return seed_base + (shard.index - 1) + (done - 1) * shard.count;
+std::uint64_t shard_seed_count(std::uint64_t seeds, scenarios::Shard shard) {
+  const std::uint64_t first = shard.index - 1;
+  return seeds > first ? (seeds - first - 1) / shard.count + 1 : 0;
 }
 
 scenarios::RunSettings recorded_settings(const sim::DecisionLog& log,
@@ -116,32 +179,45 @@ scenarios::RunSettings recorded_settings(const sim::DecisionLog& log,
 SweepReport run_sweep(const SweepPlan& plan) {
   SweepReport report;
   report.seed_base = plan.options.seed_base;
+  report.shard = plan.options.shard;
+  report.result.scenario = plan.scenario->info().name;
+  report.result.config = plan.config;
   if (plan.regressions != nullptr) replay_regressions(plan, report);
+  if (stopping(plan)) {
+    report.result.end = scenarios::SweepEnd::interrupted;
+    return report;
+  }
 
   scenarios::SweepOptions options = plan.options;
-  const std::uint64_t total = shard_seed_count(options.seeds, options.shard);
+  const std::uint64_t total = options.deadline ? 0 : shard_seed_count(options.seeds, options.shard);
   Progress progress(progress_label(plan), total);
-  std::uint64_t failures_seen = 0;
+  std::uint64_t kept = 0;
+  if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
+    options.on_failure = [&](const scenarios::RunOutcome& outcome) {
+      if (kept == kKeptFailuresMax) {
+        ++report.failures_not_kept;
+        return;
+      }
+      ++kept;
+      keep_failure(plan, outcome, report);
+    };
+  }
   options.progress = [&](std::uint64_t done, std::uint64_t failures) {
-    if (failures > failures_seen)
-      report.failing_seeds.push_back(nth_shard_seed(options.seed_base, options.shard, done));
-    failures_seen = failures;
+    if (done == 1) keep_crash_handlers_first();
     if (plan.show_progress) progress.update(done, failures);
   };
-  report.result = scenarios::sweep(*plan.scenario, plan.config, plan.settings, options);
+  set_crash_context_for(plan);
+  try {
+    report.result = scenarios::sweep(*plan.scenario, plan.config, plan.settings, options);
+  } catch (const scenarios::SeedError& error) {
+    report.error = error.what();
+    scenarios::RunOutcome failed_seed;
+    failed_seed.scenario = plan.scenario->info().name;
+    failed_seed.config = plan.config;
+    failed_seed.seed = error.seed;
+    report.error_reproduce = scenarios::reproduce_command(failed_seed, plan.settings);
+  }
   progress.finish();
-
-  // Should the engine report progress in batches, still keep the failure it names.
-  if (report.result.first_failure) {
-    const std::uint64_t seed = report.result.first_failure->seed;
-    if (std::find(report.failing_seeds.begin(), report.failing_seeds.end(), seed) ==
-        report.failing_seeds.end()) {
-      report.failing_seeds.insert(report.failing_seeds.begin(), seed);
-    }
-  }
-  if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
-    for (const std::uint64_t seed : report.failing_seeds) keep_failure(plan, seed, report);
-  }
   return report;
 }
 

@@ -13,6 +13,7 @@
 
 #include "asgisim/scenarios/checkers.hpp"
 #include "asgisim/scenarios/timeline.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/chrome_trace.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/version.hpp"
@@ -48,6 +49,7 @@ sim::SimulationOptions simulation_options(const ScenarioInfo& info, const Stack&
   options.time_max_ns = settings.max_time_ns.value_or(info.time_max_ns);
   options.task_group_errors = stack.task_group_errors;
   options.record_decisions = true;
+  options.abandon = settings.abandon;
   // The hash is always computed; records are only kept when someone will read them.
   options.trace.records_max = settings.keep_trace ? kKeptTraceRecords : 0;
   return options;
@@ -55,6 +57,7 @@ sim::SimulationOptions simulation_options(const ScenarioInfo& info, const Stack&
 
 // The checkers' verdict and the kernel's, folded into one failure.
 void classify(RunOutcome& outcome, const core::Observer& observer) {
+  ASGISIM_ASSERT(!outcome.failed() && outcome.invariant.empty(), "a run is classified once");
   const sim::RunResult& result = outcome.result;
   outcome.violations = observer.violations();
   switch (result.status) {
@@ -81,6 +84,8 @@ void classify(RunOutcome& outcome, const core::Observer& observer) {
           fmt::format("an exception reached the top of a task and nobody received it: {}\n{}",
                       result.error ? sim::describe(result.error) : std::string("?"), result.report);
       return;
+    case sim::RunStatus::abandoned:
+      throw RunAbandoned();
     case sim::RunStatus::replay_divergence:
       throw UsageError("the decision log does not fit this run: " + result.report);
     case sim::RunStatus::not_run:
@@ -120,6 +125,7 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   sim::Simulation sim(simulation_options(info, stack, seed, settings), source, sim::Runner::this_thread());
   core::Observer observer;
   observer.set_keep_log(false);
+  core::observe_run(sim, observer);  // for the whole run: every layer reports to it, wired or not
   RunContext context{.sim = sim, .observer = observer, .config = config, .stack = stack};
   scenario.build(context);
   install_checkers(observer, info.invariants, context.params);
@@ -134,7 +140,10 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   outcome.decisions = sim.decisions();
   outcome.decisions.own_labels();  // labels may point into the run's storage
   classify(outcome, observer);
-  if (outcome.failed() && context.describe) outcome.report += "\n" + context.describe();
+  // A run fails exactly when it names the invariant it broke.
+  ASGISIM_ASSERT(outcome.failed() != outcome.invariant.empty(), "invariant '{}'", outcome.invariant);
+  // Not `"\n" + describe()`: GCC 12 at -O3 reports a false -Wrestrict (GCC bug 105651).
+  if (outcome.failed() && context.describe) outcome.report += fmt::format("\n{}", context.describe());
   if (settings.keep_trace) {
     sim::ChromeTraceOptions chrome{.process_name = "asgisim " + info.name, .metadata = {}};
     chrome.metadata["scenario"] = info.name;

@@ -4,6 +4,8 @@
 #include "request_checkers.hpp"
 #include "request_facts.hpp"
 
+#include "asgisim/core/validator.hpp"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -71,7 +73,7 @@ class BackgroundComplete final : public core::Checker {
     ledger_.record(o);
     if (o.kind == ObservationKind::app_raised || o.kind == ObservationKind::error_raised)
       raised_.insert(o.request);
-    if (o.layer != "BackgroundTask" && o.kind != ObservationKind::background_scheduled) return;
+    if (o.reporter != core::Reporter::background_task) return;
     const auto key = std::make_pair(o.request, name_of(o));
     switch (o.kind) {
       case ObservationKind::background_scheduled:
@@ -272,7 +274,7 @@ class NoSwallowedError final : public core::Checker {
       // (when that layer's boundary saw no message) the innermost one seen.
       std::string layer = facts ? RequestLedger::caller_of(*facts, error.layer) : std::string();
       if (layer.empty() && facts) layer = RequestLedger::innermost(*facts);
-      if (layer.empty() || layer == "server") layer = error.layer;
+      if (layer.empty() || layer == core::kServerLayer) layer = error.layer;
       observer.report(
           {.invariant = "no-swallowed-error",
            .layer = layer,

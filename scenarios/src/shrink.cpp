@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -120,7 +121,11 @@ class Shrinker {
   bool keep_if_better(RunOutcome outcome) {
     if (outcome.failure != best_.failure || outcome.invariant != best_.invariant) return false;
     if (!smaller(outcome.decisions.decisions(), current())) return false;
+    const std::size_t size_before = current().size();
     best_ = std::move(outcome);
+    // Each step is strictly smaller (shortlex): the search terminates and a
+    // shrunk log is never longer than the failing one.
+    ASGISIM_ASSERT(current().size() <= size_before && best_.failed());
     return true;
   }
 
@@ -217,6 +222,12 @@ ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t s
   Shrinker shrinker(scenario, config, quiet, max_attempts, original);
   shrinker.run();
   result.attempts = shrinker.attempts();
+  ASGISIM_ASSERT(result.attempts <= max_attempts);
+  ASGISIM_ASSERT(shrinker.best().decisions.size() <= result.original_decisions,
+                 "shrinking grew the log from {} to {} decisions", result.original_decisions,
+                 shrinker.best().decisions.size());
+  ASGISIM_ASSERT(shrinker.best().failure == original.failure &&
+                 shrinker.best().invariant == original.invariant);
   // The log a lenient run consumed replays strictly; confirm it does.
   result.log = shrinker.best().decisions;
   result.log.metadata["seed"] = std::to_string(seed);

@@ -4,9 +4,10 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <stdexcept>
 #include <utility>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 
@@ -166,7 +167,9 @@ std::string describe(const StackDescription& description) {
   for (std::size_t i = 0; i < description.middleware.size(); ++i) {
     text += fmt::format("\n  #{} {}", i + 1, middleware_text(description.middleware[i]));
   }
-  text += "\n" + endpoint_text(description.endpoint);
+  // Not `"\n" + endpoint_text(...)`: GCC 12 at -O3 reports a false -Wrestrict in
+  // libstdc++'s operator+(const char*, std::string&&) (GCC bug 105651).
+  text += fmt::format("\n{}", endpoint_text(description.endpoint));
   for (std::size_t c = 0; c < description.clients.size(); ++c) {
     text += fmt::format("\nclient#{}:", c + 1);
     for (const RequestDescription& request : description.clients[c].requests) {
@@ -285,7 +288,7 @@ StackDescription draw_stack(sim::Simulation& sim, const DrawOptions& options) {
     }
     description.clients.push_back(std::move(client));
   }
-  assert(validation_error(description).empty());
+  ASGISIM_ASSERT(validation_error(description).empty());
   return description;
 }
 

@@ -30,8 +30,8 @@ void read_body(core::Request& request, BodyRead read) {
   }
 }
 
-core::BackgroundTasks background_for(const EndpointDescription& endpoint, core::Observer& observer,
-                                     core::RequestId request, core::ThreadPoolRunner& threadpool) {
+core::BackgroundTasks background_for(const EndpointDescription& endpoint, core::RequestId request,
+                                     core::ThreadPoolRunner& threadpool) {
   if (endpoint.background == BackgroundKind::none) return {};
   const bool sync = endpoint.background == BackgroundKind::sync_task;
   auto work = [sync, pauses = endpoint.background_pauses,
@@ -46,29 +46,31 @@ core::BackgroundTasks background_for(const EndpointDescription& endpoint, core::
     }
     if (raises) throw AppError("AppError in the background task");
   };
-  return core::BackgroundTask(
-      "background", std::move(work),
-      {.sync = sync, .threadpool = sync ? &threadpool : nullptr, .observer = &observer, .request = request});
+  return core::BackgroundTask("background", std::move(work),
+                              {.sync = sync, .threadpool = sync ? &threadpool : nullptr, .request = request});
 }
 
 // Reported before raising, as request_response reports the endpoint's own
 // errors, so that no-swallowed-error can tell an error that vanished (a
 // response dropped by dispatch) from one that surfaced.
-[[noreturn]] void raise_reported(core::Observer& observer, core::RequestId request, const char* what) {
-  observer.observe(
-      {.kind = core::ObservationKind::error_raised, .request = request, .layer = "endpoint", .detail = what});
+[[noreturn]] void raise_reported(core::RequestId request, const char* what) {
+  core::observe({.kind = core::ObservationKind::error_raised,
+                 .request = request,
+                 .layer = "endpoint",
+                 .detail = what,
+                 .reporter = core::Reporter::endpoint});
   throw AppError(what);
 }
 
-core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::Observer& observer,
-                                 core::RequestId request, core::ThreadPoolRunner& threadpool) {
+core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::RequestId request,
+                                 core::ThreadPoolRunner& threadpool) {
   const bool sync = endpoint.kind == core::EndpointKind::sync_def;
   auto next = std::make_shared<std::uint32_t>(0);
   core::BodyIterator chunks = [next, sync, count = endpoint.chunks,
-                               raises = endpoint.raises == RaisePoint::in_stream, &observer,
+                               raises = endpoint.raises == RaisePoint::in_stream,
                                request]() -> std::optional<core::Bytes> {
     if (*next == count) {
-      if (raises) raise_reported(observer, request, "AppError in the body iterator");
+      if (raises) raise_reported(request, "AppError in the body iterator");
       return std::nullopt;
     }
     if (!sync) sim::checkpoint();  // `await anyio.sleep(0)` between chunks
@@ -77,35 +79,33 @@ core::BodyIterator body_iterator(const EndpointDescription& endpoint, core::Obse
   return sync ? core::iterate_in_threadpool(std::move(chunks), threadpool) : chunks;
 }
 
-core::App endpoint_app(const EndpointDescription& endpoint, core::Observer& observer,
-                       core::ThreadPoolRunner& threadpool, core::StreamingBehaviour streaming) {
-  core::EndpointFunction function = [endpoint, &observer, &threadpool,
+core::App endpoint_app(const EndpointDescription& endpoint, core::ThreadPoolRunner& threadpool,
+                       core::StreamingBehaviour streaming) {
+  core::EndpointFunction function = [endpoint, &threadpool,
                                      streaming](core::Request& request) -> core::Response {
     read_body(request, endpoint.reads_body);
     if (endpoint.raises == RaisePoint::before_start) throw AppError("AppError before the response");
-    core::ResponseInit init{.background =
-                                background_for(endpoint, observer, request.scope().request_id, threadpool)};
+    core::ResponseInit init{.background = background_for(endpoint, request.scope().request_id, threadpool)};
     if (endpoint.response == ResponseKind::plain) return core::PlainTextResponse("hello", std::move(init));
-    return core::StreamingResponse(body_iterator(endpoint, observer, request.scope().request_id, threadpool),
+    return core::StreamingResponse(body_iterator(endpoint, request.scope().request_id, threadpool),
                                    std::move(init), streaming);
   };
   core::Endpoint wrapped = endpoint.kind == core::EndpointKind::sync_def
                                ? core::Endpoint::sync(std::move(function), threadpool)
                                : core::Endpoint(std::move(function));
-  wrapped.observer = &observer;
   return core::request_response(std::move(wrapped));
 }
 
 core::DispatchFunction dispatch_for(MiddlewareKind kind) {
   switch (kind) {
     case MiddlewareKind::base_http_reads_body:
-      return [](core::DispatchRequest& request, const core::CallNext& call_next) {
+      return [](core::Request& request, const core::CallNext& call_next) {
         (void)request.body();
         return call_next(request);
       };
     case MiddlewareKind::base_http_own_response:
       // The downstream response is dropped unread (catalogue entry 5).
-      return [](core::DispatchRequest& request, const core::CallNext& call_next) -> core::Response {
+      return [](core::Request& request, const core::CallNext& call_next) -> core::Response {
         (void)call_next(request);
         return core::PlainTextResponse("from dispatch");
       };
@@ -114,8 +114,7 @@ core::DispatchFunction dispatch_for(MiddlewareKind kind) {
   }
 }
 
-core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, std::size_t index,
-                                       core::Observer& observer) {
+core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, std::size_t index) {
   const std::string number = fmt::format("#{}", index + 1);
   switch (middleware.kind) {
     case MiddlewareKind::pure_asgi_passthrough:
@@ -123,22 +122,19 @@ core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, 
               [](core::App app) { return core::pure_asgi_middleware(std::move(app), {}); }};
     case MiddlewareKind::pure_asgi_context: {
       std::string name = "ContextManagerMiddleware" + number;
-      return {name, [name, middleware, &observer](core::App app) {
-                return core::context_manager_middleware(std::move(app),
-                                                        {.name = name,
-                                                         .exit = middleware.exit,
-                                                         .exit_sleep_ns = middleware.exit_sleep_ns,
-                                                         .observer = &observer});
+      return {name, [name, middleware](core::App app) {
+                return core::context_manager_middleware(
+                    std::move(app),
+                    {.name = name, .exit = middleware.exit, .exit_sleep_ns = middleware.exit_sleep_ns});
               }};
     }
     case MiddlewareKind::base_http_passthrough:
     case MiddlewareKind::base_http_reads_body:
     case MiddlewareKind::base_http_own_response: {
       std::string name = "BaseHTTPMiddleware" + number;
-      return {name, [name, middleware, &observer](core::App app) {
-                return core::base_http_middleware(
-                    std::move(app), dispatch_for(middleware.kind),
-                    {.behaviour = middleware.behaviour, .name = name, .observer = &observer});
+      return {name, [name, middleware](core::App app) {
+                return core::base_http_middleware(std::move(app), dispatch_for(middleware.kind),
+                                                  {.behaviour = middleware.behaviour, .name = name});
               }};
     }
     case MiddlewareKind::server_error: {
@@ -149,9 +145,8 @@ core::NamedMiddleware named_middleware(const MiddlewareDescription& middleware, 
     }
     case MiddlewareKind::exception: {
       std::string name = "ExceptionMiddleware" + number;
-      return {name, [name, &observer](core::App app) {
-                return core::exception_middleware(std::move(app), {.observer = &observer, .name = name});
-              }};
+      return {name,
+              [name](core::App app) { return core::exception_middleware(std::move(app), {.name = name}); }};
     }
   }
   throw std::logic_error("unknown middleware kind");
@@ -173,17 +168,16 @@ core::App build_app(const StackDescription& description, core::Observer& observe
                     core::ThreadPoolRunner& threadpool, core::StreamingBehaviour streaming) {
   std::vector<core::NamedMiddleware> chain;
   for (std::size_t i = 0; i < description.middleware.size(); ++i) {
-    chain.push_back(named_middleware(description.middleware[i], i, observer));
+    chain.push_back(named_middleware(description.middleware[i], i));
   }
-  return core::validated_chain(std::move(chain),
-                               endpoint_app(description.endpoint, observer, threadpool, streaming), observer);
+  return core::validated_chain(std::move(chain), endpoint_app(description.endpoint, threadpool, streaming),
+                               observer);
 }
 
 StackRun::StackRun(sim::Simulation& sim, core::Observer& observer, StackDescription description,
                    StackOptions options)
     : description_(std::move(description)) {
   if (std::string why = validation_error(description_); !why.empty()) throw std::invalid_argument(why);
-  options.threadpool.observer = &observer;
   threadpool_ = std::make_unique<core::AnyioToThread>(options.threadpool);
   server_ = std::make_unique<core::Server>(
       sim, observer, build_app(description_, observer, *threadpool_, options.streaming), options.server);

@@ -1,6 +1,10 @@
 // Seed sweeps: shards of seed indices, run on `jobs` OS threads, reported as
 // if they had run one after another (the lowest failing index wins, progress
-// comes in seed order), so --jobs never changes a result.
+// comes in seed order), so --jobs never changes a result. The seeds are
+// streamed: workers run at most a window of positions ahead of the one the
+// calling thread reports next, so memory does not grow with the seed count.
+// A sweep stops taking seeds at a deadline (--duration) or when told to
+// (a signal); what ran is always a prefix of the shard's seeds.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,66 +18,207 @@
 #include <vector>
 
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::scenarios {
 namespace {
 
-// The seed indices of one shard, in order.
-std::vector<std::uint64_t> shard_indices(const SweepOptions& options) {
-  std::vector<std::uint64_t> indices;
-  for (std::uint64_t i = options.shard.index - 1; i < options.seeds; i += options.shard.count)
-    indices.push_back(i);
-  return indices;
-}
+using Clock = std::chrono::steady_clock;  // nondeterminism-ok: --duration and reporting, outside runs
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
-// What the workers share. Only the lowest failing outcome is kept whole: a
-// buggy configuration may fail every seed of a long sweep.
-struct SweepState {
-  std::mutex mutex;
-  std::condition_variable finished;
-  std::vector<FailureClass> results;  // by position in the shard
-  std::vector<bool> done;
-  std::optional<RunOutcome> first_failure;
-  std::optional<std::size_t> first_failure_position;
-  std::exception_ptr error;  // a UsageError or a bug: rethrown on the calling thread
-  std::atomic<std::size_t> next{0};
-  std::atomic<std::size_t> stop_after{SIZE_MAX};  // no position beyond it is started
+thread_local bool tls_running = false;
+thread_local std::uint64_t tls_seed = 0;
+
+// One position's result, waiting for the calling thread to report it.
+struct Slot {
+  enum class State : std::uint8_t { empty, done, abandoned, error };
+  State state = State::empty;
+  FailureClass failure = FailureClass::none;
+  std::optional<RunOutcome> outcome{};  // failing runs only
 };
 
-void run_position(SweepState& state, std::size_t position, std::uint64_t seed, const Scenario& scenario,
-                  ConfigKind config, const RunSettings& settings, bool stop_at_first_failure) {
-  RunOutcome outcome = run_seed(scenario, config, seed, settings);
-  std::lock_guard lock(state.mutex);
-  state.results[position] = outcome.failure;
-  state.done[position] = true;
-  if (outcome.failed() && (!state.first_failure_position || position < *state.first_failure_position)) {
-    state.first_failure_position = position;
-    state.first_failure = std::move(outcome);
-    if (stop_at_first_failure) state.stop_after = std::min<std::size_t>(state.stop_after, position);
-  }
-  state.finished.notify_all();
+// How many positions (seed indices of the shard) [0, seeds) holds.
+std::uint64_t position_count(const SweepOptions& options) {
+  ASGISIM_ASSERT(options.shard.count >= 1 && options.shard.index >= 1 &&
+                 options.shard.index <= options.shard.count);
+  const std::uint64_t first = options.shard.index - 1;
+  return options.seeds > first ? (options.seeds - first - 1) / options.shard.count + 1 : 0;
 }
 
-void worker(SweepState& state, const std::vector<std::uint64_t>& indices, const Scenario& scenario,
-            ConfigKind config, const RunSettings& settings, const SweepOptions& options) {
-  for (;;) {
-    const std::size_t position = state.next.fetch_add(1);
-    if (position >= indices.size() || position > state.stop_after.load()) return;
+class SweepRun {
+ public:
+  SweepRun(const Scenario& scenario, ConfigKind config, const RunSettings& settings,
+           const SweepOptions& options)
+      : scenario_(scenario),
+        config_(config),
+        settings_(settings),
+        options_(options),
+        count_(position_count(options)) {
+    settings_.abandon = options.abandon;
+    const std::uint64_t jobs = std::max<std::uint64_t>(1, std::min<std::uint64_t>(options.jobs, count_));
+    jobs_ = static_cast<std::uint32_t>(jobs);
+    slots_.resize(std::max<std::size_t>(4, 4 * jobs_));
+  }
+
+  SweepResult run() {
+    const auto wall_start = Clock::now();
+    result_.scenario = scenario_.info().name;
+    result_.config = config_;
+    std::vector<std::thread> threads;
+    if (jobs_ > 1) {
+      active_ = jobs_;
+      for (std::uint32_t j = 0; j < jobs_; ++j) threads.emplace_back([this] { worker(); });
+    }
     try {
-      run_position(state, position, options.seed_base + indices[position], scenario, config, settings,
-                   options.stop_at_first_failure);
+      report_in_order();  // the callbacks may throw too
     } catch (...) {
-      std::lock_guard lock(state.mutex);
-      if (!state.error) state.error = std::current_exception();
-      state.stop_after = 0;
-      state.done[position] = true;
-      state.finished.notify_all();
-      return;
+      keep_error(std::current_exception());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      halted_ = true;
+      changed_.notify_all();
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (Slot& slot : slots_) result_.runs_abandoned += slot.state == Slot::State::abandoned ? 1 : 0;
+    if (error_) std::rethrow_exception(error_);
+    result_.end = end_reason();
+    result_.seconds = std::chrono::duration<double>(Clock::now() - wall_start).count();
+    return std::move(result_);
+  }
+
+ private:
+  std::uint64_t seed_of(std::uint64_t position) const {
+    ASGISIM_ASSERT(position < count_, "position {} of a shard of {}", position, count_);
+    return options_.seed_base + (options_.shard.index - 1) + position * options_.shard.count;
+  }
+  bool told_to_stop() const {
+    return (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) ||
+           (options_.abandon != nullptr && options_.abandon->load(std::memory_order_relaxed));
+  }
+  bool past_deadline() const { return options_.deadline && Clock::now() >= *options_.deadline; }
+  // Whether `position` may start; called with mutex_ held (jobs > 1).
+  bool may_start(std::uint64_t position) const {
+    return position < count_ && !halted_ && !told_to_stop() && !past_deadline();
+  }
+
+  Slot run_position(std::uint64_t position) {
+    Slot slot;
+    const std::uint64_t seed = seed_of(position);
+    tls_seed = seed;
+    tls_running = true;
+    try {
+      RunOutcome outcome = run_seed(scenario_, config_, seed, settings_);
+      slot.state = Slot::State::done;
+      slot.failure = outcome.failure;
+      if (outcome.failed()) slot.outcome = std::move(outcome);
+    } catch (const RunAbandoned&) {
+      slot.state = Slot::State::abandoned;
+    } catch (const UsageError&) {
+      slot.state = Slot::State::error;
+      keep_error(std::current_exception());
+    } catch (const std::exception& error) {
+      slot.state = Slot::State::error;
+      keep_error(std::make_exception_ptr(
+          SeedError(seed, fmt::format("seed {} of {} ({}) threw: {}", seed, scenario_.info().name,
+                                      to_string(config_), error.what()))));
+    }
+    tls_running = false;
+    return slot;
+  }
+
+  void keep_error(std::exception_ptr error) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::move(error);
+    halted_ = true;
+  }
+
+  void worker() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      while (may_start(next_) && next_ >= reported_ + slots_.size()) changed_.wait_for(lock, kPollInterval);
+      if (!may_start(next_)) break;
+      const std::uint64_t position = next_++;
+      lock.unlock();
+      Slot slot = run_position(position);
+      lock.lock();
+      slots_[position % slots_.size()] = std::move(slot);
+      changed_.notify_all();
+    }
+    --active_;
+    changed_.notify_all();
+  }
+
+  // Takes position's result: runs it here (jobs == 1) or waits for a worker.
+  // Empty when it never started.
+  Slot take(std::uint64_t position) {
+    if (jobs_ == 1) {
+      if (!may_start(position)) return {};
+      return run_position(position);
+    }
+    std::unique_lock lock(mutex_);
+    Slot& slot = slots_[position % slots_.size()];
+    changed_.wait(lock, [&] { return slot.state != Slot::State::empty || active_ == 0; });
+    Slot taken = std::move(slot);
+    slot = Slot{};
+    reported_ = position + 1;
+    changed_.notify_all();
+    return taken;
+  }
+
+  void report_in_order() {
+    for (std::uint64_t position = 0; position < count_; ++position) {
+      Slot slot = take(position);
+      if (slot.state == Slot::State::abandoned) ++result_.runs_abandoned;
+      if (slot.state != Slot::State::done) break;
+      ++result_.seeds_run;
+      if (slot.failure != FailureClass::none) {
+        ++result_.failures;
+        result_.worst = most_severe(result_.worst, slot.failure);
+        result_.first_seed_by_class.try_emplace(slot.failure, seed_of(position));
+        if (options_.on_failure) options_.on_failure(*slot.outcome);
+        if (!result_.first_failure) {
+          result_.first_failure = std::move(slot.outcome);
+          result_.first_failure_index = seed_of(position) - options_.seed_base;
+        }
+      }
+      if (options_.progress) options_.progress(result_.seeds_run, result_.failures);
+      if (options_.stop_at_first_failure && result_.failures > 0) break;
     }
   }
-}
+
+  SweepEnd end_reason() const {
+    const bool fail_fast_stop = options_.stop_at_first_failure && result_.failures > 0;
+    if (result_.seeds_run == count_ || fail_fast_stop) return SweepEnd::completed;
+    if (told_to_stop()) return SweepEnd::interrupted;
+    return options_.deadline ? SweepEnd::deadline : SweepEnd::completed;
+  }
+
+  const Scenario& scenario_;
+  ConfigKind config_;
+  RunSettings settings_;
+  const SweepOptions& options_;
+  std::uint64_t count_ = 0;
+  std::uint32_t jobs_ = 1;
+  SweepResult result_{};
+  // Shared with the workers, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Slot> slots_;     // position p waits in slots_[p % size] until reported
+  std::uint64_t next_ = 0;      // the next position a worker starts
+  std::uint64_t reported_ = 0;  // positions below it are reported
+  std::uint32_t active_ = 0;    // workers still running
+  bool halted_ = false;         // no position starts any more
+  std::exception_ptr error_{};  // rethrown on the calling thread
+};
 
 }  // namespace
+
+bool running_seed(std::uint64_t& seed) noexcept {
+  if (!tls_running) return false;
+  seed = tls_seed;
+  return true;
+}
 
 Shard parse_shard(std::string_view text) {
   const auto fail = [&] {
@@ -98,52 +243,7 @@ SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings
     throw UsageError(
         fmt::format("--shard {}/{}: expected 1 <= K <= N", options.shard.index, options.shard.count));
   }
-  const auto wall_start = std::chrono::steady_clock::now();  // nondeterminism-ok: seeds/s reporting only
-  const std::vector<std::uint64_t> indices = shard_indices(options);
-  SweepState state;
-  state.results.assign(indices.size(), FailureClass::none);
-  state.done.assign(indices.size(), false);
-
-  const std::uint32_t jobs =
-      std::max<std::uint32_t>(1, std::min<std::uint64_t>(options.jobs, indices.size()));
-  std::vector<std::thread> threads;
-  if (jobs > 1) {
-    for (std::uint32_t j = 0; j < jobs; ++j) {
-      threads.emplace_back([&] { worker(state, indices, scenario, config, settings, options); });
-    }
-  }
-  SweepResult result;
-  result.scenario = scenario.info().name;
-  result.config = config;
-  // Progress and the counts, in seed order, from this thread.
-  for (std::size_t position = 0; position < indices.size(); ++position) {
-    if (jobs == 1) {
-      run_position(state, position, options.seed_base + indices[position], scenario, config, settings,
-                   options.stop_at_first_failure);
-    }
-    std::unique_lock lock(state.mutex);
-    state.finished.wait(lock, [&] { return state.done[position] || position > state.stop_after.load(); });
-    if (state.error || !state.done[position]) break;
-    ++result.seeds_run;
-    if (state.results[position] != FailureClass::none) {
-      ++result.failures;
-      result.worst = most_severe(result.worst, state.results[position]);
-      result.first_seed_by_class.try_emplace(state.results[position], options.seed_base + indices[position]);
-    }
-    lock.unlock();
-    if (options.progress) options.progress(result.seeds_run, result.failures);
-    if (options.stop_at_first_failure && result.failures > 0) break;
-  }
-  state.stop_after = 0;
-  for (std::thread& thread : threads) thread.join();
-  if (state.error) std::rethrow_exception(state.error);
-  if (state.first_failure) {
-    result.first_failure = std::move(state.first_failure);
-    result.first_failure_index = indices[*state.first_failure_position];
-  }
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start)
-                       .count();  // nondeterminism-ok: reporting only
-  return result;
+  return SweepRun(scenario, config, settings, options).run();
 }
 
 }  // namespace asgisim::scenarios

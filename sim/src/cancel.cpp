@@ -3,8 +3,7 @@
 // exit (anyio/trio).
 #include "asgisim/sim/cancel.hpp"
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::sim {
@@ -21,7 +20,7 @@ CancelScope::CancelScope(Simulation& sim, Task* host, Nanoseconds deadline_ns, b
   if (deadline_ns != kNoDeadline) set_deadline(deadline_ns);
 }
 
-CancelScope::~CancelScope() { assert(exited_ && "a cancel scope must be left through exit()"); }
+CancelScope::~CancelScope() { ASGISIM_ASSERT(exited_, "a cancel scope must be left through exit()"); }
 
 void CancelScope::cancel() {
   if (cancel_called_ || exited_) return;
@@ -53,13 +52,13 @@ void CancelScope::set_deadline(Nanoseconds deadline_ns) {
 }
 
 bool CancelScope::exit(bool by_cancelled) {
-  assert(!exited_);
+  ASGISIM_ASSERT(!exited_);
   if (host_->scope_ != this) {
     throw UsageError(
         "cancel scopes must be left in the reverse order they were entered, by the task that "
         "entered them");
   }
-  assert(first_task_ == host_ && host_->scope_next_ == nullptr);
+  ASGISIM_ASSERT(first_task_ == host_ && host_->scope_next_ == nullptr);
   sim_.scope_remove_task(host_);
   sim_.scope_add_task(parent_, host_);
   if (parent_ != nullptr) {
@@ -69,7 +68,7 @@ bool CancelScope::exit(bool by_cancelled) {
       parent_->first_child_ = next_sibling_;
     if (next_sibling_) next_sibling_->prev_sibling_ = prev_sibling_;
   }
-  assert(first_child_ == nullptr && "child scopes and task groups are left before their parent");
+  ASGISIM_ASSERT(first_child_ == nullptr, "child scopes and task groups are left before their parent");
   ++timer_generation_;  // a pending deadline timer becomes stale
   sim_.scopes_with_deadline_.erase(id_);
   exited_ = true;
@@ -98,7 +97,7 @@ void Simulation::register_scope_deadline(CancelScope& scope) {
 }
 
 void Simulation::scope_add_task(CancelScope* scope, Task* task) {
-  assert(task->scope_ == nullptr && task->scope_next_ == nullptr && task->scope_prev_ == nullptr);
+  ASGISIM_ASSERT(task->scope_ == nullptr && task->scope_next_ == nullptr && task->scope_prev_ == nullptr);
   task->scope_ = scope;
   if (scope == nullptr) return;
   task->scope_next_ = scope->first_task_;
@@ -120,7 +119,7 @@ void Simulation::scope_remove_task(Task* task) {
 
 void Simulation::adopt_into_group(TaskGroup& group, const TaskHandle& handle) {
   Task* task = handle.task_;
-  assert(task != nullptr && task->group_ == nullptr && task->state_ == Task::State::ready);
+  ASGISIM_ASSERT(task != nullptr && task->group_ == nullptr && task->state_ == Task::State::ready);
   task->group_ = &group;
   scope_add_task(&group.scope_, task);
   ++group.live_children_;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -52,7 +53,7 @@ void CapacityLimiter::queue_push_back(Waiter& node) {
 }
 
 void CapacityLimiter::queue_remove(Waiter& node) {
-  ASGISIM_PRIMITIVE_CHECK(node.linked && queue_size_ > 0);
+  ASGISIM_ASSERT(node.linked && queue_size_ > 0);
   if (node.prev != nullptr)
     node.prev->next = node.next;
   else
@@ -67,7 +68,7 @@ void CapacityLimiter::queue_remove(Waiter& node) {
 }
 
 void CapacityLimiter::queue_replace(Waiter& old_node, Waiter& new_node) {
-  ASGISIM_PRIMITIVE_CHECK(old_node.linked && !new_node.linked);
+  ASGISIM_ASSERT(old_node.linked && !new_node.linked);
   new_node.prev = old_node.prev;
   new_node.next = old_node.next;
   if (new_node.prev != nullptr)
@@ -115,7 +116,7 @@ void CapacityLimiter::set_total_tokens(std::uint64_t total_tokens) {
   for (Waiter* node : to_wake) {
     const Borrower borrower = borrower_of(*node);
     auto [it, inserted] = stale_.try_emplace(borrower);
-    ASGISIM_PRIMITIVE_CHECK(inserted);
+    ASGISIM_ASSERT(inserted);
     Waiter& stale = it->second;
     stale.slot = const_cast<Borrower*>(&it->first);
     queue_replace(*node, stale);
@@ -132,7 +133,7 @@ bool CapacityLimiter::try_lend(Borrower borrower) {
   if (queue_size_ != 0 || borrowers_.size() >= total_tokens_) return false;
   borrowers_.insert(borrower);
   // The immediate path never lends beyond the total.
-  ASGISIM_PRIMITIVE_CHECK(borrowers_.size() <= total_tokens_);
+  ASGISIM_ASSERT(borrowers_.size() <= total_tokens_);
   check_invariants();
   return true;
 }
@@ -169,20 +170,13 @@ void CapacityLimiter::acquire_on_behalf_of(Borrower borrower) {
   sim.checkpoint_if_cancelled();
   Waiter node{.task = &sim.current_task(), .slot = &borrower};
   if (try_lend(borrower)) {
-    node.handed = true;
-    woken_.push_back(node);
-    try {
-      sim.cancel_shielded_checkpoint();
-    } catch (...) {
-      // anyio releases here (for the current task, a slip that only matters
-      // on teardown); give back the token this call took.
-      if (node.linked) {
-        woken_.remove(node);
-        if (borrowers_.count(borrower) != 0) release_on_behalf_of(borrower);
-      }
-      throw;
-    }
-    woken_.remove(node);
+    // anyio releases on the way out here (for the current task, a slip that
+    // only matters on teardown); give back the token this call took.
+    detail::checkpoint_after_taking(
+        sim, node, woken_, [this] { check_invariants(); },
+        [this, borrower] {
+          if (borrowers_.count(borrower) != 0) release_on_behalf_of(borrower);
+        });
     return;
   }
   // _wait_queue[borrower] = event: a stale entry of the same borrower is
@@ -213,7 +207,7 @@ void CapacityLimiter::acquire_on_behalf_of(Borrower borrower) {
     }
     throw;
   }
-  ASGISIM_PRIMITIVE_CHECK(node.handed);
+  ASGISIM_ASSERT(node.handed);
   woken_.remove(node);
   add_borrower(borrower);
 }
@@ -270,11 +264,11 @@ void CapacityLimiter::holders(std::vector<TaskId>& out) const {
 }
 
 void CapacityLimiter::check_invariants() const {
-  ASGISIM_PRIMITIVE_CHECK(total_tokens_ >= 1);
-  ASGISIM_PRIMITIVE_CHECK(queue_index_.size() == queue_size_);
-  ASGISIM_PRIMITIVE_CHECK(stale_.size() <= queue_size_);
-  ASGISIM_PRIMITIVE_CHECK((queue_head_ == nullptr) == (queue_size_ == 0));
-  ASGISIM_PRIMITIVE_CHECK((queue_tail_ == nullptr) == (queue_size_ == 0));
+  ASGISIM_ASSERT(total_tokens_ >= 1);
+  ASGISIM_ASSERT(queue_index_.size() == queue_size_);
+  ASGISIM_ASSERT(stale_.size() <= queue_size_);
+  ASGISIM_ASSERT((queue_head_ == nullptr) == (queue_size_ == 0));
+  ASGISIM_ASSERT((queue_tail_ == nullptr) == (queue_size_ == 0));
   // Nobody queues while a token is free and the queue is empty; a queue with
   // a free token can only come from a lost hand-off or the setter.
 }

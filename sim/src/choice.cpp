@@ -3,10 +3,11 @@
 #include "asgisim/sim/choice.hpp"
 
 #include <bit>
-#include <cassert>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
@@ -18,14 +19,14 @@ __extension__ using Uint128 = unsigned __int128;
 
 std::size_t stream_index(Stream stream) {
   const auto index = static_cast<std::size_t>(stream);
-  assert(index < kStreamCount);
+  ASGISIM_ASSERT(index < kStreamCount);
   return index;
 }
 
 }  // namespace
 
 std::uint64_t Xoshiro256::below(std::uint64_t n) {
-  assert(n > 0);
+  ASGISIM_ASSERT(n > 0);
   // Lemire, "Fast Random Integer Generation in an Interval" (2019): the high
   // word of x*n is uniform in [0, n) once the low words that would give some
   // results one extra preimage are rejected.
@@ -39,7 +40,7 @@ std::uint64_t Xoshiro256::below(std::uint64_t n) {
     }
   }
   const auto result = static_cast<std::uint64_t>(product >> 64);
-  assert(result < n);
+  ASGISIM_ASSERT(result < n);
   return result;
 }
 
@@ -65,11 +66,11 @@ PrngChoiceSource::PrngChoiceSource(std::uint64_t seed) {
   SplitMix64 root(seed);
   streams_.reserve(kStreamCount);
   for (std::size_t i = 0; i < kStreamCount; ++i) streams_.emplace_back(root.next());
-  assert(streams_.size() == kStreamCount);
+  ASGISIM_ASSERT(streams_.size() == kStreamCount);
 }
 
 std::uint64_t PrngChoiceSource::choose(Label where, std::uint64_t n) {
-  assert(n >= 2);
+  ASGISIM_ASSERT(n >= 2);
   return streams_[stream_index(where.stream)].below(n);
 }
 
@@ -80,8 +81,8 @@ ReplayChoiceSource::ReplayChoiceSource(std::span<const Decision> decisions, Repl
     : decisions_(decisions), mode_(mode), first_line_(first_line) {}
 
 std::uint64_t ReplayChoiceSource::choose(Label where, std::uint64_t n) {
-  assert(n >= 2);
-  assert(position_ <= decisions_.size());
+  ASGISIM_ASSERT(n >= 2);
+  ASGISIM_ASSERT(position_ <= decisions_.size());
 
   if (mode_ == ReplayMode::lenient) {
     // Any decision sequence is a valid run: the simplest answer fills gaps.
@@ -109,7 +110,7 @@ std::uint64_t ReplayChoiceSource::choose(Label where, std::uint64_t n) {
 // Kept out of choose() so that the matching path, taken at every switch of a
 // replayed run, formats nothing.
 void ReplayChoiceSource::diverge(Label where, std::uint64_t n, const Decision* recorded) {
-  assert(divergence_.empty());
+  ASGISIM_ASSERT(divergence_.empty());
   const std::string at = first_line_ > 0
                              ? fmt::format("decision {} (line {})", position_, first_line_ + position_)
                              : fmt::format("decision {}", position_);
@@ -123,7 +124,7 @@ void ReplayChoiceSource::diverge(Label where, std::uint64_t n, const Decision* r
                               expected, recorded->label, to_string(recorded->stream), recorded->n,
                               recorded->value, labels_match ? ": value out of range" : "");
   }
-  assert(!divergence_.empty());
+  ASGISIM_ASSERT(!divergence_.empty());
 }
 
 // ---- ByteChoiceSource --------------------------------------------------------
@@ -131,8 +132,8 @@ void ReplayChoiceSource::diverge(Label where, std::uint64_t n, const Decision* r
 ByteChoiceSource::ByteChoiceSource(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
 
 std::uint64_t ByteChoiceSource::choose(Label /*where*/, std::uint64_t n) {
-  assert(n >= 2);
-  assert(offset_ <= bytes_.size());
+  ASGISIM_ASSERT(n >= 2);
+  ASGISIM_ASSERT(offset_ <= bytes_.size());
   // Just enough bytes to cover n-1, so that small choices consume one byte
   // and libFuzzer's byte-level mutations map onto single decisions.
   const auto bits = static_cast<std::size_t>(std::bit_width(n - 1));
@@ -144,7 +145,7 @@ std::uint64_t ByteChoiceSource::choose(Label /*where*/, std::uint64_t n) {
     value |= static_cast<std::uint64_t>(bytes_[offset_ + i]) << (8 * i);
   }
   offset_ += taken_bytes;
-  assert(offset_ <= bytes_.size());
+  ASGISIM_ASSERT(offset_ <= bytes_.size());
   return value % n;
 }
 

@@ -2,7 +2,6 @@
 // slices while a task runs, instant events for everything else.
 #include "asgisim/sim/chrome_trace.hpp"
 
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <limits>
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/choice.hpp"
 #include "asgisim/sim/wait.hpp"
 
@@ -93,11 +93,11 @@ class Exporter {
 
   json run() {
     const std::vector<TraceRecord> records = trace_.records();
-    assert(records.size() <= trace_.count());
+    ASGISIM_ASSERT(records.size() <= trace_.count());
     first_record_ = trace_.count() - records.size();
     for (std::size_t i = 0; i < records.size(); ++i) add_record(records[i], i);
     if (!records.empty()) close_slice(display_ns(records.back(), records.size() - 1) + 1);
-    assert(!slice_open_);
+    ASGISIM_ASSERT(!slice_open_);
 
     json out = json::object();
     out["traceEvents"] = metadata_events();
@@ -146,7 +146,7 @@ class Exporter {
   }
 
   void open_slice(const TraceRecord& record, std::int64_t at_display_ns, std::size_t index) {
-    assert(!slice_open_);
+    ASGISIM_ASSERT(!slice_open_);
     slice_open_ = true;
     slice_task_ = record.task;
     slice_start_display_ns_ = at_display_ns;
@@ -156,7 +156,7 @@ class Exporter {
 
   void close_slice(std::int64_t at_display_ns) {
     if (!slice_open_) return;
-    assert(at_display_ns >= slice_start_display_ns_);
+    ASGISIM_ASSERT(at_display_ns >= slice_start_display_ns_);
     slice_open_ = false;
     events_.push_back({{"name", task_name(task_names_, slice_task_)},
                        {"cat", "run"},

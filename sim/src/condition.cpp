@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -43,7 +44,7 @@ void Condition::check_acquired(std::string_view operation) const {
 
 void Condition::wake_one() {
   Waiter* waiter = waiters_.pop_front();
-  ASGISIM_PRIMITIVE_CHECK(waiter != nullptr);
+  ASGISIM_ASSERT(waiter != nullptr);
   detail::hand_to(Simulation::current(), *waiter, woken_);
 }
 

@@ -26,4 +26,15 @@ std::string describe(const std::exception_ptr& error) {
   }
 }
 
+bool is_cancellation(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const Cancelled&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 }  // namespace asgisim::sim

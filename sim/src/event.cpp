@@ -4,11 +4,10 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
@@ -16,15 +15,9 @@ namespace asgisim::sim {
 
 namespace detail {
 
-void primitive_invariant_failed(const char* expression, const char* file, int line) {
-  std::fprintf(stderr, "asgisim: primitive invariant violated: %s (%s:%d)\n", expression, file, line);
-  std::fflush(stderr);
-  std::abort();
-}
-
 void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint) {
   // Primitives never pass a deadline to block(): timeouts are cancel scopes.
-  ASGISIM_PRIMITIVE_CHECK(reason != WakeReason::timed_out);
+  ASGISIM_ASSERT(reason != WakeReason::timed_out);
   if (reason == WakeReason::cancelled) throw Cancelled{};
   // Woken, but the scope was cancelled before the task resumed: asyncio
   // throws CancelledError into the `await` of the completed future.
@@ -81,7 +74,7 @@ std::string Event::state() const {
 
 void Event::check_invariants() const {
   // Waiters queue only while the flag is clear; set() serves them all.
-  ASGISIM_PRIMITIVE_CHECK(waiters_.empty() || set_ == waiters_.front()->handed);
+  ASGISIM_ASSERT(waiters_.empty() || set_ == waiters_.front()->handed);
 }
 
 }  // namespace asgisim::sim

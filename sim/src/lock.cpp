@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -24,37 +25,15 @@ void Lock::acquire() {
   Task& me = sim.current_task();
   sim.checkpoint_if_cancelled();
   if (owner_ == me.id()) throw UsageError("Attempted to acquire an already held Lock");
-  Waiter waiter{.task = &me};
   const bool free = owner_ == kNoTask;
-  if (free) {
-    owner_ = me.id();
-    waiter.handed = true;
-    handed_.push_back(waiter);
-  } else {
-    waiters_.push_back(waiter);
-  }
-  check_invariants();
-  try {
-    if (free) {
-      sim.cancel_shielded_checkpoint();
-    } else {
-      detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/true);
-    }
-  } catch (...) {
-    if (!waiter.linked) throw;  // the lock is gone (teardown)
-    if (!waiter.handed) {
-      waiters_.remove(waiter);
-      check_invariants();
-    } else {
-      // Handed the lock but leaving with an exception: pass it on.
-      handed_.remove(waiter);
-      if (owner_ == me.id()) hand_over(sim);
-    }
-    throw;
-  }
-  handed_.remove(waiter);
-  ASGISIM_PRIMITIVE_CHECK(owner_ == me.id());
-  check_invariants();
+  if (free) owner_ = me.id();
+  detail::acquire_with_hand_off(
+      sim, *this, waiters_, handed_, free, [this] { check_invariants(); },
+      [this, &sim, &me] {
+        // Handed the lock but leaving with an exception: pass it on.
+        if (owner_ == me.id()) hand_over(sim);
+      });
+  ASGISIM_ASSERT(owner_ == me.id(), "task #{} left acquire() without the lock (owner #{})", me.id(), owner_);
 }
 
 void Lock::acquire_nowait() {
@@ -96,10 +75,10 @@ void Lock::holders(std::vector<TaskId>& out) const {
 
 void Lock::check_invariants() const {
   // release() hands the lock straight to the first waiter: a free lock has no queue.
-  ASGISIM_PRIMITIVE_CHECK(owner_ != kNoTask || (waiters_.empty() && handed_.empty()));
+  ASGISIM_ASSERT(owner_ != kNoTask || (waiters_.empty() && handed_.empty()));
   // Only the owner can be on its way out of acquire() with the lock.
-  ASGISIM_PRIMITIVE_CHECK(handed_.size() <= 1);
-  ASGISIM_PRIMITIVE_CHECK(handed_.empty() || handed_.front()->task->id() == owner_);
+  ASGISIM_ASSERT(handed_.size() <= 1);
+  ASGISIM_ASSERT(handed_.empty() || handed_.front()->task->id() == owner_);
 }
 
 }  // namespace asgisim::sim

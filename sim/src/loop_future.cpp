@@ -4,8 +4,7 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
 #include "calling_task.hpp"
 
 namespace asgisim::sim {
@@ -36,7 +35,7 @@ void thread_sync_point(Simulation* sim) {
 
 // ---- LoopFutureCore --------------------------------------------------------
 
-LoopFutureCore::~LoopFutureCore() { assert(waiters_.empty()); }
+LoopFutureCore::~LoopFutureCore() { ASGISIM_ASSERT(waiters_.empty()); }
 
 std::string LoopFutureCore::state() const {
   if (!set_called) return "pending";
@@ -58,7 +57,7 @@ void LoopFutureCore::claim(std::string_view operation) {
 }
 
 void LoopFutureCore::deliver(const std::shared_ptr<LoopFutureCore>& self) {
-  assert(self != nullptr && self->set_called && !self->done);
+  ASGISIM_ASSERT(self != nullptr && self->set_called && !self->done);
   Simulation* sim = Simulation::current_or_null();
   if (!on_thread(sim)) {
     // A loop task (or setup code outside a task) completes the future directly.
@@ -71,11 +70,11 @@ void LoopFutureCore::deliver(const std::shared_ptr<LoopFutureCore>& self) {
 }
 
 void LoopFutureCore::complete() {
-  assert(set_called && !done);
+  ASGISIM_ASSERT(set_called && !done);
   done = true;
   Simulation* sim = Simulation::current_or_null();
   while (Waiter* waiter = waiters_.pop_front()) {
-    assert(sim != nullptr && !waiter->handed);
+    ASGISIM_ASSERT(sim != nullptr && !waiter->handed);
     waiter->handed = true;
     sim->wake(*waiter->task, WakeReason::notified);
   }
@@ -97,26 +96,26 @@ void LoopFutureCore::wait_done(Simulation& sim, bool cancellable) {
       reason = sim.block(*this, kNoDeadline, cancellable);
     }
     (void)reason;
-    assert(!waiter.linked);
+    ASGISIM_ASSERT(!waiter.linked);
     // A completion that raced with the cancellation is kept: the result is
     // returned and the cancellation is raised at the next checkpoint.
     if (!waiter.handed) {
-      assert(reason == WakeReason::cancelled && !done);
+      ASGISIM_ASSERT(reason == WakeReason::cancelled && !done);
       // Uncancellable waits end early only while the run tears down.
       if (!cancellable) throw TaskUnwound();
       throw Cancelled();
     }
   }
-  assert(done);
+  ASGISIM_ASSERT(done);
   retrieved = true;
   check_invariants();
 }
 
 void LoopFutureCore::check_invariants() const {
-  assert(!done || set_called);
-  assert(!retrieved || done);
-  assert(waiters_.size() <= 1);
-  assert(!done || waiters_.empty());
+  ASGISIM_ASSERT(!done || set_called);
+  ASGISIM_ASSERT(!retrieved || done);
+  ASGISIM_ASSERT(waiters_.size() <= 1);
+  ASGISIM_ASSERT(!done || waiters_.empty());
 }
 
 }  // namespace detail

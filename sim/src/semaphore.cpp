@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "primitive_support.hpp"
@@ -32,35 +33,11 @@ void Semaphore::acquire() {
   Simulation& sim = Simulation::current();
   sim.require_domain(Domain::loop, "anyio.Semaphore.acquire");
   sim.checkpoint_if_cancelled();
-  Waiter waiter{.task = &sim.current_task()};
   const bool available = value_ > 0;
-  if (available) {
-    --value_;
-    waiter.handed = true;
-    handed_.push_back(waiter);
-  } else {
-    waiters_.push_back(waiter);
-  }
-  check_invariants();
-  try {
-    if (available) {
-      sim.cancel_shielded_checkpoint();
-    } else {
-      detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/true);
-    }
-  } catch (...) {
-    if (!waiter.linked) throw;  // the semaphore is gone (teardown)
-    if (!waiter.handed) {
-      waiters_.remove(waiter);
-      check_invariants();
-    } else {
-      handed_.remove(waiter);
-      release();  // anyio calls the public release(); it may raise instead
-    }
-    throw;
-  }
-  handed_.remove(waiter);
-  check_invariants();
+  if (available) --value_;
+  detail::acquire_with_hand_off(
+      sim, *this, waiters_, handed_, available, [this] { check_invariants(); },
+      [this] { release(); });  // anyio calls the public release(); it may raise instead
 }
 
 void Semaphore::acquire_nowait() {
@@ -88,8 +65,8 @@ std::string Semaphore::state() const {
 
 void Semaphore::check_invariants() const {
   // release() serves a waiter before it raises the value.
-  ASGISIM_PRIMITIVE_CHECK(value_ == 0 || waiters_.empty());
-  ASGISIM_PRIMITIVE_CHECK(!max_value_ || value_ <= *max_value_);
+  ASGISIM_ASSERT(value_ == 0 || waiters_.empty());
+  ASGISIM_ASSERT(!max_value_ || value_ <= *max_value_);
 }
 
 }  // namespace asgisim::sim

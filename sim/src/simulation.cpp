@@ -1,14 +1,14 @@
 // The scheduler: construction, task lifecycle, running and tearing down a run,
 // choices and faults. Switching is in switching.hpp/.cpp, waiting in
-// waiting.cpp, joining in task_handle.cpp, cancellation plumbing in cancel.cpp.
+// waiting.cpp, joining in task.cpp, cancellation plumbing in cancel.cpp.
 #include "asgisim/sim/simulation.hpp"
 
 #include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
+#include "asgisim/sim/assert.hpp"
 #include "sanitizer.hpp"
 #include "switching.hpp"
 
@@ -61,6 +61,8 @@ std::string_view to_string(RunStatus status) {
       return "task_error";
     case RunStatus::replay_divergence:
       return "replay_divergence";
+    case RunStatus::abandoned:
+      return "abandoned";
   }
   return "?";
 }
@@ -96,6 +98,8 @@ Simulation::~Simulation() {
     unwind_remaining();
     tls_current = outer;
   }
+  // The layers' per-run state goes while the rest of the Simulation is whole.
+  extensions_.clear();
 }
 
 std::vector<std::string> Simulation::task_names() const {
@@ -124,7 +128,7 @@ Task& Simulation::current_task() {
 
 // ---- tasks ----------------------------------------------------------------------
 
-Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
+Task* Simulation::allocate_task(std::string name, SpawnOptions options, bool poller) {
   // Draw first: a strict replay may diverge here and leave for the main
   // context, which must not find a half-made task in live_.
   const std::uint64_t pct_priority = options_.strategy == Strategy::pct
@@ -137,7 +141,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   } else {
     task = &tasks_.emplace_back();
   }
-  assert(task->state_ == Task::State::free && task->handles_ == 0 && task->joiners_.empty());
+  ASGISIM_ASSERT(task->state_ == Task::State::free && task->handles_ == 0 && task->joiners_.empty());
   task->id_ = static_cast<TaskId>(task_name_ids_.size());
   auto found = name_ids_.find(name);
   if (found == name_ids_.end()) {
@@ -148,7 +152,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options) {
   task->name_ = &names_[found->second];
   task->domain_ = options.domain;
   task->daemon_ = options.daemon;
-  task->poller_ = options.poller;
+  task->poller_ = poller;
   task->unwind_requested_ = false;
   task->cancellable_wait_ = false;
   task->error_retrieved_ = false;
@@ -179,12 +183,12 @@ void Simulation::enter_task(Task* task, boost::context::fiber&& caller) {
     asan_main_size_ = size_old;
   }
   previous_->context_ = std::move(caller);
-  assert(current_ == task);
+  ASGISIM_ASSERT(current_ == task);
   (void)task;
 }
 
 boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr error) {
-  assert(current_ == task && task->state_ != Task::State::done);
+  ASGISIM_ASSERT(current_ == task && task->state_ != Task::State::done);
   if (task->stack_.canary != nullptr && *task->stack_.canary != kStackCanary) {
     report_stack_overflow(task->name_->c_str(), task->id_, "its stack canary was overwritten");
   }
@@ -228,7 +232,7 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
 }
 
 void Simulation::recycle(Task* task) {
-  assert(task->state_ == Task::State::done && task->handles_ == 0);
+  ASGISIM_ASSERT(task->state_ == Task::State::done && task->handles_ == 0);
   task->state_ = Task::State::free;
   task->error_ = nullptr;
   free_tasks_.push_back(task);
@@ -316,7 +320,7 @@ std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
     fail_now();
     return 0;
   }
-  assert(value < n);
+  ASGISIM_ASSERT(value < n);
   if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value});
   trace_.record(
       {now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});

@@ -2,12 +2,13 @@
 // that reuses them across runs, and the stack-overflow reports.
 #include "asgisim/sim/stack_pool.hpp"
 
+#include "asgisim/sim/runner_options.hpp"
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <boost/context/stack_context.hpp>
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -72,6 +73,8 @@ void on_segv(int signal_number, siginfo_t* info, void*) {
   action.sa_handler = SIG_DFL;
   sigemptyset(&action.sa_mask);
   sigaction(signal_number, &action, nullptr);
+  // A SIGSEGV sent by kill() has no faulting access to repeat.
+  if (info->si_code <= 0) ::raise(signal_number);
 }
 
 void install_overflow_handler() {
@@ -190,10 +193,16 @@ Stack StackPool::create_canary() {
 
 Runner::Runner(StackPoolOptions options) : stacks_(options) { install_overflow_handler(); }
 
+namespace {
+thread_local StackPoolOptions this_thread_options{};
+}  // namespace
+
 Runner& Runner::this_thread() {
-  thread_local Runner runner;
+  thread_local Runner runner(this_thread_options);
   return runner;
 }
+
+void configure_this_thread_runner(const StackPoolOptions& options) { this_thread_options = options; }
 
 // ---- the allocator boost::context uses ------------------------------------------
 

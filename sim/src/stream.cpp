@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "asgisim/sim/assert.hpp"
+
 namespace asgisim::sim::detail {
 
 StreamSide::StreamSide(const StreamCore& core, bool send_side, std::string name)
@@ -23,7 +25,7 @@ StreamCore::StreamCore(std::size_t max_buffer_size, std::string name)
 
 StreamCore::~StreamCore() {
   // Every task inside send()/receive() holds a reference to this state.
-  ASGISIM_PRIMITIVE_CHECK(waiting_senders.empty() && waiting_receivers.empty());
+  ASGISIM_ASSERT(waiting_senders.empty() && waiting_receivers.empty());
 }
 
 MemoryObjectStreamStatistics StreamCore::statistics() const {
@@ -64,7 +66,7 @@ void StreamCore::open_receive_stream() {
 }
 
 void StreamCore::close_send_stream() noexcept {
-  ASGISIM_PRIMITIVE_CHECK(open_send_ > 0);
+  ASGISIM_ASSERT(open_send_ > 0);
   --open_send_;
   if (open_send_ == 0 && !waiting_receivers.empty()) {
     // No item will ever come: every waiting receiver leaves the queue with an
@@ -76,7 +78,7 @@ void StreamCore::close_send_stream() noexcept {
 }
 
 void StreamCore::close_receive_stream() noexcept {
-  ASGISIM_PRIMITIVE_CHECK(open_receive_ > 0);
+  ASGISIM_ASSERT(open_receive_ > 0);
   --open_receive_;
   if (open_receive_ == 0 && !waiting_senders.empty()) {
     // anyio sets the senders' events but leaves them queued; a sender that
@@ -88,7 +90,7 @@ void StreamCore::close_receive_stream() noexcept {
 }
 
 void StreamCore::hand_over(Waiter& waiter) {
-  ASGISIM_PRIMITIVE_CHECK(!waiter.linked && !waiter.handed);
+  ASGISIM_ASSERT(!waiter.linked && !waiter.handed);
   waiter.handed = true;
   Simulation::current().wake(*waiter.task);
 }
@@ -106,13 +108,13 @@ void StreamCore::wait_to_send(Simulation& sim, Waiter& waiter) {
   }
   if (waiter.linked) {
     // Woken by the last receive clone's close; the item was never taken.
-    ASGISIM_PRIMITIVE_CHECK(open_receive_ == 0);
+    ASGISIM_ASSERT(open_receive_ == 0);
     waiting_senders.remove(waiter);
     check_invariants();
     throw BrokenResourceError(
         "the receive clones of this memory object stream were all closed during send()");
   }
-  ASGISIM_PRIMITIVE_CHECK(waiter.handed);
+  ASGISIM_ASSERT(waiter.handed);
 }
 
 bool StreamCore::wait_to_receive(Simulation& sim, Waiter& waiter) {
@@ -134,21 +136,21 @@ bool StreamCore::wait_to_receive(Simulation& sim, Waiter& waiter) {
   }
   // A sender unlinks the receiver it serves, and so does the last send
   // clone's close; nothing else wakes a receiver normally.
-  ASGISIM_PRIMITIVE_CHECK(!waiter.linked);
+  ASGISIM_ASSERT(!waiter.linked);
   check_invariants();
   return waiter.handed;
 }
 
 void StreamCore::check_invariants() const {
   const std::size_t used = buffer_used();
-  ASGISIM_PRIMITIVE_CHECK(used <= max_buffer_size_);
+  ASGISIM_ASSERT(used <= max_buffer_size_);
   // Items wait in the buffer only while nobody waits to receive them.
-  ASGISIM_PRIMITIVE_CHECK(used == 0 || waiting_receivers.empty());
+  ASGISIM_ASSERT(used == 0 || waiting_receivers.empty());
   // Senders wait only behind a full buffer and never alongside receivers.
-  ASGISIM_PRIMITIVE_CHECK(waiting_senders.empty() || used == max_buffer_size_);
-  ASGISIM_PRIMITIVE_CHECK(waiting_senders.empty() || waiting_receivers.empty());
+  ASGISIM_ASSERT(waiting_senders.empty() || used == max_buffer_size_);
+  ASGISIM_ASSERT(waiting_senders.empty() || waiting_receivers.empty());
   // Nobody waits to receive from a stream that can never send again.
-  ASGISIM_PRIMITIVE_CHECK(open_send_ > 0 || waiting_receivers.empty());
+  ASGISIM_ASSERT(open_send_ > 0 || waiting_receivers.empty());
 }
 
 }  // namespace asgisim::sim::detail

@@ -2,8 +2,7 @@
 // and picking the next task to run (fifo, random, pct).
 #include <fmt/format.h>
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "switching.hpp"
 
@@ -26,6 +25,12 @@ Task* Simulation::pick_next() {
       return &main_;
     }
     if (!loop_ready_.empty() || !thread_ready_.empty()) {
+      constexpr std::uint64_t kAbandonPollMask = 1023;  // one relaxed load per 1024 steps
+      if ((steps_ & kAbandonPollMask) == 0 && options_.abandon != nullptr &&
+          options_.abandon->load(std::memory_order_relaxed)) {
+        stop_run(RunStatus::abandoned, "abandoned from outside the run");
+        return &main_;
+      }
       if (++steps_ > options_.steps_max) {
         stop_run(RunStatus::liveness_steps,
                  fmt::format("liveness: the step budget of {} steps ran out at virtual time {} ns",
@@ -53,7 +58,7 @@ Task* Simulation::pick_from_ready() {
 Task* Simulation::choose_from_ready() {
   const std::size_t threads = thread_ready_.size();
   const std::size_t total = threads + loop_ready_.size();
-  assert(total > 0);
+  ASGISIM_ASSERT(total > 0);
   Task* yielded = yielded_;
   yielded_ = nullptr;
   switch (options_.strategy) {

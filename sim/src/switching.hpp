@@ -2,8 +2,7 @@
 // and dispatch, kept inline so they fold into checkpoint(), block() and run().
 #pragma once
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "sanitizer.hpp"
 
@@ -32,7 +31,7 @@ struct ExceptionGlobals {
 }  // namespace detail
 
 [[gnu::always_inline]] inline void Simulation::switch_to(Task* from, Task* to) {
-  assert(from == current_ && from != to);
+  ASGISIM_ASSERT(from == current_ && from != to);
   if (from->stack_.canary != nullptr && *from->stack_.canary != kStackCanary) {
     report_stack_overflow(from->name_->c_str(), from->id_, "its stack canary was overwritten");
   }
@@ -58,7 +57,7 @@ struct ExceptionGlobals {
     asan_main_size_ = size_old;
   }
   previous_->context_ = std::move(caller);
-  assert(current_ == self);
+  ASGISIM_ASSERT(current_ == self);
   if (self->unwind_requested_ && self != &main_) throw TaskUnwound{};
 }
 

@@ -4,30 +4,18 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
-
+#include "asgisim/sim/assert.hpp"
+#include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::sim {
-
-namespace {
-bool is_cancellation(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const Cancelled&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-}  // namespace
 
 TaskGroup::TaskGroup(Simulation& sim)
     : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {}
 
 TaskGroup::~TaskGroup() {
   if (!scope_.exited_) scope_.exit(false);
-  assert(live_children_ == 0);
+  ASGISIM_ASSERT(live_children_ == 0);
 }
 
 std::string TaskGroup::state() const { return fmt::format("{} child task(s) running", live_children_); }
@@ -40,7 +28,7 @@ void TaskGroup::holders(std::vector<TaskId>& out) const {
 
 void TaskGroup::child_finished(Task* child, std::exception_ptr error) {
   (void)child;
-  assert(live_children_ > 0);
+  ASGISIM_ASSERT(live_children_ > 0);
   --live_children_;
   if (sim_.tearing_down_) return;
   if (error && !is_cancellation(error)) {

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
+#include "asgisim/sim/assert.hpp"
 #include "calling_task.hpp"
 
 namespace asgisim::sim {
@@ -16,10 +16,32 @@ namespace detail {
 namespace {
 
 Nanoseconds deadline_after(Nanoseconds now_ns, Nanoseconds timeout_ns) {
-  assert(now_ns >= 0);
+  ASGISIM_ASSERT(now_ns >= 0);
   if (timeout_ns == kWaitForever) return kNoDeadline;
-  assert(timeout_ns > 0);
+  ASGISIM_ASSERT(timeout_ns > 0);
   return timeout_ns >= kNoDeadline - now_ns ? kNoDeadline : now_ns + timeout_ns;
+}
+
+// Queues `waiter` and blocks its thread on `on` until a release or put()
+// serves it (serve_waiter()) or the timeout passes. True if it was served: a
+// hand-off that raced with the timeout still counts.
+bool wait_in_queue(Simulation& sim, const Waitable& on, WaitQueue& queue, Waiter& waiter,
+                   Nanoseconds timeout_ns) {
+  ASGISIM_ASSERT(!waiter.linked && !waiter.handed);
+  {
+    WaiterGuard guard(queue, waiter);
+    queue.push_back(waiter);
+    block_thread(sim, on, timeout_ns);
+  }
+  ASGISIM_ASSERT(!waiter.linked);
+  return waiter.handed;
+}
+
+// Serves a waiter just popped from its queue: marks it and wakes its thread.
+void serve_waiter(Simulation* sim, Waiter& waiter) {
+  ASGISIM_ASSERT(sim != nullptr && !waiter.linked && !waiter.handed && waiter.task != nullptr);
+  waiter.handed = true;
+  sim->wake(*waiter.task, WakeReason::notified);
 }
 
 }  // namespace
@@ -51,7 +73,7 @@ void check_timeout(std::string_view operation, bool blocking, Nanoseconds timeou
 }
 
 WakeReason block_thread(Simulation& sim, const Waitable& on, Nanoseconds timeout_ns) {
-  assert(on_thread(&sim));
+  ASGISIM_ASSERT(on_thread(&sim));
   const Nanoseconds deadline_ns = deadline_after(sim.now(), timeout_ns);
   const WakeReason reason = sim.block(on, deadline_ns, /*cancellable=*/false);
   // Threads have no cancel scopes: only a wake or the deadline ends the wait.
@@ -59,7 +81,7 @@ WakeReason block_thread(Simulation& sim, const Waitable& on, Nanoseconds timeout
   // down its remaining tasks (from a destructor on an unwinding stack); the
   // wait then ends as if it had timed out, since nothing can wake it anymore.
   if (reason == WakeReason::cancelled) return WakeReason::timed_out;
-  assert(reason != WakeReason::timed_out || (deadline_ns != kNoDeadline && sim.now() >= deadline_ns));
+  ASGISIM_ASSERT(reason != WakeReason::timed_out || (deadline_ns != kNoDeadline && sim.now() >= deadline_ns));
   return reason;
 }
 
@@ -67,7 +89,7 @@ WakeReason block_thread(Simulation& sim, const Waitable& on, Nanoseconds timeout
 
 SimpleQueueBase::~SimpleQueueBase() {
   // A getter still linked would resume into a destroyed queue.
-  assert(getters_.empty());
+  ASGISIM_ASSERT(getters_.empty());
 }
 
 std::string SimpleQueueBase::describe(std::size_t items) const {
@@ -76,22 +98,12 @@ std::string SimpleQueueBase::describe(std::size_t items) const {
 }
 
 bool SimpleQueueBase::wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns) {
-  assert(!waiter.linked && !waiter.handed && waiter.slot != nullptr);
-  {
-    WaiterGuard guard(getters_, waiter);
-    getters_.push_back(waiter);
-    block_thread(sim, *this, timeout_ns);
-  }
+  ASGISIM_ASSERT(waiter.slot != nullptr);
   // A put() that raced with the timeout still handed its item over: keep it.
-  assert(!waiter.linked);
-  return waiter.handed;
+  return wait_in_queue(sim, *this, getters_, waiter, timeout_ns);
 }
 
-void SimpleQueueBase::hand_over(Waiter& waiter) {
-  assert(!waiter.linked && !waiter.handed && waiter.task != nullptr);
-  waiter.handed = true;
-  Simulation::current().wake(*waiter.task, WakeReason::notified);
-}
+void SimpleQueueBase::hand_over(Waiter& waiter) { serve_waiter(&Simulation::current(), waiter); }
 
 }  // namespace detail
 
@@ -99,7 +111,7 @@ void SimpleQueueBase::hand_over(Waiter& waiter) {
 
 ThreadLock::ThreadLock(std::string name) : Waitable(std::move(name)) {}
 
-ThreadLock::~ThreadLock() { assert(waiters_.empty()); }
+ThreadLock::~ThreadLock() { ASGISIM_ASSERT(waiters_.empty()); }
 
 bool ThreadLock::acquire(bool blocking, Nanoseconds timeout_ns) {
   detail::check_timeout("threading.Lock.acquire", blocking, timeout_ns);
@@ -116,15 +128,9 @@ bool ThreadLock::acquire(bool blocking, Nanoseconds timeout_ns) {
   }
   if (!may_block) return false;
   Waiter waiter{.task = &sim->current_task()};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  assert(!waiter.linked);
   // release() hands the lock over; one that raced with the timeout still did.
-  if (waiter.handed) {
-    assert(locked_ && owner_ == waiter.task->id());
+  if (detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns)) {
+    ASGISIM_ASSERT(locked_ && owner_ == waiter.task->id());
     return true;
   }
   check_invariants();
@@ -136,10 +142,8 @@ void ThreadLock::release() {
   if (!locked_) throw UsageError(fmt::format("threading.Lock.release(): release unlocked lock {}", name()));
   Simulation* sim = Simulation::current_or_null();
   if (Waiter* next = waiters_.pop_front()) {
-    assert(sim != nullptr && !next->handed);
     owner_ = next->task->id();
-    next->handed = true;
-    sim->wake(*next->task, WakeReason::notified);
+    detail::serve_waiter(sim, *next);
   } else {
     locked_ = false;
     owner_ = kNoTask;
@@ -158,8 +162,8 @@ void ThreadLock::holders(std::vector<TaskId>& out) const {
 }
 
 void ThreadLock::check_invariants() const {
-  assert(locked_ || waiters_.empty());
-  assert(locked_ || owner_ == kNoTask);
+  ASGISIM_ASSERT(locked_ || waiters_.empty());
+  ASGISIM_ASSERT(locked_ || owner_ == kNoTask);
 }
 
 // ---- ThreadSemaphore -------------------------------------------------------
@@ -172,7 +176,7 @@ ThreadSemaphore::ThreadSemaphore(std::uint64_t value, std::string name, bool bou
   check_invariants();
 }
 
-ThreadSemaphore::~ThreadSemaphore() { assert(waiters_.empty()); }
+ThreadSemaphore::~ThreadSemaphore() { ASGISIM_ASSERT(waiters_.empty()); }
 
 bool ThreadSemaphore::acquire(bool blocking, Nanoseconds timeout_ns) {
   detail::check_timeout("threading.Semaphore.acquire", blocking, timeout_ns);
@@ -189,15 +193,10 @@ bool ThreadSemaphore::acquire(bool blocking, Nanoseconds timeout_ns) {
   }
   if (!may_block) return false;
   Waiter waiter{.task = &sim->current_task(), .amount = 1};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  assert(!waiter.linked);
-  check_invariants();
   // release() hands a unit over; one that raced with the timeout still did.
-  return waiter.handed;
+  const bool handed = detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns);
+  check_invariants();
+  return handed;
 }
 
 void ThreadSemaphore::release(std::uint64_t n) {
@@ -213,10 +212,9 @@ void ThreadSemaphore::release(std::uint64_t n) {
     retire_holder(releaser);
     if (Waiter* next = waiters_.pop_front()) {
       // Waiters exist only while the value is 0: the unit goes to the waiter.
-      assert(sim != nullptr && value_ == 0 && !next->handed && next->amount == 1);
-      next->handed = true;
+      ASGISIM_ASSERT(value_ == 0 && next->amount == 1);
       take_unit(next->task->id());
-      sim->wake(*next->task, WakeReason::notified);
+      detail::serve_waiter(sim, *next);
     } else {
       ++value_;
     }
@@ -246,26 +244,22 @@ void ThreadSemaphore::holders(std::vector<TaskId>& out) const {
 }
 
 void ThreadSemaphore::check_invariants() const {
-  assert(value_ == 0 || waiters_.empty());
-  assert(!bounded_ || value_ <= initial_value_);
-  assert(!bounded_ || holders_.size() <= initial_value_ - value_);
+  ASGISIM_ASSERT(value_ == 0 || waiters_.empty());
+  ASGISIM_ASSERT(!bounded_ || value_ <= initial_value_);
+  ASGISIM_ASSERT(!bounded_ || holders_.size() <= initial_value_ - value_);
 }
 
 // ---- ThreadEvent -----------------------------------------------------------
 
 ThreadEvent::ThreadEvent(std::string name) : Waitable(std::move(name)) {}
 
-ThreadEvent::~ThreadEvent() { assert(waiters_.empty()); }
+ThreadEvent::~ThreadEvent() { ASGISIM_ASSERT(waiters_.empty()); }
 
 void ThreadEvent::set() {
   check_invariants();
   Simulation* sim = Simulation::current_or_null();
   flag_ = true;
-  while (Waiter* waiter = waiters_.pop_front()) {
-    assert(sim != nullptr && !waiter->handed);
-    waiter->handed = true;
-    sim->wake(*waiter->task, WakeReason::notified);
-  }
+  while (Waiter* waiter = waiters_.pop_front()) detail::serve_waiter(sim, *waiter);
   check_invariants();
   detail::thread_sync_point(sim);
 }
@@ -286,21 +280,16 @@ bool ThreadEvent::wait(Nanoseconds timeout_ns) {
   if (flag_) return true;
   if (timeout_ns == 0) return false;
   Waiter waiter{.task = &sim->current_task()};
-  {
-    WaiterGuard guard(waiters_, waiter);
-    waiters_.push_back(waiter);
-    detail::block_thread(*sim, *this, timeout_ns);
-  }
-  assert(!waiter.linked);
+  const bool handed = detail::wait_in_queue(*sim, *this, waiters_, waiter, timeout_ns);
   check_invariants();
-  return waiter.handed;
+  return handed;
 }
 
 std::string ThreadEvent::state() const {
   return fmt::format("{}, {} waiting", flag_ ? "set" : "not set", waiters_.size());
 }
 
-void ThreadEvent::check_invariants() const { assert(!flag_ || waiters_.empty()); }
+void ThreadEvent::check_invariants() const { ASGISIM_ASSERT(!flag_ || waiters_.empty()); }
 
 // ---- time.sleep ------------------------------------------------------------
 
@@ -330,9 +319,7 @@ void thread_sleep(Nanoseconds duration_ns) {
   const WakeReason reason = detail::block_thread(sim, sleeping, duration_ns);
   // Nothing else knows this waitable: only the deadline (or the run's
   // teardown, which block_thread reports as a timeout) ends the sleep.
-  assert(reason == WakeReason::timed_out);
-  (void)reason;
-  (void)until_ns;
+  ASGISIM_ASSERT(reason == WakeReason::timed_out);
 }
 
 }  // namespace asgisim::sim

@@ -3,20 +3,21 @@
 #include "asgisim/sim/trace.hpp"
 
 #include <bit>
-#include <cassert>
 #include <limits>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
 Trace::Trace(TraceOptions options) {
   if (options.records_max == 0) return;  // hash only
   // A power of two lets record() wrap with a mask instead of a division.
-  assert(options.records_max <= (std::numeric_limits<std::size_t>::max() >> 1) + 1);
+  ASGISIM_ASSERT(options.records_max <= (std::numeric_limits<std::size_t>::max() >> 1) + 1);
   const std::size_t size = std::bit_ceil(options.records_max);
   ring_.resize(size);
   mask_ = size - 1;
-  assert(std::has_single_bit(ring_.size()));
-  assert(ring_.size() >= options.records_max);
+  ASGISIM_ASSERT(std::has_single_bit(ring_.size()));
+  ASGISIM_ASSERT(ring_.size() >= options.records_max);
 }
 
 std::vector<TraceRecord> Trace::records() const {
@@ -31,18 +32,18 @@ std::vector<TraceRecord> Trace::records() const {
   out.reserve(ring_.size());
   out.insert(out.end(), ring_.begin() + oldest, ring_.end());
   out.insert(out.end(), ring_.begin(), ring_.begin() + oldest);
-  assert(out.size() == ring_.size());
+  ASGISIM_ASSERT(out.size() == ring_.size());
   return out;
 }
 
 std::uint32_t Trace::intern(std::string_view text) {
   const auto found = string_ids_.find(text);
   if (found != string_ids_.end()) return found->second;
-  assert(strings_.size() < std::numeric_limits<std::uint32_t>::max());
+  ASGISIM_ASSERT(strings_.size() < std::numeric_limits<std::uint32_t>::max());
   strings_.emplace_back(text);
   const auto id = static_cast<std::uint32_t>(strings_.size());  // ids start at 1
   string_ids_.emplace(strings_.back(), id);
-  assert(string_ids_.size() == strings_.size());
+  ASGISIM_ASSERT(string_ids_.size() == strings_.size());
   return id;
 }
 

@@ -11,8 +11,11 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <variant>
 
+#include "asgisim/core/json_text.hpp"
 #include "asgisim/core/observe.hpp"
+#include "asgisim/core/response.hpp"
 #include "asgisim/core/routing.hpp"
 #include "core/starlette_port_support.hpp"
 
@@ -188,7 +191,6 @@ TEST(RouterInput, ClearErrorsNeverCrashes) {
 TEST(RouterInput, DefaultAppAndEndpointErrors) {
   Observer observer;
   Endpoint failing = [](Request&) -> Response { throw std::runtime_error("endpoint broke"); };
-  failing.observer = &observer;
   Endpoint sync_without_pool = [](Request&) { return Response(); };
   sync_without_pool.kind = EndpointKind::sync_def;
   const App fallback = PlainTextResponse("fallback", {.status_code = 418});
@@ -198,12 +200,41 @@ TEST(RouterInput, DefaultAppAndEndpointErrors) {
   EXPECT_EQ(get(app, "/nowhere").status, 418);
   Scope scope = http_scope("GET", "/fail");
   scope.request_id = 9;
-  EXPECT_TRUE(call(app, scope).error);
+  const App observed = [&](Scope& inner_scope, const Receive& receive, const Send& send) {
+    observe_run(sim::Simulation::current(), observer);  // no server here: the test observes the run
+    app(inner_scope, receive, send);
+  };
+  EXPECT_TRUE(call(observed, scope).error);
   ASSERT_EQ(observer.log().size(), 1U);
   EXPECT_EQ(observer.log()[0].kind, ObservationKind::error_raised);
   EXPECT_EQ(observer.log()[0].request, 9U);
   EXPECT_THAT(observer.log()[0].detail, ::testing::HasSubstr("endpoint broke"));
   EXPECT_THROW(std::rethrow_exception(get(app, "/sync").error), std::logic_error);
+}
+
+// ---- tests/test_convertors.py ----------------------------------------------------------
+
+// Port of test_default_float_convertor.
+TEST(Convertors, DefaultFloatConvertor) {
+  const App app = as_app(std::make_shared<Router>(Routes{Route("/{param:float}", [](Request& request) {
+    EXPECT_TRUE(std::holds_alternative<double>(request.path_params().at("param")));
+    return JSONResponse("{\"float\":" + json_float(std::get<double>(request.path_params().at("param"))) +
+                        "}");
+  })}));
+  EXPECT_EQ(get(app, "/1.0").status, 200);
+  EXPECT_EQ(get(app, "/1.0").body, R"({"float":1.0})");
+  EXPECT_EQ(get(app, "/1-0").status, 404);
+}
+
+// Port of test_default_uuid_convertor with Starlette 0.26.1's regex: only
+// lower-case, hyphenated UUIDs match (0.45 also accepted upper case and no hyphens).
+TEST(Convertors, DefaultUuidConvertor) {
+  const App app = as_app(std::make_shared<Router>(
+      Routes{Route("/{param:uuid}", [](Request&) { return JSONResponse("\"ok\""); })}));
+  EXPECT_EQ(get(app, "/00000000-aaaa-ffff-9999-000000000000").status, 200);
+  EXPECT_EQ(get(app, "/00000000aaaaffff9999000000000000").status, 404);
+  EXPECT_EQ(get(app, "/00000000-AAAA-FFFF-9999-000000000000").status, 404);
+  EXPECT_EQ(get(app, "/not-a-uuid").status, 404);
 }
 
 }  // namespace

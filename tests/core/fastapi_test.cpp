@@ -19,6 +19,7 @@
 #include "asgisim/core/threadpool.hpp"
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::core {
@@ -29,9 +30,7 @@ using sim::RunResult;
 using sim::Simulation;
 using sim::Strategy;
 
-std::string describe(const RunResult& result) {
-  return std::string(sim::to_string(result.status)) + ": " + result.report;
-}
+using sim_testing::describe;
 
 // What one request saw.
 struct Outcome {
@@ -133,8 +132,9 @@ TEST(FastApi, YieldExitsRunAfterTheResponseInReverseOrder) {
        .kind = EndpointKind::sync_def,
        .dependencies = {{.parameter = "s", .dependency = sync_cm},
                         {.parameter = "a", .dependency = async_cm}}},
-      {.threadpool = &pool, .observer = &observer});
+      {.threadpool = &pool});
   Simulation sim({.seed = 2, .strategy = Strategy::random});
+  observe_run(sim, observer);  // no server here: the test observes the run
   Outcome outcome;
   sim.spawn("request", [&] { call(app, outcome, 1, &log); });
   const RunResult result = sim.run();

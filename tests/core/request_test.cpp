@@ -1,4 +1,4 @@
-// Tests of Request (request.hpp, Starlette 0.26.1): ports of Starlette's
+// Tests of Request (request.hpp, Starlette 0.26.1 and 0.28's stream rule): ports of Starlette's
 // tests/test_requests.py (each port names its upstream test), plus the
 // model's own checks of query parsing on malformed input, the JSON checker,
 // the generator semantics of stream() and the zero-time is_disconnected().
@@ -235,6 +235,47 @@ TEST(RequestStream, ClientDisconnectIsNotARuntimeError) {
                 EXPECT_FALSE(caught_as_runtime_error);
                 // The stream is consumed even though the body was never cached.
                 EXPECT_THROW(request.body(), std::runtime_error);
+              }).ok());
+}
+
+// StreamConsumedRule::on_last (requests.py 0.28+, dispatch's _CachedRequest):
+// a second stream() may start while the first reads, and the first ends once
+// the second took the last message; under on_start the second raises.
+TEST(RequestStream, OnLastRuleLetsASecondStreamFinishTheBody) {
+  ASSERT_TRUE(
+      in_sim([] {
+        const std::vector<Message> incoming{Message::request("a", true), Message::request("b")};
+        for (const StreamConsumedRule rule : {StreamConsumedRule::on_start, StreamConsumedRule::on_last}) {
+          std::size_t received = 0;
+          Scope scope = http_scope("POST", "/");
+          Request request(
+              scope, [&] { return incoming.at(received++); }, {}, rule);
+          Request::Stream first = request.stream();
+          EXPECT_EQ(first.next(), Bytes("a"));
+          Request::Stream second = request.stream();
+          if (rule == StreamConsumedRule::on_start) {
+            EXPECT_THROW(second.next(), std::runtime_error);
+            continue;
+          }
+          EXPECT_EQ(second.next(), Bytes("b"));
+          EXPECT_EQ(second.next(), Bytes(""));
+          EXPECT_EQ(first.next(), Bytes(""));  // `while not self._stream_consumed` ends
+          EXPECT_FALSE(first.next());
+          EXPECT_EQ(received, 2U);
+        }
+      }).ok());
+}
+
+// Under on_last a ClientDisconnect leaves the stream unconsumed: the next
+// body() receives again (and gets the disconnect again).
+TEST(RequestStream, OnLastRuleReadsAgainAfterClientDisconnect) {
+  ASSERT_TRUE(in_sim([] {
+                Scope scope = http_scope("POST", "/");
+                Request request(
+                    scope, [] { return Message::disconnect(); }, {}, StreamConsumedRule::on_last);
+                EXPECT_THROW(request.body(), ClientDisconnect);
+                EXPECT_THROW(request.body(), ClientDisconnect);
+                EXPECT_TRUE(request.is_disconnected());
               }).ok());
 }
 

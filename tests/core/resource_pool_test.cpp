@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::core {
@@ -20,9 +21,7 @@ using sim::RunResult;
 using sim::Simulation;
 using sim::Strategy;
 
-std::string describe(const RunResult& result) {
-  return std::string(sim::to_string(result.status)) + ": " + result.report;
-}
+using sim_testing::describe;
 
 TEST(QueuePool, OpensUpToSizePlusOverflowAndKeepsPoolSizeIdle) {
   QueuePool pool({.pool_size = 2, .max_overflow = 1, .timeout_ns = 0});

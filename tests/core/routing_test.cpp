@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,14 +25,10 @@
 namespace asgisim::core {
 namespace {
 
-using test_support::call_here;
 using test_support::Exchange;
 using test_support::get;
-using test_support::http_scope;
 using test_support::request;
 using test_support::ThreadPerCall;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 std::optional<std::vector<std::string>> methods(std::vector<std::string> list) { return list; }
 
@@ -346,130 +341,6 @@ TEST(Router, BehindTheServerModel) {
   EXPECT_EQ(run.records[1].header("allow"), "GET, HEAD");
   EXPECT_EQ(run.records[2].status, 307);
   EXPECT_EQ(run.records[2].header("location"), "/users/");  // no Host header was sent
-}
-
-// ---- lifespan ----------------------------------------------------------------------
-
-struct LifespanRun {
-  std::vector<Message> sent{};
-  std::exception_ptr error{};
-  bool ok = false;
-};
-
-// Runs the lifespan protocol against `app`: startup, then `between()`, then shutdown.
-LifespanRun run_lifespan(const App& app, const std::function<void()>& between = {}) {
-  LifespanRun result;
-  sim::Simulation sim({.seed = 1});
-  sim.spawn("server", [&] {
-    sim::Event startup_answered;
-    sim::Event shutdown_requested;
-    int received = 0;
-    const Receive receive = [&]() -> Message {
-      if (received++ == 0) return Message{.type = MessageType::lifespan_startup};
-      shutdown_requested.wait();
-      return Message{.type = MessageType::lifespan_shutdown};
-    };
-    const Send send = [&](Message message) {
-      result.sent.push_back(message);
-      startup_answered.set();
-    };
-    sim::task_group([&](sim::TaskGroup& group) {
-      group.start_soon("lifespan", [&] {
-        Scope scope;
-        scope.type = "lifespan";
-        try {
-          app(scope, receive, send);
-        } catch (const sim::Cancelled&) {
-          throw;
-        } catch (...) {
-          result.error = std::current_exception();
-          startup_answered.set();
-        }
-      });
-      startup_answered.wait();
-      if (between && !result.error) between();
-      shutdown_requested.set();
-    });
-  });
-  result.ok = sim.run().ok();
-  return result;
-}
-
-std::vector<MessageType> types(const std::vector<Message>& messages) {
-  std::vector<MessageType> out;
-  for (const Message& m : messages) out.push_back(m.type);
-  return out;
-}
-
-// Ports of test_lifespan_async and test_lifespan_sync (hooks are called on the loop either way).
-TEST(Lifespan, RunsStartupAndShutdownHooks) {
-  bool startup_complete = false;
-  bool shutdown_complete = false;
-  auto router =
-      std::make_shared<Router>(Routes{Route("/", [](Request&) { return PlainTextResponse("hello, world"); })},
-                               RouterOptions{.on_startup = {[&] { startup_complete = true; }},
-                                             .on_shutdown = {[&] { shutdown_complete = true; }}});
-  const App app = as_app(router);
-  EXPECT_FALSE(startup_complete);
-  const LifespanRun run = run_lifespan(app, [&] {
-    EXPECT_TRUE(startup_complete);
-    EXPECT_FALSE(shutdown_complete);
-    EXPECT_EQ(call_here(app, http_scope("GET", "/")).body, "hello, world");
-  });
-  EXPECT_TRUE(run.ok);
-  EXPECT_FALSE(run.error);
-  EXPECT_TRUE(startup_complete);
-  EXPECT_TRUE(shutdown_complete);
-  EXPECT_THAT(types(run.sent),
-              ElementsAre(MessageType::lifespan_startup_complete, MessageType::lifespan_shutdown_complete));
-}
-
-// Port of test_raise_on_startup.
-TEST(Lifespan, RaiseOnStartup) {
-  const App app = as_app(std::make_shared<Router>(
-      Routes{}, RouterOptions{.on_startup = {[] { throw std::runtime_error("startup broke"); }}}));
-  const LifespanRun run = run_lifespan(app);
-  EXPECT_TRUE(run.ok);
-  ASSERT_TRUE(run.error);
-  EXPECT_THROW(std::rethrow_exception(run.error), std::runtime_error);
-  ASSERT_THAT(types(run.sent), ElementsAre(MessageType::lifespan_startup_failed));
-  EXPECT_THAT(run.sent[0].text, HasSubstr("startup broke"));
-}
-
-// Port of test_raise_on_shutdown.
-TEST(Lifespan, RaiseOnShutdown) {
-  const App app = as_app(std::make_shared<Router>(
-      Routes{}, RouterOptions{.on_shutdown = {[] { throw std::runtime_error("shutdown broke"); }}}));
-  const LifespanRun run = run_lifespan(app);
-  ASSERT_TRUE(run.error);
-  ASSERT_THAT(types(run.sent),
-              ElementsAre(MessageType::lifespan_startup_complete, MessageType::lifespan_shutdown_failed));
-  EXPECT_THAT(run.sent[1].text, HasSubstr("shutdown broke"));
-}
-
-// ---- tests/test_convertors.py ----------------------------------------------------------
-
-// Port of test_default_float_convertor.
-TEST(Convertors, DefaultFloatConvertor) {
-  const App app = as_app(std::make_shared<Router>(Routes{Route("/{param:float}", [](Request& request) {
-    EXPECT_TRUE(std::holds_alternative<double>(request.path_params().at("param")));
-    return JSONResponse("{\"float\":" + json_float(std::get<double>(request.path_params().at("param"))) +
-                        "}");
-  })}));
-  EXPECT_EQ(get(app, "/1.0").status, 200);
-  EXPECT_EQ(get(app, "/1.0").body, R"({"float":1.0})");
-  EXPECT_EQ(get(app, "/1-0").status, 404);
-}
-
-// Port of test_default_uuid_convertor with Starlette 0.26.1's regex: only
-// lower-case, hyphenated UUIDs match (0.45 also accepted upper case and no hyphens).
-TEST(Convertors, DefaultUuidConvertor) {
-  const App app = as_app(std::make_shared<Router>(
-      Routes{Route("/{param:uuid}", [](Request&) { return JSONResponse("\"ok\""); })}));
-  EXPECT_EQ(get(app, "/00000000-aaaa-ffff-9999-000000000000").status, 200);
-  EXPECT_EQ(get(app, "/00000000aaaaffff9999000000000000").status, 404);
-  EXPECT_EQ(get(app, "/00000000-AAAA-FFFF-9999-000000000000").status, 404);
-  EXPECT_EQ(get(app, "/not-a-uuid").status, 404);
 }
 
 }  // namespace

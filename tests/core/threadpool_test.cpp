@@ -16,6 +16,7 @@
 
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::core {
@@ -29,9 +30,7 @@ using sim::Strategy;
 constexpr std::uint64_t kMebibyte = 1024 * 1024;
 constexpr std::uint64_t kModelBytes = 512 * kMebibyte;  // a deep-learning model's per-thread buffers
 
-std::string describe(const RunResult& result) {
-  return std::string(sim::to_string(result.status)) + ": " + result.report;
-}
+using sim_testing::describe;
 
 // Runs `calls` sequential calls of a trivial function from one loop task;
 // `after_each(i)` sees the pool after call i (1-based).
@@ -187,11 +186,9 @@ TEST(ThreadPoolExecutor, CancelledCallerSkipsACallNoWorkerStarted) {
 
 TEST(ThreadPoolExecutor, ShutdownStopsTheWorkers) {
   Observer observer;
-  ThreadPoolExecutor pool({.python = PythonVersion::py38,
-                           .cpu_count = 4,
-                           .retained_bytes_per_thread = 100,
-                           .observer = &observer});
+  ThreadPoolExecutor pool({.python = PythonVersion::py38, .cpu_count = 4, .retained_bytes_per_thread = 100});
   Simulation sim({.seed = 3, .strategy = Strategy::fifo});
+  observe_run(sim, observer);  // the pool reports to the run's observer
   sim.spawn("caller", [&] {
     pool.run_sync([] {});
     pool.shutdown();

@@ -1,15 +1,12 @@
 // Tests of the ASGI protocol validator (validator.hpp): one misbehaving app or
 // outer receive per invariant, blame and request ids, first-violation-only,
-// blame by name inside a validated middleware chain, and RapidCheck
-// properties: arbitrary message sequences never crash it and only produce
-// known ids; well-formed conversations produce no violations.
+// and blame by name inside a validated middleware chain.
 #include "asgisim/core/validator.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -17,53 +14,12 @@
 
 #include "asgisim/sim/simulation.hpp"
 
+#include "core/validator_test_support.hpp"
+
 namespace asgisim::core {
 namespace {
 
-// The outer side of one app call: receive() hands out `incoming` in order and
-// then http.disconnect forever; send() records what arrived.
-struct FakeServer {
-  std::vector<Message> incoming{};
-  std::size_t next = 0;
-  std::vector<Message> sent{};
-};
-
-Scope http_scope(RequestId request, std::string method = "GET") {
-  Scope scope;
-  scope.method = std::move(method);
-  scope.request_id = request;
-  return scope;
-}
-
-// Runs each (scope, server) call of `app` as its own task of one simulation.
-void run_calls(const App& app, std::vector<std::pair<Scope, FakeServer*>> calls) {
-  sim::Simulation sim;
-  for (auto& [scope, server] : calls) {
-    sim.spawn("request", [&app, &scope = scope, server = server] {
-      const Receive receive = [server] {
-        if (server->next < server->incoming.size()) return server->incoming[server->next++];
-        return Message::disconnect();
-      };
-      const Send send = [server](Message message) { server->sent.push_back(std::move(message)); };
-      app(scope, receive, send);
-    });
-  }
-  const sim::RunResult result = sim.run();
-  ASSERT_TRUE(result.ok()) << to_string(result.status) << ": " << result.report;
-}
-
-// A step of a scripted app: a receive(), or a send(message).
-struct Step {
-  bool app_sends = false;
-  Message message{};
-};
-const Step kReceive{};
-Step sends(Message message) { return {.app_sends = true, .message = std::move(message)}; }
-App scripted(std::vector<Step> steps) {
-  return [steps = std::move(steps)](Scope&, const Receive& receive, const Send& send) {
-    for (const Step& step : steps) step.app_sends ? send(step.message) : void(receive());
-  };
-}
+using namespace validator_test_support;
 
 struct Fixture {
   explicit Fixture(ProtocolValidatorOptions options = {}) { observer.emplace<ProtocolValidator>(options); }
@@ -258,8 +214,6 @@ TEST(Validator, RequestsAndCallsAreJudgedSeparately) {
 
 // ---- blame inside a validated chain ------------------------------------------------------
 
-App pass_through(App app) { return app; }
-
 TEST(Validator, BadMiddlewareBetweenGoodLayersIsBlamedByName) {
   Observer observer;
   observer.emplace<ProtocolValidator>();
@@ -343,97 +297,6 @@ TEST(Validator, EchoesThroughPassThroughLayersAreReportedOnceUnlessAsked) {
                 (std::vector<std::string>{"receive-order server 30", "body-after-start endpoint 31"}));
     }
   }
-}
-
-// ---- properties ------------------------------------------------------------------------
-
-// Mostly the message types that belong to the direction, sometimes any.
-Message gen_message(bool app_sends) {
-  Message message;
-  const auto any = rc::gen::cast<MessageType>(rc::gen::inRange(0, 10));
-  const auto http = app_sends
-                        ? rc::gen::element(MessageType::http_response_start, MessageType::http_response_body)
-                        : rc::gen::element(MessageType::http_request, MessageType::http_disconnect);
-  message.type = *rc::gen::weightedOneOf<MessageType>({{1, any}, {6, http}});
-  message.body = std::string(*rc::gen::inRange<std::size_t>(0, 4), 'x');
-  message.more_body = *rc::gen::arbitrary<bool>();
-  message.status = *rc::gen::element(200, 204, 304, 500);
-  if (*rc::gen::arbitrary<bool>()) {
-    message.headers.push_back({"content-length", *rc::gen::element<std::string>("0", "3", "7", " 4 ", "x")});
-  }
-  return message;
-}
-
-RC_GTEST_PROP(ValidatorProperty, ArbitrarySequencesNeverCrashAndUseKnownIds, ()) {
-  Scope scope;
-  scope.type = *rc::gen::element<std::string>("http", "http", "http", "lifespan", "websocket");
-  scope.method = *rc::gen::element<std::string>("GET", "HEAD", "POST");
-  scope.request_id = *rc::gen::inRange<RequestId>(0, 3);
-  const auto steps = *rc::gen::container<std::vector<Step>>(rc::gen::exec([] {
-    const bool app_sends = *rc::gen::arbitrary<bool>();
-    return Step{.app_sends = app_sends, .message = gen_message(app_sends)};
-  }));
-  FakeServer server;
-  for (const Step& step : steps) {
-    if (!step.app_sends) server.incoming.push_back(step.message);
-  }
-  Observer observer;
-  observer.emplace<ProtocolValidator>(
-      ProtocolValidatorOptions{.send_after_disconnect_is_error = *rc::gen::arbitrary<bool>()});
-  const App app = validated_chain({{"Middle", pass_through}}, scripted(steps), observer);
-  run_calls(app, {{scope, &server}});
-  RC_ASSERT(server.sent.size() + server.next == steps.size());
-  int failures = 0;
-  for (const Violation& violation : observer.violations()) {
-    RC_ASSERT(std::find(kProtocolInvariantIds.begin(), kProtocolInvariantIds.end(), violation.invariant) !=
-              kProtocolInvariantIds.end());
-    RC_ASSERT(violation.request == scope.request_id);
-    // A pass-through middleware is never blamed: what it forwards is an echo.
-    RC_ASSERT(violation.layer == "server" || violation.layer == "endpoint");
-    failures += violation.warning ? 0 : 1;
-  }
-  // Both boundaries see the same messages, so they fail at the same one, and
-  // the second report is an echo of the first.
-  RC_ASSERT(failures <= 1);
-  for (const Violation& violation : observer.violations()) RC_TAG(violation.invariant);
-}
-
-// HEAD responses declare a Content-Length but carry no bytes; the client may
-// leave mid-body; the app may read past the body (then it sees http.disconnect).
-RC_GTEST_PROP(ValidatorProperty, WellFormedConversationsHaveNoViolations, ()) {
-  const bool head = *rc::gen::arbitrary<bool>();
-  const auto request_chunks = *rc::gen::container<std::vector<std::string>>(rc::gen::string<std::string>());
-  const auto response_chunks = *rc::gen::container<std::vector<std::string>>(rc::gen::string<std::string>());
-  const bool client_leaves_mid_body = *rc::gen::arbitrary<bool>();
-  const bool declare_length = *rc::gen::arbitrary<bool>();
-  const std::size_t extra_receives = *rc::gen::inRange<std::size_t>(0, 3);
-
-  FakeServer server;
-  for (std::size_t i = 0; i < request_chunks.size(); ++i) {
-    const bool last = i + 1 == request_chunks.size();
-    if (last && client_leaves_mid_body) break;  // then receive() says http.disconnect
-    server.incoming.push_back(Message::request(request_chunks[i], !last));
-  }
-  if (request_chunks.empty()) server.incoming.push_back(Message::request(""));
-  std::size_t length = 0;
-  for (const std::string& chunk : response_chunks) length += chunk.size();
-
-  Observer observer;
-  observer.emplace<ProtocolValidator>();
-  const App endpoint = [&](Scope&, const Receive& receive, const Send& send) {
-    for (std::size_t i = 0; i < server.incoming.size() + extra_receives; ++i) {
-      if (receive().type == MessageType::http_disconnect) return;  // a well-behaved app stops
-    }
-    Headers headers;
-    if (declare_length) headers.push_back({"content-length", std::to_string(length)});
-    send(Message::start(200, headers));
-    for (const std::string& chunk : response_chunks) send(Message::body_chunk(head ? "" : chunk, true));
-    send(Message::body_chunk(""));
-  };
-  const App app = validated_chain({{"A", pass_through}, {"B", pass_through}}, endpoint, observer);
-  run_calls(app, {{http_scope(1, head ? "HEAD" : "GET"), &server}});
-  for (const Violation& violation : observer.violations())
-    RC_FAIL(violation.invariant + ": " + violation.detail);
 }
 
 }  // namespace

@@ -25,8 +25,10 @@ retry callbacks) is the real asyncio 3.11 / anyio 3.x machinery.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import selectors
+import sys
 from typing import Any, Callable, Dict, Iterator, Optional
 
 
@@ -185,63 +187,6 @@ def install_deterministic_worker_threads() -> None:
     _installed = True
 
 
-class _OrderedTaskSet(set):
-    """A cancel scope's task set that iterates in a chosen order, not by address."""
-
-    order = "insertion"
-    rng = None
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._sequence: Dict[Any, None] = {}
-
-    def add(self, item: Any) -> None:
-        super().add(item)
-        self._sequence[item] = None
-
-    def remove(self, item: Any) -> None:
-        super().remove(item)
-        del self._sequence[item]
-
-    def discard(self, item: Any) -> None:
-        super().discard(item)
-        self._sequence.pop(item, None)
-
-    def __iter__(self) -> Iterator[Any]:
-        items = list(self._sequence)
-        if self.order == "reverse":
-            items.reverse()
-        elif self.order == "random":
-            self.rng.shuffle(items)
-        return iter(items)
-
-
-def install_cancel_order(order: str) -> None:
-    """A probe: fix the order in which anyio 3.x delivers a scope's cancellation.
-
-    anyio's CancelScope keeps its tasks in a plain set and cancels them in set order,
-    which follows the tasks' memory addresses. ``order`` is "insertion" (the order the
-    tasks entered the scope), "reverse", or "random:SEED" (a fresh shuffle each time).
-    Comparing runs under these orders finds the cases whose outcome depends on it.
-    """
-    import random
-
-    import anyio._backends._asyncio as backend
-
-    if order.startswith("random:"):
-        _OrderedTaskSet.order, _OrderedTaskSet.rng = "random", random.Random(int(order[7:]))
-    elif order in ("insertion", "reverse"):
-        _OrderedTaskSet.order = order
-    else:
-        raise ValueError(f"cancel order {order!r}: expected insertion, reverse or random:SEED")
-    scope_class = backend.CancelScope
-    if getattr(scope_class, "_probe_installed", False):
-        return
-    original_init = scope_class.__init__
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        self._tasks = _OrderedTaskSet()
-
-    scope_class.__init__ = __init__
-    scope_class._probe_installed = True
+# anyio's cancel-scope order pin is shared with the bridge (python/asgisim/pins.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from asgisim.pins import _OrderedTaskSet, install_cancel_order  # noqa: E402,F401

@@ -1,10 +1,9 @@
-// The invariant checkers: hand-written observation sequences (each checker
-// passing and failing) and small real stacks run by core::run_app.
+// The invariant checkers (checkers.hpp) on hand-written observation sequences:
+// each checker passing and failing.
 #include "asgisim/scenarios/checkers.hpp"
 
 #include <gtest/gtest.h>
 
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,6 +49,18 @@ class Sequence {
                                   .message = std::nullopt,
                                   .detail = std::move(detail),
                                   .value = value});
+    return *this;
+  }
+  // What a BackgroundTask reports (layer "BackgroundTask"; detail: the task's name).
+  Sequence& background(K kind, core::RequestId request, std::string name) {
+    observer_.observe(Observation{.kind = kind,
+                                  .time_ns = time_ns_,
+                                  .request = request,
+                                  .layer = "BackgroundTask",
+                                  .message = std::nullopt,
+                                  .detail = std::move(name),
+                                  .value = 0,
+                                  .reporter = core::Reporter::background_task});
     return *this;
   }
   Sequence& sent(core::RequestId request, std::string boundary, Message message) {
@@ -103,22 +114,21 @@ TEST(ResponseComplete, BlamesTheLayerThatKeptTheFinalBody) {
 
 TEST(BackgroundComplete, PassesWhenEveryTaskFinished) {
   Sequence s({"background-complete"});
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit")
-      .add(K::background_finished, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail")
-      .add(K::background_started, 2, "BackgroundTask", "mail")
-      .add(K::error_raised, 2, "BackgroundTask", "mail: ValueError");  // an error is no-swallowed-error's
+  s.background(K::background_scheduled, 1, "audit")
+      .background(K::background_started, 1, "audit")
+      .background(K::background_finished, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail")
+      .background(K::background_started, 2, "mail")
+      .background(K::error_raised, 2, "mail: ValueError");  // an error is no-swallowed-error's
   EXPECT_TRUE(s.finish().empty());
 }
 
 TEST(BackgroundComplete, ReportsCancelledAndNeverRun) {
   Sequence s({"background-complete"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
-  s.add(K::background_scheduled, 1, "BackgroundTask", "audit")
-      .add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(5 * kMillisecond).add(K::background_cancelled, 1, "BackgroundTask", "audit");
-  s.add(K::background_scheduled, 2, "BackgroundTask", "mail");
+  s.background(K::background_scheduled, 1, "audit").background(K::background_started, 1, "audit");
+  s.at(5 * kMillisecond).background(K::background_cancelled, 1, "audit");
+  s.background(K::background_scheduled, 2, "mail");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].invariant, "background-complete");
@@ -160,11 +170,11 @@ TEST(CleanupRuns, AnExitCutShortOrNeverRunFails) {
 
 TEST(ResponseNotDelayed, CompletionBeforeOrAtTheStartOfBackgroundWorkPasses) {
   Sequence s({"response-not-delayed"});
-  s.add(K::background_started, 1, "BackgroundTask", "audit").add(K::response_completed, 1, "uvicorn");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit").add(K::response_completed, 1, "uvicorn");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   // Work that takes no time may finish first without anything waiting for it.
-  s.add(K::background_started, 2, "BackgroundTask", "audit")
-      .add(K::background_finished, 2, "BackgroundTask", "audit")
+  s.background(K::background_started, 2, "audit")
+      .background(K::background_finished, 2, "audit")
       .add(K::response_completed, 2, "uvicorn");
   EXPECT_TRUE(s.finish().empty());
 }
@@ -173,8 +183,8 @@ TEST(ResponseNotDelayed, CompletionThatWaitedForBackgroundWorkFails) {
   Sequence s({"response-not-delayed"});
   s.add(K::request_started, 1, "uvicorn", "GET /");
   s.sent(1, "BaseHTTPMiddleware->endpoint", Message::body_chunk("hi", false));
-  s.add(K::background_started, 1, "BackgroundTask", "audit");
-  s.at(10 * kMillisecond).add(K::background_finished, 1, "BackgroundTask", "audit");
+  s.background(K::background_started, 1, "audit");
+  s.at(10 * kMillisecond).background(K::background_finished, 1, "audit");
   s.sent(1, "server->BaseHTTPMiddleware", Message::body_chunk("", false));
   s.add(K::response_completed, 1, "uvicorn");
   const auto& v = s.finish();
@@ -207,7 +217,7 @@ TEST(RequestLatency, JudgesFromTheRequestStartToItsCompletion) {
   s.add(K::request_started, 3, "uvicorn", "GET /gone").add(K::request_started, 4, "uvicorn", "GET /stuck");
   s.at(500 * kMillisecond).add(K::client_got_complete, 1, "client").add(K::client_disconnected, 3, "client");
   s.at(2 * kSecond).add(K::client_got_complete, 2, "client");
-  s.at(3 * kSecond).add(K::background_finished, 9, "BackgroundTask", "x");
+  s.at(3 * kSecond).background(K::background_finished, 9, "x");
   const auto& v = s.finish();
   ASSERT_EQ(v.size(), 2u);
   EXPECT_NE(v[0].detail.find("request 2 (GET /slow): completed after 2000 ms"), std::string::npos)
@@ -261,175 +271,6 @@ TEST(Table, EveryIdHasADescriptionInDesignOrder) {
   EXPECT_EQ(ids.back(), "deterministic");
   for (const auto id : ids) EXPECT_FALSE(invariant_description(id).empty()) << id;
   EXPECT_TRUE(invariant_description("nope").empty());
-}
-
-// ---- real stacks ------------------------------------------------------------------
-
-// Runs `make_app(observer)` under checkers `ids` with `requests`; returns the violations.
-std::vector<core::Violation> run_stack(const std::vector<std::string>& ids, CheckerParams params,
-                                       const std::function<core::App(core::Observer&)>& make_app,
-                                       std::vector<core::RequestSpec> requests = {core::RequestSpec{}}) {
-  core::Observer observer;
-  install_checkers(observer, ids, params);
-  core::App app = make_app(observer);
-  const core::AppRun run = core::run_app(std::move(app), std::move(requests),
-                                         {.client = {.disconnect_one_in = 0}, .observer = &observer});
-  EXPECT_TRUE(run.result.ok()) << run.result.report;
-  return run.violations;
-}
-
-core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& observer) {
-  const core::BaseHttpOptions options{.behaviour = behaviour, .observer = &observer};
-  return {"BaseHTTPMiddleware", [options](core::App app) {
-            return core::base_http_middleware(std::move(app), core::passthrough_dispatch(), options);
-          }};
-}
-
-core::App endpoint_with_background(core::Observer& observer, sim::Nanoseconds work_ns) {
-  return core::request_response([&observer, work_ns](core::Request& request) {
-    return core::PlainTextResponse(
-        "ok",
-        {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
-                                            {.observer = &observer, .request = request.scope().request_id})});
-  });
-}
-
-TEST(RealStack, BackgroundCompleteCatchesTheCancelBehaviour) {
-  for (const auto& [behaviour, fails] :
-       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
-    const auto v = run_stack({"background-complete", "response-complete"}, {}, [&](core::Observer& observer) {
-      return core::validated_chain({base_http(behaviour, observer)},
-                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
-    });
-    EXPECT_EQ(only(v), fails ? "background-complete @BackgroundTask" : "count 0")
-        << core::to_string(behaviour);
-  }
-}
-
-TEST(RealStack, ResponseNotDelayedCatchesNoBreak) {
-  for (const auto& [behaviour, fails] : {std::pair{core::BaseHttpBehaviour::no_break, true},
-                                         std::pair{core::BaseHttpBehaviour::cached_body, true},
-                                         std::pair{core::BaseHttpBehaviour::fixed, false}}) {
-    const auto v = run_stack({"response-not-delayed"}, {}, [&](core::Observer& observer) {
-      return core::validated_chain({base_http(behaviour, observer)},
-                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
-    });
-    EXPECT_EQ(only(v), fails ? "response-not-delayed @BaseHTTPMiddleware" : "count 0")
-        << core::to_string(behaviour);
-  }
-}
-
-TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
-  for (const auto& [behaviour, fails] :
-       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
-    const auto v = run_stack({"cleanup-runs"}, {}, [&](core::Observer& observer) {
-      core::NamedMiddleware session{"Session", [&observer](core::App app) {
-                                      return core::context_manager_middleware(
-                                          std::move(app), {.name = "Session", .observer = &observer});
-                                    }};
-      return core::validated_chain({base_http(behaviour, observer), session},
-                                   endpoint_with_background(observer, 0), observer);
-    });
-    EXPECT_EQ(only(v), fails ? "cleanup-runs @Session" : "count 0") << core::to_string(behaviour);
-  }
-}
-
-TEST(RealStack, NoSwallowedErrorCatchesAMiddlewareThatHidesAnError) {
-  const auto raising = [](core::Observer& observer) {
-    core::Endpoint endpoint = [](core::Request&) -> core::Response { throw std::runtime_error("boom"); };
-    endpoint.observer = &observer;
-    return core::request_response(std::move(endpoint));
-  };
-  // Starlette's ServerErrorMiddleware answers 500 and re-raises: surfaced.
-  EXPECT_TRUE(run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
-                return core::validated_chain(
-                    {{"ServerErrorMiddleware",
-                      [](core::App app) { return core::server_error_middleware(std::move(app)); }}},
-                    raising(observer), observer);
-              }).empty());
-  // A user middleware that answers 200 whatever happened: silence.
-  const auto v = run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
-    core::NamedMiddleware silencer{"Silencer", [](core::App app) -> core::App {
-                                     return [app](core::Scope& scope, const core::Receive& receive,
-                                                  const core::Send& send) {
-                                       try {
-                                         app(scope, receive, send);
-                                       } catch (const std::runtime_error&) {
-                                         send(Message::start(200));
-                                         send(Message::body_chunk("fine", false));
-                                       }
-                                     };
-                                   }};
-    return core::validated_chain({silencer}, raising(observer), observer);
-  });
-  EXPECT_EQ(only(v), "no-swallowed-error @Silencer");
-}
-
-TEST(RealStack, ResponseCompleteCatchesAMiddlewareThatDropsTheFinalBody) {
-  const auto make = [](bool drop) {
-    return [drop](core::Observer& observer) {
-      core::NamedMiddleware dropper{"Dropper", [drop](core::App app) {
-                                      return core::pure_asgi_middleware(
-                                          std::move(app),
-                                          {.on_send = [drop](Message m) -> std::optional<Message> {
-                                            if (drop && m.type == core::MessageType::http_response_body)
-                                              return std::nullopt;
-                                            return m;
-                                          }});
-                                    }};
-      return core::validated_chain({dropper}, endpoint_with_background(observer, 0), observer);
-    };
-  };
-  EXPECT_TRUE(run_stack({"response-complete"}, {}, make(false)).empty());
-  EXPECT_EQ(only(run_stack({"response-complete"}, {}, make(true))), "response-complete @Dropper");
-}
-
-TEST(RealStack, RequestLatencyAgainstTheBudget) {
-  const auto sleeping = [](sim::Nanoseconds ns) {
-    return [ns](core::Observer&) {
-      return core::request_response([ns](core::Request&) {
-        sim::sleep(ns);
-        return core::PlainTextResponse("ok");
-      });
-    };
-  };
-  const CheckerParams params{.latency_budget_ns = kSecond};
-  EXPECT_TRUE(run_stack({"request-latency"}, params, sleeping(10 * kMillisecond)).empty());
-  EXPECT_EQ(only(run_stack({"request-latency"}, params, sleeping(2 * kSecond))), "request-latency @app");
-}
-
-TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
-  const auto run_calls = [](core::ThreadPoolRunner& pool, core::Observer& observer) {
-    sim::Simulation sim({.strategy = sim::Strategy::fifo});
-    for (int i = 0; i < 10; ++i) {
-      sim.spawn("caller", [&pool] { pool.run_sync([] { sim::thread_sleep(10 * kMillisecond); }); });
-    }
-    EXPECT_TRUE(sim.run().ok());
-    observer.finish();
-    return observer.violations();
-  };
-  const CheckerParams params{.threads_bound = 4, .memory_budget_bytes = 4'000};
-  {
-    core::Observer observer;
-    install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
-    // Python 3.7's default executor on 4 CPUs: up to 20 threads, one per concurrent call.
-    core::ThreadPoolExecutor executor({.python = core::PythonVersion::py37,
-                                       .cpu_count = 4,
-                                       .retained_bytes_per_thread = 1'000,
-                                       .observer = &observer});
-    const auto v = run_calls(executor, observer);
-    ASSERT_EQ(v.size(), 2u);
-    EXPECT_EQ(v[0].invariant, "threads-bounded");
-    EXPECT_NE(v[0].detail.find("peaked at 10 threads"), std::string::npos) << v[0].detail;
-    EXPECT_EQ(v[1].invariant, "memory-budget");
-  }
-  {
-    core::Observer observer;
-    install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
-    core::AnyioToThread limited(
-        {.total_tokens = 4, .retained_bytes_per_thread = 1'000, .observer = &observer});
-    EXPECT_TRUE(run_calls(limited, observer).empty());
-  }
 }
 
 }  // namespace

@@ -29,14 +29,14 @@ class BackgroundBehindBaseHttp final : public Scenario {
   void build(RunContext& run) const override {
     static constexpr sim::Label kWork{"toy.work", sim::Stream::other};
     core::Observer& observer = run.observer;
-    core::Endpoint endpoint = [&observer](core::Request& request) {
+    core::Endpoint endpoint = [](core::Request& request) {
       const sim::Nanoseconds work_ns = sim::choose(kWork, 3) * 5 * sim::kMillisecond;
       return core::PlainTextResponse(
           "ok", {.background = core::BackgroundTask(
                      "audit", [work_ns] { work_ns ? sim::sleep(work_ns) : sim::checkpoint(); },
-                     {.observer = &observer, .request = request.scope().request_id})});
+                     {.request = request.scope().request_id})});
     };
-    const core::BaseHttpOptions options{.behaviour = run.stack.base_http, .observer = &observer};
+    const core::BaseHttpOptions options{.behaviour = run.stack.base_http};
     core::App app = core::validated_chain({{"BaseHTTPMiddleware",
                                             [options](core::App inner) {
                                               return core::base_http_middleware(
@@ -101,9 +101,11 @@ class WaitsForever final : public Scenario {
   ScenarioInfo info_{.name = "test-deadlock", .title = "toy: waits forever", .invariants = {}};
 };
 
-// Checkpoints forever: a liveness failure once the step budget runs out.
+// Checkpoints forever: a liveness failure once the step budget runs out
+// (with a budget of 2^62 steps, a run that ends only when abandoned).
 class Spins final : public Scenario {
  public:
+  explicit Spins(std::uint64_t steps_max = 5'000) { info_.steps_max = steps_max; }
   const ScenarioInfo& info() const override { return info_; }
   void build(RunContext& run) const override {
     run.sim.spawn("spinner", [] {

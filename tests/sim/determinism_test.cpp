@@ -11,11 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "asgisim/sim/capacity_limiter.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/lock.hpp"
 #include "asgisim/sim/semaphore.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
+#include "asgisim/sim/testing.hpp"
 #include "asgisim/sim/threading.hpp"
 
 namespace asgisim::sim {
@@ -27,9 +29,8 @@ constexpr Label kFail{"client.fail", Stream::clients};
 constexpr Label kSlowProducer{"fault.slow_producer", Stream::faults};
 constexpr Label kDropConsumer{"fault.impatient_consumer", Stream::faults};
 
-std::string status_text(const RunResult& result) {
-  return std::string(to_string(result.status)) + ": " + result.report;
-}
+using namespace sim_testing;
+using sim_testing::describe;
 
 struct Outcome {
   RunResult result;
@@ -138,7 +139,7 @@ TEST_P(Determinism, TheSameSeedGivesTheSameHashAndDifferentSeedsExploreDifferent
   for (std::uint64_t seed = 0; seed < kSeeds; ++seed) {
     SCOPED_TRACE(testing::Message() << "seed " << seed << " strategy " << to_string(GetParam()));
     const Outcome first = run_workload(seed, GetParam());
-    ASSERT_TRUE(first.result.ok()) << status_text(first.result);
+    ASSERT_TRUE(first.result.ok()) << describe(first.result);
     const Outcome second = run_workload(seed, GetParam());
     ASSERT_EQ(first.result.trace_hash, second.result.trace_hash) << "nondeterminism detected";
     ASSERT_EQ(first.events, second.events);
@@ -157,7 +158,7 @@ TEST_P(Determinism, TheLockKeepsTheCounterExactInEveryRun) {
   for (std::uint64_t seed = 0; seed < 100; ++seed) {
     SCOPED_TRACE(testing::Message() << "seed " << seed);
     const Outcome outcome = run_workload(seed, GetParam());
-    ASSERT_TRUE(outcome.result.ok()) << status_text(outcome.result);
+    ASSERT_TRUE(outcome.result.ok()) << describe(outcome.result);
     const bool failed = outcome.events.find("group-error") != std::string::npos;
     if (!failed) {
       EXPECT_NE(outcome.events.find("counter=9"), std::string::npos) << outcome.events;
@@ -176,7 +177,7 @@ TEST(DeterminismFifo, FifoIgnoresTheSeedForSchedulingButNotForClientChoices) {
     SCOPED_TRACE(testing::Message() << "seed " << seed);
     const Outcome a = run_workload(seed, Strategy::fifo);
     const Outcome b = run_workload(seed, Strategy::fifo);
-    ASSERT_TRUE(a.result.ok()) << status_text(a.result);
+    ASSERT_TRUE(a.result.ok()) << describe(a.result);
     ASSERT_EQ(a.result.trace_hash, b.result.trace_hash);
     hashes.insert(a.result.trace_hash);
   }
@@ -189,6 +190,36 @@ TEST(DeterminismFifo, StrategiesDifferFromEachOtherForTheSameSeed) {
   const Outcome pct = run_workload(7, Strategy::pct);
   EXPECT_NE(fifo.result.trace_hash, random.result.trace_hash);
   EXPECT_NE(random.result.trace_hash, pct.result.trace_hash);
+}
+
+TEST(DeterminismPrimitives, SameSeedSameTrace) {
+  // Every primitive in one scenario, run twice per seed: identical traces.
+  auto run_once = [](std::uint64_t seed) {
+    Simulation sim({.seed = seed, .strategy = Strategy::random});
+    Lock lock;
+    Semaphore semaphore(2);
+    CapacityLimiter limiter(2);
+    Event done;
+    std::vector<int> log;
+    for (int i = 0; i < 6; ++i) {
+      sim.spawn("worker", [&, i] {
+        with_limiter(limiter, [&] {
+          with_semaphore(semaphore, [&] {
+            with_lock(lock, [&] {
+              log.push_back(i);
+              checkpoint();
+            });
+          });
+        });
+        if (i == 5) done.set();
+      });
+    }
+    sim.spawn("watcher", [&] { done.wait(); });
+    const RunResult result = sim.run();
+    EXPECT_TRUE(result.ok()) << describe(result);
+    return std::make_pair(result.trace_hash, log);
+  };
+  for (std::uint64_t seed : {1U, 2U, 3U}) EXPECT_EQ(run_once(seed), run_once(seed));
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ TEST(FiberExceptionTest, CurrentExceptionInsideHandlerSurvivesSwitches) {
   Simulation sim;
   int seen = 0;
   for (int i = 0; i < 3; ++i) {
-    sim.spawn("t" + std::to_string(i), [&sim, &seen, i] {
+    sim.spawn(std::string("t").append(std::to_string(i)), [&sim, &seen, i] {
       try {
         throw i;
       } catch (int) {

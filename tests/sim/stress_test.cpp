@@ -8,13 +8,13 @@
 
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stack_pool.hpp"
+#include "asgisim/sim/testing.hpp"
 
 namespace asgisim::sim {
 namespace {
 
-std::string status_text(const RunResult& result) {
-  return std::string(to_string(result.status)) + ": " + result.report;
-}
+using namespace sim_testing;
+using sim_testing::describe;
 
 // Spawns `count` tasks that each sleep once (for 0..99 ms), all alive at
 // once, and runs them; returns how many finished.
@@ -30,7 +30,7 @@ std::uint64_t run_sleepers(Runner& runner, std::uint64_t count, std::uint64_t se
     });
   }
   const RunResult result = sim.run();
-  EXPECT_TRUE(result.ok()) << status_text(result);
+  EXPECT_TRUE(result.ok()) << describe(result);
   EXPECT_EQ(result.end_time_ns, 99 * kMillisecond);
   return finished;
 }

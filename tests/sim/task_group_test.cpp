@@ -7,28 +7,18 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/testing.hpp"
 
 namespace asgisim::sim {
 namespace {
 
-std::string status_text(const RunResult& result) {
-  return std::string(to_string(result.status)) + ": " + result.report;
-}
-
-template <class Body>
-RunResult run_task(Body&& body, SimulationOptions options = {}) {
-  Simulation sim(options);
-  sim.spawn("host", std::forward<Body>(body));
-  RunResult result = sim.run();
-  EXPECT_TRUE(result.ok()) << status_text(result);
-  return result;
-}
+using namespace sim_testing;
+using sim_testing::describe;
 
 // The messages of an ExceptionGroup's members, in order.
 std::vector<std::string> messages(const ExceptionGroup& group) {
@@ -356,88 +346,36 @@ TEST(TaskGroup, ShieldedCleanupInAChildRunsToTheEnd) {
   EXPECT_EQ(cleanup_done, 6 * kMillisecond);
 }
 
-// ---- teardown: runs that end while a group still has live children -----------------
-
-// Runs `scenario` in a child process with a watchdog: the process must exit
-// with status 0, not hang (SIGALRM) and not abort.
-#define EXPECT_RUNS_CLEANLY(scenario) \
-  EXPECT_EXIT(                        \
-      {                               \
-        ::alarm(5);                   \
-        scenario();                   \
-        std::_Exit(0);                \
-      },                              \
-      ::testing::ExitedWithCode(0), "")
-
-// A group's child is not a daemon even when its host is: an idle child
-// says so itself, so that it does not keep the run alive.
-void idle_reader() {
-  Simulation& sim = Simulation::current();
-  sim.set_daemon(sim.current_task(), true);
-  for (;;) sim::sleep(kSecond);
-}
-
-// A daemon (a keep-alive connection, say) whose task group still has a child
-// when the last non-daemon task ends: the run completes and must unwind
-// both the host blocked in the group and the child.
-void daemon_blocked_leaving_a_group() {
-  Simulation sim;
-  sim.spawn(
-      "connection", [] { task_group([](TaskGroup& tg) { tg.start_soon("reader", idle_reader); }); },
-      SpawnOptions{.daemon = true});
-  sim.spawn("request", [] { sim::sleep(2 * kSecond); });
-  const RunResult result = sim.run();
-  if (!result.ok()) std::_Exit(3);
-}
-
-// As above, but the host is still inside the group's body.
-void daemon_blocked_inside_a_group_body() {
-  Simulation sim;
-  sim.spawn(
-      "connection",
-      [] {
-        task_group([](TaskGroup& tg) {
-          tg.start_soon("reader", idle_reader);
-          for (;;) sim::sleep(kSecond);
-        });
-      },
-      SpawnOptions{.daemon = true});
-  sim.spawn("request", [] { sim::sleep(2 * kSecond); });
-  const RunResult result = sim.run();
-  if (!result.ok()) std::_Exit(3);
-}
-
-// A liveness failure inside a task group: the run stops with the group's
-// host and children suspended, and tearing it down must not hang or abort.
-void liveness_failure_inside_a_group() {
-  Simulation sim({.time_max_ns = 10 * kSecond});
-  sim.spawn("server", [] {
-    task_group([](TaskGroup& tg) {
-      tg.start_soon("poller", [] {
-        for (;;) sim::sleep(kSecond);
+// The kernel's reach (trio, anyio 4): cancelling a group's scope reaches the
+// children of a group nested in it at once, unlike anyio 3 (whose model is
+// core's AnyioTaskGroup).
+TEST(TaskGroup, CancellingTheOuterGroupReachesTheChildrenOfANestedGroupAtOnce) {
+  Sleeper grandchild;
+  Nanoseconds inner_left_at = -1;
+  run_task([&] {
+    task_group([&](TaskGroup& outer) {
+      outer.start_soon("inner host", [&] {
+        try {
+          task_group([&](TaskGroup& inner) { inner.start_soon("grandchild", [&] { grandchild(); }); });
+        } catch (const Cancelled&) {
+          inner_left_at = now();
+          throw;
+        }
       });
-      tg.start_soon("spinner", [] {
-        for (;;) sim::sleep(kSecond);
-      });
+      sim::sleep(3 * kMillisecond);
+      outer.cancel_scope().cancel();
     });
   });
-  const RunResult result = sim.run();
-  if (result.status != RunStatus::liveness_time) std::_Exit(3);
+  EXPECT_TRUE(grandchild.cancelled);
+  EXPECT_EQ(grandchild.cancelled_at, 3 * kMillisecond);
+  EXPECT_EQ(inner_left_at, 3 * kMillisecond);
 }
 
-TEST(TaskGroupTeardown, ADaemonBlockedLeavingAGroupIsUnwound) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_RUNS_CLEANLY(daemon_blocked_leaving_a_group);
-}
-
-TEST(TaskGroupTeardown, ADaemonBlockedInsideAGroupBodyIsUnwound) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_RUNS_CLEANLY(daemon_blocked_inside_a_group_body);
-}
-
-TEST(TaskGroupTeardown, ALivenessFailureInsideAGroupIsTornDown) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_RUNS_CLEANLY(liveness_failure_inside_a_group);
+TEST(IsCancellation, TellsCancelledFromOtherErrorsAndFromNone) {
+  EXPECT_TRUE(is_cancellation(std::make_exception_ptr(Cancelled{})));
+  EXPECT_FALSE(is_cancellation(std::make_exception_ptr(std::runtime_error("boom"))));
+  EXPECT_FALSE(is_cancellation(std::make_exception_ptr(TimeoutError("late"))));
+  EXPECT_FALSE(is_cancellation(nullptr));
 }
 
 }  // namespace

@@ -2,39 +2,28 @@
 // with the behaviours' differences as BaseHttpTraits flags at the lines
 // where upstream differs. Python names are kept (body_stream, coro,
 // receive_or_disconnect, send_no_error, close_recv_stream_on_response_sent).
+// Which release has which behaviour: base_http_behaviour.cpp.
 #include "asgisim/core/middleware/base_http.hpp"
 
-#include <array>
-#include <charconv>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../anyio_task_done.hpp"
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/stream.hpp"
 #include "asgisim/sim/task_group.hpp"
+#include "cached_request.hpp"
 
 namespace asgisim::core {
 
 namespace {
-
-constexpr std::array<std::pair<BaseHttpBehaviour, std::string_view>, 10> kNames{{
-    {BaseHttpBehaviour::cancel_drain, "cancel_drain"},
-    {BaseHttpBehaviour::cancel, "cancel"},
-    {BaseHttpBehaviour::disconnect, "disconnect"},
-    {BaseHttpBehaviour::no_break, "no_break"},
-    {BaseHttpBehaviour::cached_body, "cached_body"},
-    {BaseHttpBehaviour::fixed, "fixed"},
-    {BaseHttpBehaviour::no_listener, "no_listener"},
-    {BaseHttpBehaviour::dispatch_background, "dispatch_background"},
-    {BaseHttpBehaviour::reraise, "reraise"},
-    {BaseHttpBehaviour::reraise_once, "reraise_once"},
-}};
 
 // The zero-buffer stream between the downstream app and body_stream, and
 // the downstream exception (`app_exc`): one per call_next, or (#2813) one
@@ -123,26 +112,32 @@ class MiddlewareCall {
         scope_(scope),
         receive_(receive),
         send_(send),
-        request_(scope, receive,
-                 traits_.cache_request_body ? StreamConsumedRule::on_last : StreamConsumedRule::on_start),
         response_sent_(middleware.options.name + " response_sent") {
-    if (traits_.no_response_listener) request_.remember_wrapped_disconnect();
+    if (traits_.cache_request_body) {
+      cached_request_.emplace(scope, receive, /*remembers_disconnect=*/traits_.no_response_listener);
+    } else {
+      request_.emplace(scope, receive);
+    }
+    // The versions' flags only combine as upstream's code did (see traits()).
+    ASGISIM_ASSERT(!traits_.raise_app_exc_after_group || !traits_.cancel_downstream);
+    ASGISIM_ASSERT(!traits_.raise_app_exc_once || traits_.raise_app_exc_after_group);
+    ASGISIM_ASSERT(!traits_.drop_dispatch_background || traits_.no_response_listener);
   }
 
   void run() {
     // `with recv_stream, send_stream:` around the task group (#2813).
     if (traits_.raise_app_exc_after_group) shared_streams_ = create_streams(middleware_.options.name);
     detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
-      const CallNext call_next = [this, &task_group](DispatchRequest& request) {
+      const CallNext call_next = [this, &task_group](Request& request) {
         return this->call_next(task_group, request);
       };
-      Response response = middleware_.dispatch(request_, call_next);
+      Response response = middleware_.dispatch(cached_request_ ? *cached_request_ : *request_, call_next);
       if (traits_.drop_dispatch_background &&
           response.streaming_behaviour() == StreamingBehaviour::send_only) {
         response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
       }
       if (traits_.cache_request_body) {
-        const Receive wrapped_receive = [this] { return request_.wrapped_receive(); };
+        const Receive wrapped_receive = [this] { return cached_request_->wrapped_receive(); };
         response(scope_, wrapped_receive, send_);
       } else {
         response(scope_, receive_, send_);
@@ -156,6 +151,9 @@ class MiddlewareCall {
         if (shared_streams_) shared_streams_->recv_stream.close();
       }
     });
+    // The body ran to its end: the response went out and the downstream
+    // app was told (cancelled, or response_sent set).
+    ASGISIM_ASSERT(traits_.cancel_downstream || response_sent_.is_set());
     // `if app_exc is not None [and not exception_already_raised]: raise app_exc` (#2812, #2911).
     if (shared_streams_ && shared_streams_->app_exc &&
         !(traits_.raise_app_exc_once && shared_streams_->app_exc_raised)) {
@@ -164,7 +162,7 @@ class MiddlewareCall {
   }
 
  private:
-  Response call_next(detail::AnyioTaskGroup& task_group, DispatchRequest& request) {
+  Response call_next(detail::AnyioTaskGroup& task_group, Request& request) {
     const std::string& name = middleware_.options.name;
     std::shared_ptr<CallNextStreams> streams = shared_streams_;
     if (!streams) {
@@ -182,8 +180,9 @@ class MiddlewareCall {
     } else {
       // 0.28 reads the middleware's own _CachedRequest whatever request
       // call_next was given; before, request.receive.
-      Receive inner = traits_.cache_request_body ? Receive([this] { return request_.wrapped_receive(); })
-                                                 : request.receive();
+      Receive inner = traits_.cache_request_body
+                          ? Receive([this] { return cached_request_->wrapped_receive(); })
+                          : request.receive();
       downstream_receive = [this, inner = std::move(inner)] { return receive_or_disconnect(inner); };
       downstream_send = [streams](Message message) {  // send_no_error
         try {
@@ -253,13 +252,12 @@ class MiddlewareCall {
   }
 
   void report_error(const std::string& what) {
-    Observer* observer = middleware_.options.observer;
-    if (observer == nullptr) return;
-    observer->observe(Observation{.kind = ObservationKind::error_raised,
-                                  .request = scope_.request_id,
-                                  .layer = middleware_.options.name,
-                                  .message = std::nullopt,
-                                  .detail = what});
+    observe(Observation{.kind = ObservationKind::error_raised,
+                        .request = scope_.request_id,
+                        .layer = middleware_.options.name,
+                        .message = std::nullopt,
+                        .detail = what,
+                        .reporter = Reporter::middleware});
   }
 
   const Middleware& middleware_;
@@ -267,129 +265,14 @@ class MiddlewareCall {
   Scope& scope_;
   const Receive& receive_;
   const Send& send_;
-  DispatchRequest request_;
+  std::optional<Request> request_;               // dispatch's `Request(scope, receive=receive)` up to 0.27
+  std::optional<CachedRequest> cached_request_;  // `_CachedRequest(scope, receive)` from 0.28
   sim::Event response_sent_;
   std::vector<std::shared_ptr<CallNextStreams>> streams_;
   std::shared_ptr<CallNextStreams> shared_streams_;  // raise_app_exc_after_group: the call's one pair
 };
 
 }  // namespace
-
-std::string_view to_string(BaseHttpBehaviour behaviour) {
-  for (const auto& [value, name] : kNames) {
-    if (value == behaviour) return name;
-  }
-  return "?";
-}
-
-bool parse_base_http_behaviour(std::string_view text, BaseHttpBehaviour& out) {
-  for (const auto& [value, name] : kNames) {
-    if (name == text) {
-      out = value;
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view starlette_versions(BaseHttpBehaviour behaviour) {
-  switch (behaviour) {
-    case BaseHttpBehaviour::cancel_drain:
-      return "0.15.0 to 0.20.0";
-    case BaseHttpBehaviour::cancel:
-      return "0.20.1 to 0.20.4";
-    case BaseHttpBehaviour::disconnect:
-      return "0.21.0 to 0.23.0";
-    case BaseHttpBehaviour::no_break:
-      return "0.23.1 to 0.27.x";
-    case BaseHttpBehaviour::cached_body:
-      return "0.28.0";
-    case BaseHttpBehaviour::fixed:
-      return "0.29.0 to 0.38.2";
-    case BaseHttpBehaviour::no_listener:
-      return "0.38.3 to 0.38.4";
-    case BaseHttpBehaviour::dispatch_background:
-      return "0.38.5 to 0.45.x";
-    case BaseHttpBehaviour::reraise:
-      return "0.46.0 to 0.46.1";
-    case BaseHttpBehaviour::reraise_once:
-      return "0.46.2 and later";
-  }
-  return "?";
-}
-
-std::optional<BaseHttpBehaviour> base_http_behaviour_for_starlette(std::string_view version) {
-  std::array<int, 3> parts{0, 0, 0};
-  std::size_t count = 0;
-  const char* cursor = version.data();
-  const char* const end = version.data() + version.size();
-  while (count < parts.size()) {
-    const auto [next, error] = std::from_chars(cursor, end, parts[count]);
-    if (error != std::errc() || parts[count] < 0) return std::nullopt;
-    ++count;
-    cursor = next;
-    if (cursor == end) break;
-    if (*cursor != '.') return std::nullopt;
-    ++cursor;
-  }
-  if (cursor != end || count < 2) return std::nullopt;
-  const auto at_least = [&](int major, int minor, int patch) {
-    return parts >= std::array<int, 3>{major, minor, patch};
-  };
-  if (!at_least(0, 15, 0)) return std::nullopt;
-  if (at_least(0, 46, 2)) return BaseHttpBehaviour::reraise_once;
-  if (at_least(0, 46, 0)) return BaseHttpBehaviour::reraise;
-  if (at_least(0, 38, 5)) return BaseHttpBehaviour::dispatch_background;
-  if (at_least(0, 38, 3)) return BaseHttpBehaviour::no_listener;
-  if (at_least(0, 29, 0)) return BaseHttpBehaviour::fixed;
-  if (at_least(0, 28, 0)) return BaseHttpBehaviour::cached_body;
-  if (at_least(0, 23, 1)) return BaseHttpBehaviour::no_break;
-  if (at_least(0, 21, 0)) return BaseHttpBehaviour::disconnect;
-  if (at_least(0, 20, 1)) return BaseHttpBehaviour::cancel;
-  return BaseHttpBehaviour::cancel_drain;
-}
-
-BaseHttpTraits traits(BaseHttpBehaviour behaviour) {
-  switch (behaviour) {
-    case BaseHttpBehaviour::cancel_drain:
-      return {.cancel_downstream = true};
-    case BaseHttpBehaviour::cancel:
-      return {.cancel_downstream = true, .stop_at_final_body = true, .skip_empty_chunks = true};
-    case BaseHttpBehaviour::disconnect:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true};
-    case BaseHttpBehaviour::no_break:
-      return {.skip_empty_chunks = true};
-    case BaseHttpBehaviour::cached_body:
-      return {.skip_empty_chunks = true, .cache_request_body = true};
-    case BaseHttpBehaviour::fixed:
-      return {.stop_at_final_body = true, .skip_empty_chunks = true, .cache_request_body = true};
-    case BaseHttpBehaviour::no_listener:
-      return {.stop_at_final_body = true,
-              .skip_empty_chunks = true,
-              .cache_request_body = true,
-              .no_response_listener = true,
-              .drop_dispatch_background = true};
-    case BaseHttpBehaviour::dispatch_background:
-      return {.stop_at_final_body = true,
-              .skip_empty_chunks = true,
-              .cache_request_body = true,
-              .no_response_listener = true};
-    case BaseHttpBehaviour::reraise:
-      return {.stop_at_final_body = true,
-              .skip_empty_chunks = true,
-              .cache_request_body = true,
-              .no_response_listener = true,
-              .raise_app_exc_after_group = true};
-    case BaseHttpBehaviour::reraise_once:
-      return {.stop_at_final_body = true,
-              .skip_empty_chunks = true,
-              .cache_request_body = true,
-              .no_response_listener = true,
-              .raise_app_exc_after_group = true,
-              .raise_app_exc_once = true};
-  }
-  return {};
-}
 
 App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions options) {
   if (!app || !dispatch)
@@ -409,7 +292,7 @@ App base_http_middleware(App app, DispatchFunction dispatch, BaseHttpOptions opt
 }
 
 DispatchFunction passthrough_dispatch() {
-  return [](DispatchRequest& request, const CallNext& call_next) { return call_next(request); };
+  return [](Request& request, const CallNext& call_next) { return call_next(request); };
 }
 
 }  // namespace asgisim::core

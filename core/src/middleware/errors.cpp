@@ -198,13 +198,12 @@ App exception_middleware(App app, ExceptionMiddlewareOptions options) {
     if (!handler) std::rethrow_exception(error);
     if (response_started) {
       const std::string message = "Caught handled exception, but response already started.";
-      if (options.observer != nullptr) {
-        options.observer->observe(Observation{.kind = ObservationKind::error_raised,
-                                              .request = scope.request_id,
-                                              .layer = options.name,
-                                              .message = std::nullopt,
-                                              .detail = message + " (" + sim::describe(error) + ")"});
-      }
+      observe(Observation{.kind = ObservationKind::error_raised,
+                          .request = scope.request_id,
+                          .layer = options.name,
+                          .message = std::nullopt,
+                          .detail = message + " (" + sim::describe(error) + ")",
+                          .reporter = Reporter::middleware});
       throw std::runtime_error(message);
     }
     Request request(scope, receive);

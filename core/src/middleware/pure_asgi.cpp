@@ -12,14 +12,14 @@ namespace detail {
 
 void report_context(const ContextReport& report, ObservationKind kind, std::uint64_t value,
                     std::string extra) {
-  if (report.observer == nullptr) return;
   std::string text = extra.empty() ? report.name : report.name + ": " + extra;
-  report.observer->observe(Observation{.kind = kind,
-                                       .request = report.request,
-                                       .layer = report.layer,
-                                       .message = std::nullopt,
-                                       .detail = std::move(text),
-                                       .value = value});
+  observe(Observation{.kind = kind,
+                      .request = report.request,
+                      .layer = report.layer,
+                      .message = std::nullopt,
+                      .detail = std::move(text),
+                      .value = value,
+                      .reporter = Reporter::context_manager});
 }
 
 std::string describe_error(const std::exception_ptr& error) { return sim::describe(error); }
@@ -51,10 +51,7 @@ App context_manager_middleware(App app, ContextManagerMiddlewareOptions options)
       app(scope, receive, send);
       return;
     }
-    const ContextReport report{.observer = options.observer,
-                               .request = scope.request_id,
-                               .layer = options.name,
-                               .name = options.name};
+    const ContextReport report{.request = scope.request_id, .layer = options.name, .name = options.name};
     const auto downstream = [&] { app(scope, receive, send); };
     if (options.exit == ContextExit::sync) {
       sync_with(report, downstream, options.exit_work);

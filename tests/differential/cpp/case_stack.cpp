@@ -31,7 +31,7 @@ void sleep_zero() { sim::checkpoint(); }
 
 core::App base_http(core::App app, int index, bool reads_body, core::BaseHttpBehaviour behaviour,
                     Recorder& record) {
-  core::DispatchFunction dispatch = [index, reads_body, &record](core::DispatchRequest& request,
+  core::DispatchFunction dispatch = [index, reads_body, &record](core::Request& request,
                                                                  const core::CallNext& call_next) {
     record("dispatch_started", {{"mw", index}});
     std::optional<core::Response> response;

@@ -20,7 +20,6 @@
 
 namespace asgisim::core {
 
-class Observer;
 class ThreadPoolRunner;
 
 using EndpointFunction = std::function<Response(Request&)>;
@@ -31,6 +30,8 @@ enum class EndpointKind : std::uint8_t {
 };
 std::string_view to_string(EndpointKind kind);
 
+// An exception from the endpoint is reported to the run's observer as
+// error_raised (layer "endpoint") before it propagates.
 struct Endpoint {
   // Any callable Response(Request&) is an async endpoint.
   template <class Fn>
@@ -49,9 +50,6 @@ struct Endpoint {
   EndpointFunction function{};
   EndpointKind kind = EndpointKind::async_def;
   ThreadPoolRunner* threadpool = nullptr;  // required for sync_def
-  // When set, an exception from the endpoint is reported as error_raised
-  // (layer "endpoint") before it propagates.
-  Observer* observer = nullptr;
 };
 
 // request_response(func): the ASGI app for an endpoint.

@@ -129,6 +129,8 @@ struct FastApiEndpoint {
   std::vector<Depends> dependencies{};          // the endpoint's Depends(...) parameters
 };
 
+// The run's observer receives context_entered / context_exited for `yield`
+// dependencies and error_raised for an endpoint that raised.
 struct FastApiOptions {
   // run_in_threadpool's pool: sync endpoints, sync dependencies, the entry of
   // sync `yield` dependencies, and (shared_pool) their exits.
@@ -137,9 +139,6 @@ struct FastApiOptions {
   // when that is an AnyioToThread (FastAPI 0.82 runs on Starlette >= 0.15).
   AnyioToThread* to_thread = nullptr;
   YieldExitBehaviour exit_behaviour = YieldExitBehaviour::shared_pool;
-  // Receives context_entered / context_exited for `yield` dependencies and
-  // error_raised for an endpoint that raised (optional).
-  Observer* observer = nullptr;
 };
 
 // request_response(get_request_handler(...)) inside AsyncExitStackMiddleware:

@@ -4,6 +4,16 @@
 // subscribe to it and report Violations with an invariant id (DESIGN.md's
 // table) and the layer to blame. The protocol validator is one Checker; the
 // scenario layer adds one per invariant on the same interface.
+//
+// The run's Observer is ambient: observe_run(sim, observer) installs it on
+// the Simulation (the Server does, for the observer it is given), and any
+// layer reports with core::observe(observation), without a pointer of its
+// own, so no layer can be left unwired inside a run:
+//
+//   Observer observer;
+//   observer.emplace<ProtocolValidator>();
+//   Server server(sim, observer, app);        // installs `observer` on `sim`
+//   ... inside the run, anywhere:  observe({.kind = ..., .reporter = Reporter::middleware});
 #pragma once
 
 #include <cstdint>
@@ -14,6 +24,10 @@
 
 #include "asgisim/core/asgi.hpp"
 #include "asgisim/sim/types.hpp"
+
+namespace asgisim::sim {
+class Simulation;
+}  // namespace asgisim::sim
 
 namespace asgisim::core {
 
@@ -56,6 +70,23 @@ enum class ObservationKind : std::uint8_t {
 
 std::string_view to_string(ObservationKind kind);
 
+// What kind of layer made an observation. Checkers classify observations by
+// this, never by the text of `layer` (which names the layer for reports).
+enum class Reporter : std::uint8_t {
+  other,            // a scenario's or test's own code
+  boundary,         // a protocol validator at an ASGI boundary (received / sent)
+  server,           // the server
+  client,           // a client
+  endpoint,         // an endpoint (request_response, a FastAPI route)
+  dependency,       // a FastAPI dependency
+  middleware,       // a middleware's own code (errors, BaseHTTPMiddleware, ...)
+  context_manager,  // an `async with` / `with` around downstream work
+  background_task,  // a Starlette BackgroundTask
+  thread_pool,      // a thread pool's accounting (threads, memory)
+};
+
+std::string_view to_string(Reporter reporter);
+
 struct Observation {
   ObservationKind kind = ObservationKind::received;
   sim::Nanoseconds time_ns = 0;
@@ -64,6 +95,7 @@ struct Observation {
   std::optional<Message> message{};  // for received / sent
   std::string detail{};
   std::uint64_t value = 0;
+  Reporter reporter = Reporter::other;
 };
 
 struct Violation {
@@ -117,5 +149,22 @@ class Observer {
   bool keep_log_ = true;
   bool finished_ = false;
 };
+
+// ---- the run's observer, ambient ------------------------------------------------
+
+// Makes `observer` the observer of every run of `sim`: core::observe() in
+// code running inside `sim` reaches it. A Simulation has one observer: the
+// same one again is a no-op, another one is a UsageError. The observer must
+// outlive the Simulation's run.
+void observe_run(sim::Simulation& sim, Observer& observer);
+
+// The observer of the simulation running on this thread; nullptr outside a
+// run or when nothing was installed.
+Observer* current_observer();
+
+// Reports to the current observer. Outside a run, or in a run that nothing
+// observes (a unit test of one layer without a server), it does nothing:
+// that is by design, a run with a server is always observed.
+void observe(Observation observation);
 
 }  // namespace asgisim::core

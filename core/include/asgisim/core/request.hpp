@@ -1,11 +1,15 @@
-// starlette.requests.Request (0.26.1) over a scope and a receive channel:
-// headers, query parameters, path parameters, the URL, state, and the body
-// read through receive() as Starlette reads it.
+// starlette.requests.Request over a scope and a receive channel: headers,
+// query parameters, path parameters, the URL, state, and the body read
+// through receive() as Starlette reads it: 0.26.1's requests.py, with the
+// one change 0.28.0 made to stream() (StreamConsumedRule).
 //
 //   Request request(scope, receive);
 //   for (auto stream = request.stream(); auto chunk = stream.next();) consume(*chunk);
 //   Bytes body = request.body();            // cached; RuntimeError after stream()
 //   if (request.is_disconnected()) return;  // a non-blocking peek at receive()
+//
+// Endpoints and BaseHTTPMiddleware's dispatch() both get a Request& (from
+// 0.28, dispatch's is a _CachedRequest, core/src/middleware/cached_request.hpp).
 //
 // Errors are Python's: std::runtime_error("Stream consumed") for a second
 // read of a consumed stream, std::runtime_error("Receive channel has not been
@@ -34,11 +38,26 @@ class ClientDisconnect : public std::exception {
   const char* what() const noexcept override { return "ClientDisconnect"; }
 };
 
+// When stream() marks the request's stream consumed (Request._stream_consumed).
+enum class StreamConsumedRule : std::uint8_t {
+  // Up to 0.27: as soon as reading starts; a second stream() raises even
+  // while the first is still reading.
+  on_start,
+  // 0.28+ (PR #1692): when the last http.request (more_body false) arrives,
+  // so that _CachedRequest can read one message at a time; a generator
+  // whose request got its last message through another generator ends
+  // (`while not self._stream_consumed`). The model gives it to the
+  // requests of BaseHTTPMiddleware's dispatch from 0.28; endpoints keep
+  // on_start (see docs/fidelity.md).
+  on_last,
+};
+
 class Request {
  public:
   // `receive`/`send` may be empty (Starlette's empty_receive/empty_send).
   // Throws std::invalid_argument unless scope.type is "http".
-  explicit Request(Scope& scope, Receive receive = {}, Send send = {});
+  explicit Request(Scope& scope, Receive receive = {}, Send send = {},
+                   StreamConsumedRule rule = StreamConsumedRule::on_start);
   Request(const Request&) = delete;
   Request& operator=(const Request&) = delete;
 
@@ -85,12 +104,19 @@ class Request {
   // http.disconnect, as in Starlette). Sticky once true.
   bool is_disconnected();
 
- private:
+ protected:
+  // What _CachedRequest reads: Request._stream_consumed, _is_disconnected, _body.
+  bool stream_consumed() const { return stream_consumed_; }
+  bool disconnect_seen() const { return is_disconnected_; }
+  const std::optional<Bytes>& cached_body() const { return body_; }
+  // await self._receive(), raising like empty_receive() without a channel.
   Message receive_message();
 
+ private:
   Scope* scope_;
   Receive receive_;
   Send send_;
+  StreamConsumedRule rule_;
   bool stream_consumed_ = false;
   bool is_disconnected_ = false;
   std::optional<Bytes> body_;

@@ -5,8 +5,8 @@
 // inside the same call, after the body was sent.
 //
 //   App app = [&](Scope& scope, const Receive& receive, const Send& send) {
-//     PlainTextResponse response("hello", {.background = BackgroundTask("audit", audit, {.observer =
-//     &obs})}); response(scope, receive, send);
+//     PlainTextResponse response("hello", {.background = BackgroundTask("audit", audit, {.request = 1})});
+//     response(scope, receive, send);
 //   };
 //
 // All state lives in Response; the subclasses only choose defaults, so a
@@ -32,10 +32,8 @@ struct BackgroundOptions {
   bool sync = false;
   // The pool for a sync task (required then).
   ThreadPoolRunner* threadpool = nullptr;
-  // Where background_scheduled/started/finished/cancelled (and error_raised)
-  // are reported; nothing is reported without one.
-  Observer* observer = nullptr;
-  // The request the observations name (the scope's request_id).
+  // The request that background_scheduled/started/finished/cancelled (and
+  // error_raised) name (the scope's request_id); they go to the run's observer.
   RequestId request = 0;
 };
 

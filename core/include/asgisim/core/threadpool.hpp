@@ -74,7 +74,9 @@ struct PoolSample {
 // Thread and memory bookkeeping shared by both pools.
 class PoolAccounting {
  public:
-  PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread, Observer* observer);
+  // Reports thread_started / thread_stopped / memory_retained to the run's
+  // observer under `layer`.
+  PoolAccounting(std::string layer, std::uint64_t retained_bytes_per_thread);
 
   void thread_started();
   // `retained`: the thread ran a call, so it holds its per-thread memory.
@@ -94,7 +96,6 @@ class PoolAccounting {
 
   std::string layer_;
   std::uint64_t retained_bytes_per_thread_;
-  Observer* observer_;
   PoolStats stats_{};
   std::vector<PoolSample> history_{};
 };
@@ -121,8 +122,6 @@ struct ThreadPoolExecutorOptions {
   std::uint64_t retained_bytes_per_thread = 0;
   // Thread names are "<prefix>_<n>" (asyncio's default executor uses "asyncio" from 3.9).
   std::string thread_name_prefix = "ThreadPoolExecutor-0";
-  // Receives thread_started / thread_stopped / memory_retained (optional).
-  Observer* observer = nullptr;
 };
 
 // concurrent.futures.ThreadPoolExecutor as loop.run_in_executor uses it.
@@ -181,8 +180,6 @@ struct AnyioToThreadOptions {
   // Memory a worker thread keeps from its first call on.
   std::uint64_t retained_bytes_per_thread = 0;
   std::string thread_name = "AnyIO worker thread";
-  // Receives thread_started / thread_stopped / memory_retained (optional).
-  Observer* observer = nullptr;
 };
 
 // anyio.to_thread.run_sync (anyio 3.6.2, asyncio backend). A call first

@@ -77,12 +77,16 @@ struct NamedMiddleware {
   std::function<App(App)> wrap{};
 };
 
+// The outer name of the outermost boundary validated_chain builds by default.
+inline constexpr std::string_view kServerLayer = "server";
+
 // Builds `middleware[0](middleware[1](... endpoint))` (the first entry is the
 // outermost, as in Starlette's `middleware=[...]`) with a validate_boundary
 // at every boundary: server->m0, m0->m1, ..., mN->endpoint. Names should be
 // distinct, or two boundaries share one layer name.
 App validated_chain(std::vector<NamedMiddleware> middleware, App endpoint, Observer& observer,
-                    std::string endpoint_name = "endpoint", std::string server_name = "server");
+                    std::string endpoint_name = "endpoint",
+                    std::string server_name = std::string(kServerLayer));
 
 struct ProtocolValidatorOptions {
   // Report `no-send-after-disconnect` as a failure instead of a warning

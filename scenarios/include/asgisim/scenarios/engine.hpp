@@ -21,11 +21,14 @@
 // state shared between runs is the per-thread stack pool.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -65,6 +68,16 @@ struct RunSettings {
   // RunOutcome::chrome_trace and ::timeline: costs memory (a 32 MiB ring)
   // and time. Never changes the run or its hash.
   bool keep_trace = false;
+  // Set from outside (an interrupted sweep): a run in flight stops between
+  // steps and run_seed throws RunAbandoned. Never changes a run it does not
+  // stop, so it is no part of what reproduces one.
+  const std::atomic<bool>* abandon = nullptr;
+};
+
+// Thrown by run_seed, run_schedule and run_source when RunSettings::abandon
+// stopped the run: it has no verdict.
+struct RunAbandoned : std::runtime_error {
+  RunAbandoned() : std::runtime_error("the run was abandoned") {}
 };
 
 struct RunOutcome {
@@ -132,19 +145,42 @@ struct Shard {
 Shard parse_shard(std::string_view text);  // "3/8"; throws UsageError ("--shard 3/2")
 
 struct SweepOptions {
+  // The most seed indices [0, seeds) the sweep runs (of which the shard's).
   std::uint64_t seeds = 100;
   std::uint64_t seed_base = 0;  // seed of index i is seed_base + i
   std::uint32_t jobs = 1;       // OS threads; results identical to jobs = 1
   Shard shard{};
   bool stop_at_first_failure = false;
+  // --duration: no seed starts after this instant; runs in flight finish.
+  // Which seeds ran is always a prefix of the shard's seeds, so `seeds =
+  // SweepResult::seeds_covered()` repeats the same set without a deadline.
+  std::optional<std::chrono::steady_clock::time_point> deadline{};  // nondeterminism-ok: when to stop
+  // Set from outside (a signal): no seed starts after it is seen.
+  const std::atomic<bool>* stop = nullptr;
+  // Set from outside (a second signal, or a grace period over): runs in
+  // flight stop between steps and are not counted.
+  const std::atomic<bool>* abandon = nullptr;
   // Called after each finished seed (from the calling thread, in seed
   // order) for progress: seeds done, failures so far.
   std::function<void(std::uint64_t done, std::uint64_t failures)> progress{};
+  // Called for each failing seed with its whole outcome, from the calling
+  // thread, in seed order, before `progress` reports it. Lets a caller keep
+  // what it wants of each failure while the sweep holds only a bounded window.
+  std::function<void(const RunOutcome& outcome)> on_failure{};
+};
+
+// Why a sweep ended.
+enum class SweepEnd : std::uint8_t {
+  completed,    // every seed of the range ran (or fail-fast stopped at a failure)
+  deadline,     // SweepOptions::deadline passed
+  interrupted,  // SweepOptions::stop or ::abandon was set
 };
 
 struct SweepResult {
   std::string scenario{};
   ConfigKind config = ConfigKind::buggy;
+  // The shard's first `seeds_run` seeds ran, no others: seed indices
+  // shard.index - 1 + k * shard.count for k < seeds_run.
   std::uint64_t seeds_run = 0;
   std::uint64_t failures = 0;
   FailureClass worst = FailureClass::none;
@@ -153,16 +189,35 @@ struct SweepResult {
   // The lowest seed that failed with each class found: the reproduce line of
   // the most severe class may name another seed than first_failure's.
   std::map<FailureClass, std::uint64_t> first_seed_by_class{};
-  double seconds = 0;  // wall time (reporting only; never affects a run)
+  SweepEnd end = SweepEnd::completed;
+  std::uint64_t runs_abandoned = 0;  // runs in flight when ::abandon was set
+  double seconds = 0;                // wall time (reporting only; never affects a run)
+  // With `seeds` set to this, a sweep of the same shard runs the same seeds.
+  std::uint64_t seeds_covered(Shard shard) const {
+    return seeds_run == 0 ? 0 : shard.index + (seeds_run - 1) * shard.count;
+  }
 };
 // Runs the shard's seeds on `jobs` OS threads. Results are those of a
 // sequential run whatever `jobs` is: counts over the seeds run, the first
 // failure is the lowest index, and with stop_at_first_failure the seeds run
-// are exactly those up to it. Each failing seed keeps only its class; the
-// first failure is kept whole. Throws UsageError for a bad shard, and
-// rethrows (after joining the threads) what any run threw.
+// are exactly those up to it. Memory does not grow with `seeds`: at most a
+// window of a few outcomes per job is held, and each failing seed keeps only
+// its class (the first failure is kept whole). Throws UsageError for a bad
+// shard, and rethrows (after joining the threads) what any run threw, as a
+// SeedError naming the seed unless it was a UsageError.
 SweepResult sweep(const Scenario& scenario, ConfigKind config, const RunSettings& settings,
                   const SweepOptions& options);
+
+// A run of a sweep threw something other than a UsageError: a bug in the
+// tool or the scenario. what() names the seed and the original message.
+struct SeedError : std::runtime_error {
+  SeedError(std::uint64_t seed_, const std::string& what) : std::runtime_error(what), seed(seed_) {}
+  std::uint64_t seed = 0;
+};
+
+// The seed the calling thread's sweep run is executing, for a crash handler
+// (async-signal-safe: a thread-local read). False outside a sweep's run.
+bool running_seed(std::uint64_t& seed) noexcept;
 
 struct ShrinkResult {
   sim::DecisionLog log{};  // minimal; replays strictly to the same invariant

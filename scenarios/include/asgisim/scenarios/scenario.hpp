@@ -6,7 +6,7 @@
 //    public:
 //     const ScenarioInfo& info() const override { return info_; }
 //     void build(RunContext& run) const override {
-//       core::App app = core::validated_chain({base_http_layer(run)}, endpoint(run.observer), run.observer);
+//       core::App app = core::validated_chain({base_http_layer(run)}, endpoint(), run.observer);
 //       auto server = std::make_shared<core::Server>(run.sim, run.observer, app, run.stack.server);
 //       run.sim.spawn("client", [server] { core::Client(*server, server->observer()).run({{}, {}}); });
 //     }
@@ -74,7 +74,9 @@ struct CheckerParams {
 };
 
 // What build() gets: the simulation (not yet running), the observer the
-// checkers sit on, the configuration and its resolved stack.
+// checkers sit on, the configuration and its resolved stack. The observer is
+// already installed on `sim` (core::observe_run): the layers of the stack
+// report to it without being handed it.
 struct RunContext {
   sim::Simulation& sim;
   core::Observer& observer;

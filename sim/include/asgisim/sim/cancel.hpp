@@ -19,6 +19,9 @@ namespace asgisim::sim {
 
 class Simulation;
 class Task;
+namespace detail {
+class RuntimeHooks;
+}  // namespace detail
 
 inline constexpr Nanoseconds kNoDeadline = std::numeric_limits<Nanoseconds>::max();
 
@@ -48,14 +51,11 @@ class CancelScope {
   void set_deadline(Nanoseconds deadline_ns);
 
   std::uint64_t id() const { return id_; }
-  // The scope this one was entered in (a task group's scope for a child
-  // task's first scope); nullptr at the top. Lets a model walk the chain with
-  // its own rules (anyio 3's _parent_cancelled).
-  const CancelScope* parent() const { return parent_; }
 
  private:
   friend class Simulation;
   friend class TaskGroup;
+  friend class detail::RuntimeHooks;  // parent(), for a model's own walk up the chain
   template <class Body>
   friend bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield);
 

@@ -88,5 +88,7 @@ class ExceptionGroup : public std::exception {
 
 // One-line description of an exception_ptr, for reports.
 std::string describe(const std::exception_ptr& error);
+// Whether `error` holds a Cancelled (false for none).
+bool is_cancellation(const std::exception_ptr& error);
 
 }  // namespace asgisim::sim

@@ -16,10 +16,6 @@ class Simulation;
 
 namespace detail {
 
-// A broken invariant of a primitive is a bug in the simulator: report it and
-// abort, in every build type.
-[[noreturn]] void primitive_invariant_failed(const char* expression, const char* file, int line);
-
 // What the rest of anyio's Event.wait() does once Simulation::block() has
 // returned: raise Cancelled if the wait was cancelled, or if the task was
 // woken but its scope was cancelled before it resumed (asyncio then throws
@@ -39,9 +35,6 @@ void require_loop_if_in_task(std::string_view operation);
 void unlink_all(WaitQueue& queue);
 
 }  // namespace detail
-
-#define ASGISIM_PRIMITIVE_CHECK(condition) \
-  ((condition) ? (void)0 : ::asgisim::sim::detail::primitive_invariant_failed(#condition, __FILE__, __LINE__))
 
 struct EventStatistics {
   // Tasks blocked in wait(), including woken ones that have not resumed yet

@@ -2,7 +2,6 @@
 // call_soon_threadsafe() and LoopFuture. Included by threading.hpp.
 #pragma once
 
-#include <cassert>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -13,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/types.hpp"
@@ -153,8 +153,8 @@ template <class T>
 T LoopFuture<T>::get(bool cancellable) {
   Simulation& sim = detail::loop_side("LoopFuture.get");
   state_->wait_done(sim, cancellable);
-  assert(state_->done && state_->retrieved);
-  assert(state_->value.has_value() != (state_->error != nullptr));
+  ASGISIM_ASSERT(state_->done && state_->retrieved);
+  ASGISIM_ASSERT(state_->value.has_value() != (state_->error != nullptr));
   if (state_->error) std::rethrow_exception(state_->error);
   if constexpr (!std::is_void_v<T>) {
     T result = std::move(*state_->value);

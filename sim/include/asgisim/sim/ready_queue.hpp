@@ -2,9 +2,10 @@
 // push_back, pop_front (fifo) and take(i) (random / pct pick by index).
 #pragma once
 
-#include <cassert>
 #include <cstddef>
 #include <vector>
+
+#include "asgisim/sim/assert.hpp"
 
 namespace asgisim::sim {
 
@@ -23,13 +24,13 @@ class ReadyQueue {
     slots_[tail_++ & mask_] = task;
   }
   Task* pop_front() {
-    assert(!empty());
+    ASGISIM_ASSERT(!empty());
     return slots_[head_++ & mask_];
   }
   // Removes and returns the i-th task, moving the last one into its place.
   // The order this leaves is deterministic, which is all random/pct need.
   Task* take(std::size_t i) {
-    assert(i < size());
+    ASGISIM_ASSERT(i < size());
     Task*& slot = slots_[(head_ + i) & mask_];
     Task* task = slot;
     slot = slots_[--tail_ & mask_];
@@ -37,7 +38,7 @@ class ReadyQueue {
   }
   // Removes the i-th task keeping the others in order (O(n); rare paths).
   Task* erase(std::size_t i) {
-    assert(i < size());
+    ASGISIM_ASSERT(i < size());
     Task* task = at(i);
     for (std::size_t j = i; j + 1 < size(); ++j) slots_[(head_ + j) & mask_] = at(j + 1);
     --tail_;

@@ -6,10 +6,16 @@
 //   Simulation sim({.seed = 42, .strategy = Strategy::random});
 //   sim.spawn("client", [&] { ... sleep(5 * kMillisecond); ... });
 //   RunResult result = sim.run();
+//
+// This is the API a scenario and a primitive use. A model layer that builds
+// a runtime of its own on the kernel (core's anyio 3 model) also uses the
+// hooks in detail/runtime_hooks.hpp (Simulation::runtime_hooks()).
 #pragma once
 
 #include <boost/context/fiber.hpp>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -26,14 +32,21 @@
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/choice.hpp"
 #include "asgisim/sim/decision_log.hpp"
+#include "asgisim/sim/extensions.hpp"
 #include "asgisim/sim/ready_queue.hpp"
+#include "asgisim/sim/run_result.hpp"
 #include "asgisim/sim/stack_pool.hpp"
+#include "asgisim/sim/task.hpp"
 #include "asgisim/sim/task_group.hpp"
 #include "asgisim/sim/trace.hpp"
 #include "asgisim/sim/types.hpp"
 #include "asgisim/sim/wait.hpp"
 
 namespace asgisim::sim {
+
+namespace detail {
+class RuntimeHooks;
+}  // namespace detail
 
 enum class Strategy : std::uint8_t {
   fifo,    // asyncio's order: ready tasks first-in first-out; threads first
@@ -43,25 +56,13 @@ enum class Strategy : std::uint8_t {
 std::string_view to_string(Strategy strategy);
 bool parse_strategy(std::string_view text, Strategy& out);
 
-// Which anyio release's convention task groups follow for child exceptions.
+// How the kernel's TaskGroup raises its children's exceptions: its one
+// anyio-version setting (its semantics otherwise are trio's and anyio 4's;
+// see task_group.hpp).
 enum class TaskGroupErrors : std::uint8_t {
   anyio3,  // one exception raised bare, several as an ExceptionGroup
   anyio4,  // always an ExceptionGroup
 };
-
-// Whether a task models a coroutine on the event loop or a simulated OS thread.
-enum class Domain : std::uint8_t { loop, thread };
-
-enum class RunStatus : std::uint8_t {
-  not_run,
-  completed,          // every non-daemon task finished
-  deadlock,           // tasks blocked, nothing ready, no timer pending
-  liveness_steps,     // the step budget ran out
-  liveness_time,      // the virtual-time budget ran out
-  task_error,         // a task raised and nobody could receive the exception
-  replay_divergence,  // a strict replay met a decision it cannot answer
-};
-std::string_view to_string(RunStatus status);
 
 struct SimulationOptions {
   // Seeds the default choice source (ignored when a source is supplied).
@@ -83,6 +84,10 @@ struct SimulationOptions {
   TraceOptions trace = {};
   // Records every decision in the decision log (needed for replay/shrink).
   bool record_decisions = true;
+  // Set from outside the run (a signal handler's flag): the run stops with
+  // RunStatus::abandoned. Polled with one relaxed load every 1024 steps;
+  // never changes a run it does not stop.
+  const std::atomic<bool>* abandon = nullptr;
 };
 
 struct SpawnOptions {
@@ -91,123 +96,6 @@ struct SpawnOptions {
   // deadlocked; they are unwound when the run ends.
   bool daemon = false;
   Domain domain = Domain::loop;
-  // A task that only polls (anyio's cancellation retries): while it is ready
-  // it does not count in busy_others_ready_count().
-  bool poller = false;
-};
-
-// One blocked task in a deadlock report's wait-for graph.
-struct BlockedTask {
-  TaskId task = kNoTask;
-  std::string task_name;
-  bool daemon = false;
-  bool thread = false;
-  std::string waits_on;  // "anyio.Lock 'db' #3 (state)"
-  ObjectId object = kNoObject;
-  std::vector<TaskId> held_by;
-};
-
-struct RunResult {
-  RunStatus status = RunStatus::not_run;
-  // Plain-text explanation for any status but `completed`.
-  std::string report;
-  std::uint64_t trace_hash = 0;
-  std::uint64_t steps = 0;
-  Nanoseconds end_time_ns = 0;
-  std::exception_ptr error;          // for task_error
-  std::vector<BlockedTask> blocked;  // for deadlock / liveness: who waits on what
-  bool ok() const { return status == RunStatus::completed; }
-};
-
-// Internal per-task state. Users see TaskId and TaskHandle.
-template <class Fn>
-class TaskEntry;
-
-class Task {
- public:
-  TaskId id() const { return id_; }
-  const std::string& name() const { return *name_; }
-  Domain domain() const { return domain_; }
-  bool daemon() const { return daemon_; }
-  const Stack& stack() const { return stack_; }
-
- private:
-  friend class Simulation;
-  friend class CancelScope;
-  friend class TaskGroup;
-  friend class TaskHandle;
-  friend class StackAllocatorAdapter;
-  template <class Fn>
-  friend class TaskEntry;
-
-  enum class State : std::uint8_t { free, ready, running, blocked, done };
-
-  boost::context::fiber context_;
-  Stack stack_;
-  TaskId id_ = kNoTask;
-  State state_ = State::free;
-  Domain domain_ = Domain::loop;
-  bool daemon_ = false;
-  bool unwind_requested_ = false;
-  bool cancellable_wait_ = false;
-  bool poller_ = false;
-  bool error_retrieved_ = false;
-  WakeReason wake_reason_ = WakeReason::notified;
-  const std::string* name_ = nullptr;  // interned by the Simulation
-  // Cancellation: innermost scope, and this task's links in its task list.
-  CancelScope* scope_ = nullptr;
-  Task* scope_next_ = nullptr;
-  Task* scope_prev_ = nullptr;
-  TaskGroup* group_ = nullptr;
-  // What the task is blocked on (for the deadlock report).
-  const Waitable* waiting_on_ = nullptr;
-  std::uint64_t wait_generation_ = 0;
-  std::exception_ptr error_;
-  WaitQueue joiners_;
-  std::uint32_t handles_ = 0;
-  std::uint64_t pct_priority_ = 0;
-  std::size_t live_index_ = 0;
-  void* asan_fake_stack_ = nullptr;
-  // The C++ runtime's per-thread exception state (the stack of caught
-  // exceptions and the uncaught count), saved while the task is switched
-  // out, so that a task may block inside a catch block and still rethrow.
-  void* eh_caught_ = nullptr;
-  unsigned int eh_uncaught_ = 0;
-  // What join() blocks on, so the deadlock report can name the task joined.
-  class JoinTarget final : public Waitable {
-   public:
-    explicit JoinTarget(const Task& task) : task_(task) {}
-    std::string_view kind() const override { return "join"; }
-    std::string state() const override;
-    void holders(std::vector<TaskId>& out) const override { out.push_back(task_.id_); }
-
-   private:
-    const Task& task_;
-  } join_target_{*this};
-};
-
-// A reference to a spawned task that can wait for it. While any handle
-// exists, an exception the task raises is kept for join() instead of failing
-// the run.
-class TaskHandle {
- public:
-  TaskHandle() = default;
-  TaskHandle(const TaskHandle& other);
-  TaskHandle& operator=(TaskHandle other);
-  ~TaskHandle();
-
-  TaskId id() const { return id_; }
-  bool done() const;
-  // Blocks until the task ends; rethrows its exception. Cancellable: on
-  // cancellation the task keeps running and Cancelled is raised.
-  void join();
-
- private:
-  friend class Simulation;
-  TaskHandle(Simulation* sim, Task* task);
-  Simulation* sim_ = nullptr;
-  Task* task_ = nullptr;
-  TaskId id_ = kNoTask;
 };
 
 class Simulation {
@@ -246,18 +134,6 @@ class Simulation {
   void checkpoint();
   void checkpoint_if_cancelled();
   void cancel_shielded_checkpoint();
-  // Whether a task other than the running one is ready to run: a model that
-  // polls with checkpoints (anyio's delivery retries) stops polling when it
-  // is alone, so that virtual time can advance.
-  bool others_ready() const { return !loop_ready_.empty() || !thread_ready_.empty(); }
-  // How many tasks other than the running one and other than pollers
-  // (SpawnOptions::poller) are ready to run.
-  std::size_t busy_others_ready_count() const {
-    return loop_ready_.size() + thread_ready_.size() - ready_pollers_;
-  }
-  // How many times a task that is not a poller was picked to run: a poller
-  // that sees it unchanged since its last turn knows that only pollers ran.
-  std::uint64_t busy_picks() const { return busy_picks_; }
   // Suspends the current task for `delay_ns` of virtual time. Cancellable
   // (loop tasks); a simulated thread sleeps uninterruptibly (time.sleep).
   void sleep(Nanoseconds delay_ns);
@@ -276,8 +152,6 @@ class Simulation {
   // because a cancellation or deadline already woke it.
   bool wake(Task& task, WakeReason reason = WakeReason::notified);
   bool is_cancelled(const Task& task) const;
-  // The current task's innermost cancel scope (nullptr outside any).
-  const CancelScope* current_scope();
   // Throws WrongSideError unless the current task is in `domain`.
   void require_domain(Domain domain, std::string_view operation);
 
@@ -302,22 +176,31 @@ class Simulation {
 
   const SimulationOptions& options() const { return options_; }
   std::uint64_t steps() const { return steps_; }
-  ObjectId next_object_id() { return ++object_ids_; }
-  std::uint64_t next_scope_id() { return ++scope_ids_; }
 
-  // Implementation hooks for CancelScope / TaskGroup / TaskHandle.
-  void register_scope_deadline(CancelScope& scope);
-  void deliver_cancel(CancelScope& scope);
-  void join(Task& task);
-  void release_handle(Task& task);
-  void adopt_into_group(TaskGroup& group, const TaskHandle& handle);
-  // True while the task with this id has not finished (reports only; O(tasks)).
-  bool is_live(TaskId id) const;
+  // ---- per-run state of the layers above -------------------------------------
+  // The T attached to this run, value-initialised on first use and destroyed
+  // with the Simulation (extensions.hpp): where a layer built on the kernel
+  // keeps state per run, never in a global or a thread_local.
+  template <class T>
+  T& extension() {
+    return extensions_.get<T>();
+  }
+  template <class T>
+  T* find_extension() {
+    return extensions_.find<T>();
+  }
+
+  // The hooks for a model layer that implements a runtime on the kernel
+  // (defined in detail/runtime_hooks.hpp, which its users include).
+  detail::RuntimeHooks runtime_hooks();
 
  private:
   friend class StackAllocatorAdapter;
   friend class TaskGroup;
+  friend class TaskHandle;
   friend class CancelScope;
+  friend class Waitable;
+  friend class detail::RuntimeHooks;
   struct Timer {
     Nanoseconds deadline_ns;
     std::uint64_t sequence;
@@ -331,7 +214,10 @@ class Simulation {
 
   template <class Fn>
   friend class TaskEntry;
-  Task* allocate_task(std::string name, SpawnOptions options);
+  // spawn(), and RuntimeHooks::spawn_poller() with `poller`.
+  template <class Fn>
+  TaskHandle spawn_task(std::string name, Fn&& fn, SpawnOptions options, bool poller);
+  Task* allocate_task(std::string name, SpawnOptions options, bool poller);
   // Called first thing on a new task's own stack.
   void enter_task(Task* task, boost::context::fiber&& caller);
   // Called last thing on a task's stack; returns the context to switch to.
@@ -359,6 +245,19 @@ class Simulation {
   void unwind_remaining();
   void scope_remove_task(Task* task);
   void scope_add_task(CancelScope* scope, Task* task);
+  ObjectId next_object_id() { return ++object_ids_; }
+  std::uint64_t next_scope_id() { return ++scope_ids_; }
+  // The current task's innermost cancel scope (nullptr outside any).
+  const CancelScope* current_scope();
+
+  // For CancelScope, TaskGroup and TaskHandle.
+  void register_scope_deadline(CancelScope& scope);
+  void deliver_cancel(CancelScope& scope);
+  void join(Task& task);
+  void release_handle(Task& task);
+  void adopt_into_group(TaskGroup& group, const TaskHandle& handle);
+  // True while the task with this id has not finished (reports only; O(tasks)).
+  bool is_live(TaskId id) const;
 
   // What a sleeping task waits on (a timer), for traces and reports.
   class SleepTarget final : public Waitable {
@@ -412,6 +311,7 @@ class Simulation {
   std::size_t asan_main_size_ = 0;
   // This OS thread's C++ exception globals, fetched once per run.
   void* eh_globals_ = nullptr;
+  Extensions extensions_;  // cleared first thing after the unwind in ~Simulation()
 };
 
 // ---- free functions for code running inside a simulation -------------------

@@ -1,13 +1,24 @@
-// Task groups with anyio semantics: the group's body and its children run in
-// one cancel scope; leaving the body waits for every child; the first child
-// exception cancels the scope (siblings and body) and surfaces when the group
-// is left, bare or as an ExceptionGroup depending on the anyio convention
-// (SimulationOptions::task_group_errors).
+// The kernel's task groups, with trio's and anyio 4's semantics: the group's
+// body and its children run in one cancel scope; leaving the body waits for
+// every child; the first child exception cancels the scope (siblings and
+// body) and surfaces when the group is left, bare or as an ExceptionGroup
+// (SimulationOptions::task_group_errors, the group's one anyio-version
+// setting). A cancellation reaches every task inside the scope, the children
+// of nested groups included, and a scope swallows its own cancellation.
 //
 //   task_group([&](TaskGroup& tg) {
 //     tg.start_soon("listener", [&] { ... });
 //     tg.start_soon("body", [&] { ... });
 //   });
+//
+// anyio 3 (asyncio backend) is modelled once, in core: AnyioTaskGroup
+// (core/src/anyio_task_done.hpp) is the only anyio 3 task group, built on
+// this one. Why no reach policy here: anyio 3 differs in more than reach
+// (delivery retries queued with call_soon, the hops of done callbacks, a
+// walk up _parent_scope past shields), and all of it is asyncio's event
+// loop, not structured concurrency. A policy would split that model between
+// two layers and put asyncio's loop into the kernel; instead the kernel
+// gives core the few hooks it needs (detail/runtime_hooks.hpp).
 #pragma once
 
 #include <exception>

@@ -28,7 +28,6 @@
 // one legal outcome that keeps runs reproducible.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -38,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/loop_future.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -216,7 +216,7 @@ class SimpleQueue final : public detail::SimpleQueueBase {
  private:
   void check_invariants() const {
     // An item is handed to a waiting getter at once, never left queued.
-    assert(items_.empty() || getters_.empty());
+    ASGISIM_ASSERT(items_.empty() || getters_.empty());
   }
 
   std::deque<T> items_;
@@ -230,7 +230,7 @@ void SimpleQueue<T>::put(T item) {
   check_invariants();
   if (Waiter* getter = getters_.pop_front()) {
     auto* slot = static_cast<std::optional<T>*>(getter->slot);
-    assert(slot != nullptr && !slot->has_value());
+    ASGISIM_ASSERT(slot != nullptr && !slot->has_value());
     slot->emplace(std::move(item));
     hand_over(*getter);
   } else {
@@ -255,7 +255,7 @@ T SimpleQueue<T>::get(Nanoseconds timeout_ns) {
   std::optional<T> slot;
   Waiter waiter{.task = &sim.current_task(), .slot = &slot};
   if (!wait_for_item(sim, waiter, timeout_ns)) throw QueueEmpty();
-  assert(slot.has_value());
+  ASGISIM_ASSERT(slot.has_value());
   return std::move(*slot);
 }
 

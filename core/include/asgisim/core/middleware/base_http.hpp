@@ -8,7 +8,7 @@
 // is cancelled or the downstream app is told that the response is gone.
 //
 //   App app = base_http_middleware(endpoint_app,
-//       [](DispatchRequest& request, const CallNext& call_next) {
+//       [](Request& request, const CallNext& call_next) {
 //         Response response = call_next(request);
 //         response.set_header("custom-header", "Example");
 //         return response;
@@ -26,8 +26,8 @@
 #include <string_view>
 
 #include "asgisim/core/asgi.hpp"
-#include "asgisim/core/middleware/dispatch_request.hpp"
 #include "asgisim/core/observe.hpp"
+#include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
 
 namespace asgisim::core {
@@ -117,16 +117,17 @@ BaseHttpTraits traits(BaseHttpBehaviour behaviour);
 // no_response_listener).
 // Raises the downstream exception, or std::runtime_error("No response
 // returned.") when the app ended without http.response.start.
-using CallNext = std::function<Response(DispatchRequest& request)>;
-// dispatch(request, call_next) -> the response to send.
-using DispatchFunction = std::function<Response(DispatchRequest& request, const CallNext& call_next)>;
+using CallNext = std::function<Response(Request& request)>;
+// dispatch(request, call_next) -> the response to send. `request` is a
+// Request(scope, receive) up to no_break, a _CachedRequest from cached_body on
+// (core/src/middleware/cached_request.hpp: a Request with 0.28's stream rule).
+using DispatchFunction = std::function<Response(Request& request, const CallNext& call_next)>;
 
 struct BaseHttpOptions {
   BaseHttpBehaviour behaviour = BaseHttpBehaviour::fixed;
-  // The layer name in observations, trace notes and stream names.
+  // The layer name in observations, trace notes and stream names. error_raised
+  // is reported to the run's observer when call_next raises "No response returned.".
   std::string name = "BaseHTTPMiddleware";
-  // error_raised is reported here when call_next raises "No response returned.".
-  Observer* observer = nullptr;
 };
 
 // BaseHTTPMiddleware(app, dispatch=dispatch) as an ASGI app. Non-http scopes

@@ -112,9 +112,9 @@ struct ExceptionMiddlewareOptions {
   // HTTPException handler comes after these.
   std::vector<ExceptionHandlerEntry> exception_handlers{};
   HttpExceptionBody http_exception_body = HttpExceptionBody::plain_text;
-  // error_raised is reported here for the RuntimeError raised when a
-  // handled exception arrives after the response started.
-  Observer* observer = nullptr;
+  // The layer name in observations: error_raised is reported to the run's
+  // observer for the RuntimeError raised when a handled exception arrives
+  // after the response started.
   std::string name = "ExceptionMiddleware";
 };
 

@@ -6,13 +6,13 @@
 // cut short (DESIGN.md catalogue entry 2; comment on encode/starlette#1678,
 // tested upstream by test_run_context_manager_exit_even_if_client_disconnects).
 //
-//   App app = context_manager_middleware(endpoint, {.observer = &observer});
+//   App app = context_manager_middleware(endpoint, {.name = "Session"});
 //   App doubled = pure_asgi_middleware(endpoint, {.on_receive = [](Message m) {
 //     m.body += m.body;
 //     return m;
 //   }});
 //
-//   async_with({.observer = &observer, .request = scope.request_id, .layer = "Db", .name = "session"},
+//   async_with({.request = scope.request_id, .layer = "Db", .name = "session"},
 //              [&] { app(scope, receive, send); },   // the body of `async with session:`
 //              [&] { sim::sleep(5 * sim::kMillisecond); });  // __aexit__ awaits
 #pragma once
@@ -30,12 +30,11 @@
 
 namespace asgisim::core {
 
-// Where a context manager reports, and under which names.
+// Under which names a context manager reports (to the run's observer).
 struct ContextReport {
-  Observer* observer = nullptr;  // nothing is reported without one
-  RequestId request = 0;         // the scope's request_id
-  std::string layer{};           // who reports (the middleware's name)
-  std::string name{};            // the context manager (the observation's detail)
+  RequestId request = 0;  // the scope's request_id
+  std::string layer{};    // who reports (the middleware's name)
+  std::string name{};     // the context manager (the observation's detail)
 };
 
 namespace detail {
@@ -144,7 +143,6 @@ struct ContextManagerMiddlewareOptions {
   std::function<void()> exit_work{};
   // Upstream's sleep_and_set awaits anyio.sleep(0.1).
   sim::Nanoseconds exit_sleep_ns = 100 * sim::kMillisecond;
-  Observer* observer = nullptr;  // nothing is reported without one
 };
 
 // A pure ASGI middleware whose __call__ is

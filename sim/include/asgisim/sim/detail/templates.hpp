@@ -57,9 +57,14 @@ class TaskEntry {
 
 template <class Fn>
 TaskHandle Simulation::spawn(std::string name, Fn&& fn, SpawnOptions options) {
+  return spawn_task(std::move(name), std::forward<Fn>(fn), options, /*poller=*/false);
+}
+
+template <class Fn>
+TaskHandle Simulation::spawn_task(std::string name, Fn&& fn, SpawnOptions options, bool poller) {
   using Body = std::decay_t<Fn>;
   static_assert(std::is_invocable_v<Body&>, "a task body is a callable taking no arguments");
-  Task* task = allocate_task(std::move(name), options);
+  Task* task = allocate_task(std::move(name), options, poller);
   task->context_ = boost::context::fiber(std::allocator_arg, StackAllocatorAdapter(*this, *task),
                                          TaskEntry<Body>(*this, *task, Body(std::forward<Fn>(fn))));
   make_ready(task);

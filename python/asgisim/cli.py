@@ -1,0 +1,217 @@
+"""``python3 -m asgisim``: run, replay, shrink and trace a real ASGI app under asgisim.
+
+Exit codes as the C++ CLI: 0 passed, 1 invariant, 2 usage, 3 deadlock, 4 liveness,
+5 nondeterminism (the most severe wins: 5, 3, 4, 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+from . import forking, reports
+from .scenario import DEFAULT_INVARIANTS
+from .session import Target, native
+from .spec import UsageError, load_object, load_scenario
+
+EPILOG = """examples:
+  python3 -m asgisim run --app myapp.main:app --scenario myapp.sim:uploads --seeds 1000 --jobs 2
+  python3 -m asgisim replay --app myapp.main:app --scenario myapp.sim:uploads --seed 17
+  python3 -m asgisim shrink --app myapp.main:app --scenario myapp.sim:uploads --seed 17 -o min.log
+  python3 -m asgisim replay --app myapp.main:app --scenario myapp.sim:uploads --schedule min.log
+  python3 -m asgisim trace --app myapp.main:app --scenario myapp.sim:uploads --seed 17 -o t.json
+exit codes: 0 passed, 1 invariant, 2 usage, 3 deadlock, 4 liveness, 5 nondeterminism"""
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", required=True, help="the ASGI app, MODULE:ATTRIBUTE (e.g. myapp.main:app)")
+    parser.add_argument("--scenario", required=True,
+                        help="MODULE:FUNCTION taking an asgisim.Scenario, or a .json traffic file")
+    parser.add_argument("--strategy", choices=("fifo", "random", "pct"), default="random",
+                        help="fifo: stock asyncio order; random/pct vary what asyncio leaves open (default random)")
+    parser.add_argument("--pct-depth", type=int, default=3, help="PCT bug depth (default 3)")
+    parser.add_argument("--invariants", default=",".join(DEFAULT_INVARIANTS),
+                        help="comma-separated invariant ids (default: the protocol ids, background-complete, "
+                             "no-deadlock, liveness, request-latency)")
+    parser.add_argument("--reorder-callbacks", action="store_true",
+                        help="also reorder ready asyncio callbacks (a schedule stock asyncio does not produce)")
+    parser.add_argument("--max-time", type=float, metavar="SECONDS", help="virtual-time budget per run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m asgisim", epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Deterministic simulation testing of a real Python ASGI app.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="sweep seeds", epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _target_arguments(run)
+    run.add_argument("--seeds", type=int, default=100, help="how many seeds (default 100)")
+    run.add_argument("--seed", type=int, help="run exactly this seed")
+    run.add_argument("--seed-base", type=int, default=0, help="first seed (default 0)")
+    run.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("--shard", default="1/1", metavar="K/N", help="run the K-th of N slices of the seeds")
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first failing seed")
+    run.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+    run.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    replay = commands.add_parser("replay", help="run one seed or decision log again")
+    _target_arguments(replay)
+    source = replay.add_mutually_exclusive_group(required=True)
+    source.add_argument("--seed", type=int)
+    source.add_argument("--schedule", metavar="FILE", help="a decision log (strict replay)")
+    replay.add_argument("--trace", metavar="FILE", help="also write Chrome trace JSON (Perfetto)")
+    replay.add_argument("--timeline", action="store_true", help="print the run as a text timeline")
+    shrink = commands.add_parser("shrink", help="minimal decision log of a failing seed")
+    _target_arguments(shrink)
+    shrink.add_argument("--seed", type=int, required=True)
+    shrink.add_argument("-o", "--output", required=True, metavar="FILE")
+    shrink.add_argument("--max-attempts", type=int, default=2000)
+    trace = commands.add_parser("trace", help="Chrome trace-event JSON of one seed, for Perfetto")
+    _target_arguments(trace)
+    trace.add_argument("--seed", type=int, required=True)
+    trace.add_argument("-o", "--output", required=True, metavar="FILE")
+    return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    invariants = tuple(i.strip() for i in args.invariants.split(",") if i.strip())
+    app = load_object(args.app, "--app")
+    scenario = load_scenario(args.scenario)
+    target = Target(app_spec=args.app, scenario_spec=args.scenario, app=app, scenario=scenario,
+                    invariants=invariants, strategy=args.strategy, pct_depth=args.pct_depth,
+                    max_time_s=args.max_time, reorder_callbacks=args.reorder_callbacks)
+    target.check()
+    return target
+
+
+def _check_unsupported(result: Dict[str, Any]) -> None:
+    if result.get("unsupported"):
+        raise UsageError(result["unsupported"][0])
+
+
+def _confirm(target: Target, result: Dict[str, Any]) -> Dict[str, Any]:
+    """A failing seed is run again in a fresh fork; another trace hash is nondeterminism (exit 5)."""
+    if result["failure"] == 0 or "seed" not in result:
+        return result
+    again = forking.run_forked(lambda: target.run_seed(result["seed"]))
+    result["second_trace_hash"] = again["trace_hash"]
+    if again["trace_hash"] != result["trace_hash"]:
+        result["report"] = (f"the same seed gave two trace hashes in two fresh processes: "
+                            f"{result['trace_hash']:#018x} then {again['trace_hash']:#018x}; something outside "
+                            f"the choice stream steered it\n" + result["report"])
+        result.update(failure=5, failure_name="nondeterminism", invariant="deterministic", layer="simulation")
+        result["describe"] = result["report"]
+    return result
+
+
+def command_run(args: argparse.Namespace) -> int:
+    target = _target(args)
+    seeds = reports.seeds_for(args)
+    print(f"asgisim run --app {args.app} --scenario {args.scenario}: {reports.settings_summary(args, seeds)}",
+          file=sys.stderr, flush=True)
+    worst, failures, first = 0, 0, None
+    human = sys.stderr if args.json else sys.stdout
+    for seed, result in forking.run_many(seeds, lambda s: target.run_seed(s), args.jobs):
+        _check_unsupported(result)
+        if result["failure"]:
+            result = _confirm(target, result)
+            result["reorder_flag"] = target.reorder_callbacks
+            failures += 1
+            worst = reports.most_severe(worst, result["failure"])
+            if first is None:
+                first = result
+            if args.fail_fast:
+                break
+    summary = reports.summary(args, target, seeds, failures, worst, first)
+    print(summary["line"], file=human)
+    if first is not None:
+        print(reports.failure_block(first, reports.reproduce(args, first["seed"])), file=human, end="")
+    if args.json:
+        print(json.dumps(summary["json"]), flush=True)
+    if args.junit:
+        reports.write_junit(args.junit, summary, first)
+    return worst
+
+
+def command_replay(args: argparse.Namespace) -> int:
+    target = _target(args)
+    keep = bool(args.trace or args.timeline)
+    if args.schedule:
+        try:
+            with open(args.schedule, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as error:
+            raise UsageError(f"--schedule {args.schedule}: {error.strerror}") from None
+        mismatches = target.mismatches(native().log_metadata(text, args.schedule))
+        if mismatches:
+            raise UsageError(f"--schedule {args.schedule} was recorded for another target: {mismatches[0]}")
+        result = forking.run_forked(lambda: target.replay(text, args.schedule, True, keep))
+        again = forking.run_forked(lambda: target.replay(text, args.schedule, True))
+        if result["failure"] and again["trace_hash"] != result["trace_hash"]:
+            result.update(failure=5, failure_name="nondeterminism", invariant="deterministic")
+        label = f"schedule {args.schedule}"
+    else:
+        result = _confirm(target, forking.run_forked(lambda: target.run_seed(args.seed, keep)))
+        label = f"seed {args.seed}"
+    _check_unsupported(result)
+    print(f"asgisim replay --app {args.app}: {label}, strategy {args.strategy}: "
+          f"{'FAILED' if result['failure'] else 'passed'} ({result['failure_name']}), "
+          f"trace hash {result['trace_hash']:#018x}")
+    if result["failure"]:
+        print(reports.indent(result["describe"] or result["report"]), end="")
+    if args.trace:
+        reports.write_text(args.trace, result["chrome_trace"])
+        print(f"  trace: {args.trace}")
+    if args.timeline:
+        print(result["timeline"])
+    return result["failure"]
+
+
+def command_shrink(args: argparse.Namespace) -> int:
+    target = _target(args)
+    result = forking.run_forked(lambda: target.shrink(args.seed, args.max_attempts))
+    _check_unsupported(result)
+    if not result["failure"]:
+        print(f"seed {args.seed} passes: nothing to shrink", file=sys.stderr)
+        return 0
+    reports.write_text(args.output, result["log"])
+    print(f"shrunk seed {args.seed}: {result['original_decisions']} -> {result['shrunk_decisions']} decisions "
+          f"in {result['attempts']} attempts; still fails {result['invariant']} ({result['layer']})")
+    print(f"  reproduce: {reports.replay_schedule_command(args, args.output)}")
+    return result["failure"]
+
+
+def command_trace(args: argparse.Namespace) -> int:
+    target = _target(args)
+    result = forking.run_forked(lambda: target.run_seed(args.seed, keep_trace=True))
+    _check_unsupported(result)
+    reports.write_text(args.output, result["chrome_trace"])
+    print(f"wrote {args.output}: seed {args.seed}, {result['failure_name']}, trace hash {result['trace_hash']:#018x}")
+    return 0
+
+
+def _ensure_hash_seed(argv: List[str]) -> None:
+    """PYTHONHASHSEED must be fixed before the interpreter starts: re-execute once."""
+    if os.environ.get("PYTHONHASHSEED") == "0":
+        return
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    os.execve(sys.executable, [sys.executable, "-m", "asgisim", *argv], env)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _ensure_hash_seed(argv)
+    commands = {"run": command_run, "replay": command_replay, "shrink": command_shrink, "trace": command_trace}
+    try:
+        return commands[args.command](args)
+    except UsageError as error:
+        print(f"asgisim: error: {error}", file=sys.stderr)
+        return 2
+    except native().UsageError as error:
+        print(f"asgisim: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,113 @@
+"""The Python half of a run: what PythonScenario::build() asks for, and the app calls.
+
+``Host.begin_run(run)`` makes the run's SimLoop, pins the process, builds the
+scenario's plan; the C++ side then starts the loop task, the uvicorn model around the
+app and the clients. ``Host.start_app_call(scope, call)`` turns one server call into
+an asyncio Task whose receive/send are futures the C++ side completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+from . import layers, pins
+from .loop import SimLoop
+from .scenario import Scenario
+
+_unsupported: List[str] = []
+
+
+def record_unsupported(message: str) -> None:
+    """Something the bridge cannot run yet (threads); reported as a usage error."""
+    if message not in _unsupported:
+        _unsupported.append(message)
+
+
+def unsupported() -> List[str]:
+    return list(_unsupported)
+
+
+@dataclass
+class Plan:
+    loop: SimLoop
+    app_name: str
+    server: Dict[str, Any]
+    clients: List[Dict[str, Any]]
+    latency_budget_ns: Optional[int]
+
+
+class Host:
+    def __init__(self, app: Any, scenario: Callable[[Scenario], None], reorder_callbacks: bool = False,
+                 vary_timer_ties: bool = False) -> None:
+        self.raw_app = app
+        self.scenario = scenario
+        self.reorder_callbacks = reorder_callbacks
+        self.vary_timer_ties = vary_timer_ties
+        self.app: Any = None
+        self.app_name = layers.layer_name(app)
+        self.loop: Optional[SimLoop] = None
+        self.run: Any = None
+
+    def prepare_process(self) -> None:
+        """Once per forked child: pins and hooks, then the app's layers wrapped."""
+        if self.app is not None:
+            return
+        pins.pin_process()
+        layers.install_background_hooks()
+        self.app = layers.wrap_layers(self.raw_app)
+
+    def begin_run(self, run: Any) -> Plan:
+        self.end_run()
+        self.prepare_process()
+        self.run = run
+        layers.RunSlot.run = run
+        self.loop = SimLoop(run, reorder_callbacks=self.reorder_callbacks, vary_timer_ties=self.vary_timer_ties)
+        self.loop._bridge_enter()
+        pins.pin_run(run)
+        builder = Scenario(_run=run)
+        self.scenario(builder)
+        if not builder.clients:
+            raise ValueError("the scenario made no client: call s.client(Request(...)) at least once")
+        return Plan(loop=self.loop, app_name=self.app_name, server=builder.server_plan(),
+                    clients=builder.clients, latency_budget_ns=int(builder.latency_budget * 1e9))
+
+    def end_run(self) -> None:
+        if self.loop is not None:
+            self.loop._bridge_leave()
+            self.loop = None
+        layers.RunSlot.run = None
+        self.run = None
+        pins.unpin_run()
+
+    def start_app_call(self, scope: Dict[str, Any], call: Any) -> None:
+        request = call.request
+        context = contextvars.copy_context()
+        context.run(layers.current_request.set, request)
+        self.loop.create_task(self._app_call(scope, call), name=f"request-{request}", context=context)
+
+    async def _app_call(self, scope: Dict[str, Any], call: Any) -> None:
+        loop = self.loop
+
+        async def receive():
+            future = loop.create_future()
+            call.receive(future)
+            try:
+                return await future
+            except asyncio.CancelledError:
+                call.cancel_receive(future)
+                raise
+
+        async def send(message):
+            future = loop.create_future()
+            call.send(message, future)
+            await future
+
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as error:  # the server model reports it (app_raised)
+            call.finish(f"{type(error).__name__}: {error}")
+        else:
+            call.finish(None)

@@ -1,0 +1,146 @@
+"""Determinism pins: what a real app could read from outside the choice stream.
+
+During a run: ``time.*`` reads the kernel's virtual clock; ``random``, ``os.urandom``
+and so ``uuid.uuid4``/``secrets`` are answered from a generator seeded through the
+choice stream; asyncio task names restart from Task-1; automatic GC is off (collected
+at fixed points); anyio's CancelScope keeps its tasks in insertion order (it cancels
+them in set order, which otherwise follows memory addresses); starting a thread is
+refused clearly (sync code on threads is the next issue). PYTHONHASHSEED is fixed by
+the command line, which re-executes itself when it is not.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import random
+import threading
+import time
+from typing import Any, Dict, Iterator
+
+# The epoch the virtual clock starts at (2023-11-14T22:13:20Z), so wall-clock reads look real.
+EPOCH_NS = 1_700_000_000 * 1_000_000_000
+
+_originals: Dict[str, Any] = {}
+
+
+class _OrderedTaskSet(set):
+    """A set that iterates in insertion order (or reversed, or shuffled: probes)."""
+
+    order = "insertion"
+    rng: Any = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sequence: Dict[Any, None] = {}
+
+    def add(self, item: Any) -> None:
+        super().add(item)
+        self._sequence[item] = None
+
+    def remove(self, item: Any) -> None:
+        super().remove(item)
+        del self._sequence[item]
+
+    def discard(self, item: Any) -> None:
+        super().discard(item)
+        self._sequence.pop(item, None)
+
+    def __iter__(self) -> Iterator[Any]:
+        items = list(self._sequence)
+        if self.order == "reverse":
+            items.reverse()
+        elif self.order == "random":
+            self.rng.shuffle(items)
+        return iter(items)
+
+
+def install_cancel_order(order: str = "insertion") -> None:
+    """Fixes the order in which anyio 3.x delivers a scope's cancellation.
+
+    ``order`` is "insertion" (the order the tasks entered the scope), "reverse", or
+    "random:SEED" (a fresh shuffle each time; a probe for order-dependent outcomes).
+    """
+    try:
+        import anyio._backends._asyncio as backend
+    except ImportError:
+        return
+    if order.startswith("random:"):
+        _OrderedTaskSet.order, _OrderedTaskSet.rng = "random", random.Random(int(order[7:]))
+    elif order in ("insertion", "reverse"):
+        _OrderedTaskSet.order = order
+    else:
+        raise ValueError(f"cancel order {order!r}: expected insertion, reverse or random:SEED")
+    scope_class = backend.CancelScope
+    if getattr(scope_class, "_probe_installed", False):
+        return
+    original_init = scope_class.__init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self._tasks = _OrderedTaskSet()
+
+    scope_class.__init__ = __init__
+    scope_class._probe_installed = True
+
+
+class _RefusedThread(RuntimeError):
+    pass
+
+
+def _refuse_thread_start(self, *args, **kwargs):
+    from . import host
+    message = (f"threading.Thread.start() for {self.name!r}: sync code on threads is not yet "
+               "supported by the asgisim bridge (make the endpoint, dependency or background "
+               "function `async def`)")
+    host.record_unsupported(message)
+    raise _RefusedThread(message)
+
+
+def pin_process() -> None:
+    """Once per forked child, before its first run."""
+    gc.disable()
+    install_cancel_order("insertion")
+    if "Thread.start" not in _originals:
+        _originals["Thread.start"] = threading.Thread.start
+        threading.Thread.start = _refuse_thread_start
+
+
+def pin_run(run: Any) -> None:
+    """At the start of every run: clocks, randomness, task names, a collection."""
+    import asyncio.tasks
+    gc.collect()
+    asyncio.tasks._task_name_counter = itertools.count(1)
+    generator = random.Random(run.choose("random.seed", 1 << 62))
+    random.seed(generator.getrandbits(64))
+
+    def urandom(size: int) -> bytes:
+        return generator.randbytes(size)
+
+    def now_ns() -> int:
+        return run.now_ns()
+
+    patches = {
+        (time, "time"): lambda: (EPOCH_NS + now_ns()) / 1e9,
+        (time, "time_ns"): lambda: EPOCH_NS + now_ns(),
+        (time, "monotonic"): lambda: now_ns() / 1e9,
+        (time, "monotonic_ns"): now_ns,
+        (time, "perf_counter"): lambda: now_ns() / 1e9,
+        (time, "perf_counter_ns"): now_ns,
+        (os, "urandom"): urandom,
+        (random, "_urandom"): urandom,
+    }
+    for (module, name), replacement in patches.items():
+        key = f"{module.__name__}.{name}"
+        _originals.setdefault(key, getattr(module, name))
+        setattr(module, name, replacement)
+
+
+def unpin_run() -> None:
+    """Puts the clocks and randomness back (the child may report after its run)."""
+    import sys
+    for key, original in list(_originals.items()):
+        module_name, _, name = key.rpartition(".")
+        if module_name in sys.modules and key != "Thread.start":
+            setattr(sys.modules[module_name], name, original)

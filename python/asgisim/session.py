@@ -1,0 +1,135 @@
+"""One configured target: the app, the scenario, the invariants and the run settings.
+
+Every call here runs inside a forked child (see forking.py) and returns plain data:
+the C++ engine (asgisim._native) does the run, the checks, replay and shrinking.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import host as host_module
+from .scenario import DEFAULT_INVARIANTS, Scenario
+from .spec import UsageError
+
+
+def native():
+    try:
+        from . import _native
+    except ImportError as error:
+        raise UsageError(f"the native module asgisim._native is not built or not on PYTHONPATH ({error}); "
+                         "build with cmake (ASGISIM_PYTHON=ON) and use <build>/python/asgisim-python") from None
+    return _native
+
+
+def package_versions() -> str:
+    from importlib import metadata
+    parts = []
+    for name in ("starlette", "anyio", "fastapi"):
+        try:
+            parts.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ",".join(parts)
+
+
+def interpreter() -> str:
+    return f"{sys.implementation.name}-{sys.version.split()[0]}"
+
+
+@dataclass
+class Target:
+    app_spec: str
+    scenario_spec: str
+    app: Any
+    scenario: Any
+    invariants: Sequence[str] = DEFAULT_INVARIANTS
+    strategy: str = "random"
+    pct_depth: int = 3
+    max_time_s: Optional[float] = None
+    reorder_callbacks: bool = False
+    steps_max: int = 2_000_000
+    extra_metadata: Dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Bad input found before any fork: unknown invariants, a scenario that raises."""
+        known = set(native().invariant_ids()) | {"message-type"}
+        unknown = [i for i in self.invariants if i not in known]
+        if unknown:
+            raise UsageError(f"unknown invariant id {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        dry = Scenario(_run=_DryRun())
+        try:
+            self.scenario(dry)
+        except BaseException as error:
+            raise UsageError(f"--scenario {self.scenario_spec}: the scenario raised "
+                             f"{type(error).__name__}: {error}") from None
+        self.invariants = tuple(self.invariants) + tuple(
+            i for i in dry.extra_invariants if i not in self.invariants)
+        unknown = [i for i in self.invariants if i not in known]
+        if unknown:
+            raise UsageError(f"the scenario checks an unknown invariant id {unknown[0]!r}")
+        if not dry.clients:
+            raise UsageError(f"--scenario {self.scenario_spec}: the scenario made no client "
+                             "(call s.client(Request(...)))")
+
+    def metadata(self) -> Dict[str, str]:
+        data = {"app": self.app_spec, "scenario-spec": self.scenario_spec, "interpreter": interpreter(),
+                "packages": package_versions() or "none", "invariants": ",".join(self.invariants),
+                "reorder-callbacks": "1" if self.reorder_callbacks else "0"}
+        data.update(self.extra_metadata)
+        return data
+
+    def options(self, keep_trace: bool = False) -> Dict[str, Any]:
+        return {"strategy": self.strategy, "pct_depth": self.pct_depth, "keep_trace": keep_trace,
+                "max_time_ns": None if self.max_time_s is None else int(self.max_time_s * 1e9)}
+
+    def _host(self) -> host_module.Host:
+        return host_module.Host(self.app, self.scenario, self.reorder_callbacks,
+                                vary_timer_ties=self.strategy != "fifo")
+
+    def _scenario_object(self, host: host_module.Host):
+        # Checkers judge `no-deadlock` and `liveness` from the run itself; the engine
+        # installs checkers only for the others.
+        checked = [i for i in self.invariants if i not in ("no-deadlock", "liveness", "deterministic", "message-type")]
+        return native().Scenario(host, f"python:{self.app_spec}", checked, self.steps_max,
+                                 int(3600 * 1e9))
+
+    def _finish(self, host: host_module.Host, result: Dict[str, Any]) -> Dict[str, Any]:
+        host.end_run()
+        result["unsupported"] = host_module.unsupported()
+        result["python_handles"] = 0
+        return result
+
+    def run_seed(self, seed: int, keep_trace: bool = False) -> Dict[str, Any]:
+        host = self._host()
+        result = native().run_seed(self._scenario_object(host), seed, self.options(keep_trace), self.metadata())
+        result["seed"] = seed
+        return self._finish(host, result)
+
+    def replay(self, log_text: str, origin: str, strict: bool = True, keep_trace: bool = False) -> Dict[str, Any]:
+        host = self._host()
+        result = native().replay(self._scenario_object(host), log_text, origin, strict, self.options(keep_trace),
+                                 self.metadata())
+        return self._finish(host, result)
+
+    def shrink(self, seed: int, max_attempts: int = 2000) -> Dict[str, Any]:
+        host = self._host()
+        result = native().shrink(self._scenario_object(host), seed, self.options(), self.metadata(), max_attempts)
+        return self._finish(host, result)
+
+    def mismatches(self, log_metadata: Dict[str, str]) -> List[str]:
+        """What a recorded log's header says differently from this target (strict replay refuses)."""
+        found = []
+        for key, value in self.metadata().items():
+            if key in log_metadata and log_metadata[key] != value:
+                found.append(f"{key}: the log has {log_metadata[key]!r}, this run {value!r}")
+        return found
+
+
+class _DryRun:
+    """Stands in for a run when a scenario is checked before forking."""
+
+    def choose(self, label: str, n: int) -> int:
+        return 0

@@ -1,0 +1,70 @@
+// Kernel hooks for a model layer that implements a runtime of its own on top
+// of the kernel: core's anyio 3 model (core/src/anyio_scopes.hpp and
+// anyio_task_done.hpp) polls like a callback that queues itself again every
+// pass of the loop, and walks cancel scopes by anyio's rules rather than the
+// kernel's. A scenario or a primitive never needs them; the public API is
+// simulation.hpp.
+//
+//   sim::detail::RuntimeHooks hooks = sim::Simulation::current().runtime_hooks();
+//   hooks.spawn_poller("retry", [] { ... }, {.daemon = true});
+//   if (hooks.busy_others_ready_count() > 0) ...
+//
+// Per-run state of such a layer belongs in Simulation::extension<T>().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/task.hpp"
+
+namespace asgisim::sim::detail {
+
+// A view of one Simulation; cheap to make and to copy, valid while it lives.
+class RuntimeHooks {
+ public:
+  explicit RuntimeHooks(Simulation& sim) : sim_(sim) {}
+
+  // ---- pollers ----------------------------------------------------------------
+  // A poller stands for a callback that queues itself again every pass, like
+  // anyio's cancellation retries. It runs like any task, but the counts a
+  // model uses to decide whether anything else can make progress leave it out.
+  template <class Fn>
+  TaskHandle spawn_poller(std::string name, Fn&& fn, SpawnOptions options = {}) {
+    return sim_.spawn_task(std::move(name), std::forward<Fn>(fn), options, /*poller=*/true);
+  }
+  // Whether a task other than the running one is ready to run: a model that
+  // polls with checkpoints (anyio's delivery retries) stops polling when it
+  // is alone, so that virtual time can advance.
+  bool others_ready() const { return !sim_.loop_ready_.empty() || !sim_.thread_ready_.empty(); }
+  // How many tasks other than the running one and other than pollers are
+  // ready to run.
+  std::size_t busy_others_ready_count() const {
+    return sim_.loop_ready_.size() + sim_.thread_ready_.size() - sim_.ready_pollers_;
+  }
+  // How many times a task that is not a poller was picked to run: a poller
+  // that sees it unchanged since its last turn knows that only pollers ran.
+  std::uint64_t busy_picks() const { return sim_.busy_picks_; }
+
+  // ---- the scope chain, for a model's own rules ---------------------------------
+  // The running task's innermost cancel scope (nullptr outside any).
+  const CancelScope* current_scope() const { return sim_.current_scope(); }
+  // The scope `scope` was entered in (a task group's scope for a child
+  // task's first scope); nullptr at the top. Lets a model walk the chain by
+  // its own rules (anyio 3's _parent_cancelled).
+  static const CancelScope* parent(const CancelScope& scope) { return scope.parent_; }
+
+ private:
+  Simulation& sim_;
+};
+
+}  // namespace asgisim::sim::detail
+
+namespace asgisim::sim {
+
+inline detail::RuntimeHooks Simulation::runtime_hooks() { return detail::RuntimeHooks(*this); }
+
+}  // namespace asgisim::sim

@@ -1,0 +1,200 @@
+// The invariant checkers (checkers.hpp) on small real stacks run by
+// core::run_app: each checker catches the behaviour it is for.
+#include "asgisim/scenarios/checkers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "asgisim/core/client.hpp"
+#include "asgisim/core/endpoints.hpp"
+#include "asgisim/core/middleware/base_http.hpp"
+#include "asgisim/core/middleware/errors.hpp"
+#include "asgisim/core/middleware/pure_asgi.hpp"
+#include "asgisim/core/request.hpp"
+#include "asgisim/core/response.hpp"
+#include "asgisim/core/threadpool.hpp"
+#include "asgisim/core/validator.hpp"
+#include "asgisim/sim/threading.hpp"
+
+namespace asgisim::scenarios {
+namespace {
+
+using core::Message;
+using core::ObservationKind;
+using K = ObservationKind;
+using sim::kMillisecond;
+using sim::kSecond;
+
+std::string only(const std::vector<core::Violation>& violations) {
+  if (violations.size() != 1) return "count " + std::to_string(violations.size());
+  return violations[0].invariant + " @" + violations[0].layer;
+}
+
+// Runs `make_app(observer)` under checkers `ids` with `requests`; returns the violations.
+std::vector<core::Violation> run_stack(const std::vector<std::string>& ids, CheckerParams params,
+                                       const std::function<core::App(core::Observer&)>& make_app,
+                                       std::vector<core::RequestSpec> requests = {core::RequestSpec{}}) {
+  core::Observer observer;
+  install_checkers(observer, ids, params);
+  core::App app = make_app(observer);
+  const core::AppRun run = core::run_app(std::move(app), std::move(requests),
+                                         {.client = {.disconnect_one_in = 0}, .observer = &observer});
+  EXPECT_TRUE(run.result.ok()) << run.result.report;
+  return run.violations;
+}
+
+core::NamedMiddleware base_http(core::BaseHttpBehaviour behaviour, core::Observer& /*observer*/) {
+  const core::BaseHttpOptions options{.behaviour = behaviour};
+  return {"BaseHTTPMiddleware", [options](core::App app) {
+            return core::base_http_middleware(std::move(app), core::passthrough_dispatch(), options);
+          }};
+}
+
+core::App endpoint_with_background(core::Observer& observer, sim::Nanoseconds work_ns) {
+  return core::request_response([&observer, work_ns](core::Request& request) {
+    return core::PlainTextResponse(
+        "ok", {.background = core::BackgroundTask("audit", [work_ns] { sim::sleep(work_ns); },
+                                                  {.request = request.scope().request_id})});
+  });
+}
+
+TEST(RealStack, BackgroundCompleteCatchesTheCancelBehaviour) {
+  for (const auto& [behaviour, fails] :
+       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+    const auto v = run_stack({"background-complete", "response-complete"}, {}, [&](core::Observer& observer) {
+      return core::validated_chain({base_http(behaviour, observer)},
+                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
+    });
+    EXPECT_EQ(only(v), fails ? "background-complete @BackgroundTask" : "count 0")
+        << core::to_string(behaviour);
+  }
+}
+
+TEST(RealStack, ResponseNotDelayedCatchesNoBreak) {
+  for (const auto& [behaviour, fails] : {std::pair{core::BaseHttpBehaviour::no_break, true},
+                                         std::pair{core::BaseHttpBehaviour::cached_body, true},
+                                         std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+    const auto v = run_stack({"response-not-delayed"}, {}, [&](core::Observer& observer) {
+      return core::validated_chain({base_http(behaviour, observer)},
+                                   endpoint_with_background(observer, 10 * kMillisecond), observer);
+    });
+    EXPECT_EQ(only(v), fails ? "response-not-delayed @BaseHTTPMiddleware" : "count 0")
+        << core::to_string(behaviour);
+  }
+}
+
+TEST(RealStack, CleanupRunsCatchesAnExitCutShortBelowBaseHttp) {
+  for (const auto& [behaviour, fails] :
+       {std::pair{core::BaseHttpBehaviour::cancel, true}, std::pair{core::BaseHttpBehaviour::fixed, false}}) {
+    const auto v = run_stack({"cleanup-runs"}, {}, [&](core::Observer& observer) {
+      core::NamedMiddleware session{"Session", [&observer](core::App app) {
+                                      return core::context_manager_middleware(std::move(app),
+                                                                              {.name = "Session"});
+                                    }};
+      return core::validated_chain({base_http(behaviour, observer), session},
+                                   endpoint_with_background(observer, 0), observer);
+    });
+    EXPECT_EQ(only(v), fails ? "cleanup-runs @Session" : "count 0") << core::to_string(behaviour);
+  }
+}
+
+TEST(RealStack, NoSwallowedErrorCatchesAMiddlewareThatHidesAnError) {
+  const auto raising = [](core::Observer& /*observer*/) {
+    core::Endpoint endpoint = [](core::Request&) -> core::Response { throw std::runtime_error("boom"); };
+    return core::request_response(std::move(endpoint));
+  };
+  // Starlette's ServerErrorMiddleware answers 500 and re-raises: surfaced.
+  EXPECT_TRUE(run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
+                return core::validated_chain(
+                    {{"ServerErrorMiddleware",
+                      [](core::App app) { return core::server_error_middleware(std::move(app)); }}},
+                    raising(observer), observer);
+              }).empty());
+  // A user middleware that answers 200 whatever happened: silence.
+  const auto v = run_stack({"no-swallowed-error"}, {}, [&](core::Observer& observer) {
+    core::NamedMiddleware silencer{"Silencer", [](core::App app) -> core::App {
+                                     return [app](core::Scope& scope, const core::Receive& receive,
+                                                  const core::Send& send) {
+                                       try {
+                                         app(scope, receive, send);
+                                       } catch (const std::runtime_error&) {
+                                         send(Message::start(200));
+                                         send(Message::body_chunk("fine", false));
+                                       }
+                                     };
+                                   }};
+    return core::validated_chain({silencer}, raising(observer), observer);
+  });
+  EXPECT_EQ(only(v), "no-swallowed-error @Silencer");
+}
+
+TEST(RealStack, ResponseCompleteCatchesAMiddlewareThatDropsTheFinalBody) {
+  const auto make = [](bool drop) {
+    return [drop](core::Observer& observer) {
+      core::NamedMiddleware dropper{"Dropper", [drop](core::App app) {
+                                      return core::pure_asgi_middleware(
+                                          std::move(app),
+                                          {.on_send = [drop](Message m) -> std::optional<Message> {
+                                            if (drop && m.type == core::MessageType::http_response_body)
+                                              return std::nullopt;
+                                            return m;
+                                          }});
+                                    }};
+      return core::validated_chain({dropper}, endpoint_with_background(observer, 0), observer);
+    };
+  };
+  EXPECT_TRUE(run_stack({"response-complete"}, {}, make(false)).empty());
+  EXPECT_EQ(only(run_stack({"response-complete"}, {}, make(true))), "response-complete @Dropper");
+}
+
+TEST(RealStack, RequestLatencyAgainstTheBudget) {
+  const auto sleeping = [](sim::Nanoseconds ns) {
+    return [ns](core::Observer&) {
+      return core::request_response([ns](core::Request&) {
+        sim::sleep(ns);
+        return core::PlainTextResponse("ok");
+      });
+    };
+  };
+  const CheckerParams params{.latency_budget_ns = kSecond};
+  EXPECT_TRUE(run_stack({"request-latency"}, params, sleeping(10 * kMillisecond)).empty());
+  EXPECT_EQ(only(run_stack({"request-latency"}, params, sleeping(2 * kSecond))), "request-latency @app");
+}
+
+TEST(RealStack, ThreadsAndMemoryOfConcurrentSyncCalls) {
+  const auto run_calls = [](core::ThreadPoolRunner& pool, core::Observer& observer) {
+    sim::Simulation sim({.strategy = sim::Strategy::fifo});
+    core::observe_run(sim, observer);  // no server here: the pool reports to the run's observer
+    for (int i = 0; i < 10; ++i) {
+      sim.spawn("caller", [&pool] { pool.run_sync([] { sim::thread_sleep(10 * kMillisecond); }); });
+    }
+    EXPECT_TRUE(sim.run().ok());
+    observer.finish();
+    return observer.violations();
+  };
+  const CheckerParams params{.threads_bound = 4, .memory_budget_bytes = 4'000};
+  {
+    core::Observer observer;
+    install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
+    // Python 3.7's default executor on 4 CPUs: up to 20 threads, one per concurrent call.
+    core::ThreadPoolExecutor executor(
+        {.python = core::PythonVersion::py37, .cpu_count = 4, .retained_bytes_per_thread = 1'000});
+    const auto v = run_calls(executor, observer);
+    ASSERT_EQ(v.size(), 2u);
+    EXPECT_EQ(v[0].invariant, "threads-bounded");
+    EXPECT_NE(v[0].detail.find("peaked at 10 threads"), std::string::npos) << v[0].detail;
+    EXPECT_EQ(v[1].invariant, "memory-budget");
+  }
+  {
+    core::Observer observer;
+    install_checkers(observer, {"threads-bounded", "memory-budget"}, params);
+    core::AnyioToThread limited({.total_tokens = 4, .retained_bytes_per_thread = 1'000});
+    EXPECT_TRUE(run_calls(limited, observer).empty());
+  }
+}
+
+}  // namespace
+}  // namespace asgisim::scenarios

@@ -1,0 +1,150 @@
+// Tests of anyio.Event (event.hpp): waking every waiter, FIFO wake order,
+// checkpoints, cancellation while waiting and wrong-side use.
+#include "asgisim/sim/event.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/task_group.hpp"
+#include "asgisim/sim/testing.hpp"
+
+namespace asgisim::sim {
+namespace {
+
+using namespace sim_testing;
+using sim_testing::describe;
+
+SIM_TEST(Event, SetWakesEveryWaiterAtOnce) {
+  Event event("ready");
+  std::vector<Nanoseconds> woke_at;
+  task_group([&](TaskGroup& tg) {
+    for (int i = 0; i < 3; ++i) {
+      tg.start_soon("waiter", [&] {
+        event.wait();
+        woke_at.push_back(sim.now());
+      });
+    }
+    tg.start_soon("setter", [&] {
+      sim.sleep(10 * ms);
+      EXPECT_EQ(event.statistics().tasks_waiting, 3U);
+      EXPECT_FALSE(event.is_set());
+      event.set();
+      event.set();  // idempotent
+      EXPECT_TRUE(event.is_set());
+    });
+  });
+  EXPECT_EQ(woke_at, std::vector<Nanoseconds>(3, 10 * ms));
+  EXPECT_EQ(event.statistics().tasks_waiting, 0U);
+}
+
+TEST(Event, WakesWaitersInTheOrderTheyStartedWaiting) {
+  Simulation sim({.strategy = Strategy::fifo});
+  Event event;
+  std::vector<std::string> order;
+  for (const char* name : {"a", "b", "c"}) {
+    sim.spawn(name, [&, name] {
+      event.wait();
+      order.push_back(name);
+    });
+  }
+  sim.spawn("setter", [&] { event.set(); });
+  const RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << describe(result);
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Event, WaitingOnASetEventIsStillACheckpoint) {
+  Simulation sim({.strategy = Strategy::fifo});
+  Event event;
+  event.set();  // outside a run: nothing can be waiting
+  std::vector<std::string> log;
+  sim.spawn("a", [&] {
+    log.push_back("a1");
+    event.wait();
+    log.push_back("a2");
+    const bool cancelled = cancel_scope([&](CancelScope& scope) {
+      scope.cancel();
+      event.wait();
+      ADD_FAILURE() << "wait() on a set event inside a cancelled scope returned";
+    });
+    EXPECT_TRUE(cancelled);
+  });
+  sim.spawn("b", [&] { log.push_back("b1"); });
+  const RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << describe(result);
+  EXPECT_EQ(log, (std::vector<std::string>{"a1", "b1", "a2"}));
+}
+
+TEST(Event, CancelledWhileWaitingLeavesTheQueue) {
+  run_under_schedules([](Simulation& sim) {
+    Event event;
+    CancelScope* scope = nullptr;
+    sim.spawn("timed", [&] {
+      EXPECT_TRUE(move_on_after(5 * ms, [&] { event.wait(); }));
+      EXPECT_EQ(sim.now(), 5 * ms);
+    });
+    sim.spawn("cancelled by another task", [&] {
+      const bool caught = cancel_scope([&](CancelScope& s) {
+        scope = &s;
+        event.wait();
+      });
+      EXPECT_TRUE(caught);
+      EXPECT_EQ(sim.now(), 7 * ms);
+    });
+    sim.spawn("canceller", [&] {
+      sim.sleep(7 * ms);
+      EXPECT_EQ(event.statistics().tasks_waiting, 1U);
+      scope->cancel();
+    });
+    const RunResult result = sim.run();
+    EXPECT_TRUE(result.ok()) << describe(result);
+    EXPECT_EQ(event.statistics().tasks_waiting, 0U);
+    EXPECT_FALSE(event.is_set());
+  });
+}
+
+TEST(Event, WokenThenCancelledBeforeResumingRaisesCancelled) {
+  run_under_schedules([](Simulation& sim) {
+    Event event;
+    CancelScope* scope = nullptr;
+    bool returned = false;
+    bool caught = false;
+    sim.spawn("waiter", [&] {
+      caught = cancel_scope([&](CancelScope& s) {
+        scope = &s;
+        event.wait();
+        returned = true;
+      });
+    });
+    sim.spawn("setter", [&] {
+      sim.sleep(1 * ms);
+      event.set();
+      scope->cancel();  // same step: the waiter is ready but has not resumed
+    });
+    const RunResult result = sim.run();
+    EXPECT_TRUE(result.ok()) << describe(result);
+    EXPECT_TRUE(caught);
+    EXPECT_FALSE(returned);
+    EXPECT_TRUE(event.is_set());
+  });
+}
+
+TEST(Event, WrongSide) {
+  Event event;
+  EXPECT_THROW(event.wait(), WrongSideError);  // outside a run
+  Simulation sim;
+  sim.spawn_thread("worker", [&] {
+    EXPECT_THROW(event.wait(), WrongSideError);
+    EXPECT_THROW(event.set(), WrongSideError);
+  });
+  const RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << describe(result);
+  EXPECT_FALSE(event.is_set());
+}
+
+}  // namespace
+}  // namespace asgisim::sim
