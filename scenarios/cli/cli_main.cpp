@@ -127,6 +127,10 @@ void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
                   "(default 10)")
       ->type_name("N");
   command.add_flag("--fail-fast", raw.fail_fast, "Stop each sweep at its first failing seed");
+  command.add_flag("--isolate", raw.isolate,
+                   "Run each seed in a worker process (a fork): a run that crashes (a segfault or a failed "
+                   "assertion in a scenario's code) is reported with its seed and reproduce line and the "
+                   "sweep goes on; results are the same as without it");
   command
       .add_option("--want", raw.want,
                   "End with the command that reproduces the first seed failing with this class (default: "

@@ -42,7 +42,7 @@ void JunitReport::add(const SweepReport& report, const scenarios::RunSettings& s
              .config = std::string(scenarios::to_string(report.result.config)),
              .seconds = report.result.seconds,
              .seeds_run = report.result.seeds_run,
-             .failed = report.failed() || !report.error.empty(),
+             .failed = report.failed() || !report.error.empty() || report.result.crashes > 0,
              .interrupted = report.interrupted()};
   if (!report.error.empty() && !report.failed()) {
     entry.failure_type = "error";
@@ -55,6 +55,15 @@ void JunitReport::add(const SweepReport& report, const scenarios::RunSettings& s
                                               first->seed, report.result.failures, report.result.seeds_run)
                                 : fmt::format("{} in stored regression", first->invariant);
     entry.failure_text = failure_block(report, settings);
+  } else if (!report.crashed.empty()) {
+    entry.failure_type = "crash";
+    entry.failure_message =
+        fmt::format("{} of {} seeds crashed (first: seed {}, {})", report.result.crashes,
+                    report.result.seeds_run, report.crashed.front().seed, report.crashed.front().how);
+  }
+  for (const CrashedSeed& crashed : report.crashed) {
+    entry.failure_text += fmt::format("seed {} {} in its worker process\nreproduce: {}\n", crashed.seed,
+                                      crashed.how, crashed.reproduce);
   }
   cases_.push_back(std::move(entry));
 }

@@ -286,6 +286,7 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
   if (!raw.traces_max.empty()) options.traces_max = parse_positive("--traces-max", raw.traces_max, kSeedsMax);
   options.json = raw.json;
   options.fail_fast = raw.fail_fast;
+  options.isolate = raw.isolate;
   if (!raw.want.empty()) {
     using scenarios::FailureClass;
     for (const FailureClass failure : {FailureClass::invariant, FailureClass::deadlock,

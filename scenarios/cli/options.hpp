@@ -46,6 +46,7 @@ struct RawOptions {
   std::string trace_dir{};    // --trace-dir DIR
   bool json = false;          // --json
   bool fail_fast = false;     // --fail-fast
+  bool isolate = false;       // --isolate
   std::string want{};         // --want CLASS
   std::string traces_max{};   // --traces-max N
 };
@@ -74,6 +75,7 @@ struct RunOptions {
   std::filesystem::path trace_dir{};    // empty: no traces of failing runs
   bool json = false;
   bool fail_fast = false;
+  bool isolate = false;  // --isolate: each seed in a worker process (isolation.hpp)
   // --want CLASS: the last line reproduces the first seed failing with it.
   std::optional<scenarios::FailureClass> want{};
   std::uint64_t traces_max = 10;  // --trace-dir keeps the first N failing seeds' traces per sweep

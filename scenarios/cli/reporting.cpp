@@ -76,6 +76,7 @@ std::string summary_line(const SweepReport& report) {
                   report.failed() ? "FAILED" : "passed", plural(report.result.seeds_run, "seed"),
                   plural(report.failures(), "failure"));
   if (report.failed()) line += fmt::format(" ({})", scenarios::to_string(report.worst()));
+  if (report.result.crashes > 0) line += fmt::format(", {} crashed", report.result.crashes);
   line += fmt::format(", {:.0f} seeds/s", report.seeds_per_second());
   if (report.result.end != scenarios::SweepEnd::completed) {
     // Which seeds ran, exactly, and how to run the same ones again.
@@ -146,7 +147,12 @@ nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSetting
       {"seeds_ran", report.seeds_ran()},
       {"runs_abandoned", report.result.runs_abandoned},
       {"problems", report.problems},
+      {"crashes", report.result.crashes},
   };
+  for (const CrashedSeed& crashed : report.crashed) {
+    object["crashed"].push_back(
+        {{"seed", std::to_string(crashed.seed)}, {"how", crashed.how}, {"reproduce", crashed.reproduce}});
+  }
   if (!report.error.empty()) {
     object["error"] = report.error;
     object["error_reproduce"] = report.error_reproduce;

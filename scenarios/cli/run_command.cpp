@@ -74,6 +74,7 @@ struct Verdict {
   std::size_t sweeps_planned = 0;
   std::size_t failed_sweeps = 0;
   std::uint64_t errors = 0;    // runs that threw
+  std::uint64_t crashes = 0;   // seeds whose worker process died (--isolate)
   std::uint64_t problems = 0;  // files not written or read
 };
 
@@ -83,7 +84,7 @@ struct Verdict {
 int exit_code(const Verdict& verdict, int signal) {
   if (verdict.worst != scenarios::FailureClass::none) return scenarios::exit_code(verdict.worst);
   if (signal != 0) return 128 + signal;
-  return verdict.errors + verdict.problems > 0 ? 2 : 0;
+  return verdict.errors + verdict.crashes + verdict.problems > 0 ? 2 : 0;
 }
 
 void print_final_lines(std::FILE* human, const Verdict& verdict, int signal) {
@@ -97,11 +98,16 @@ void print_final_lines(std::FILE* human, const Verdict& verdict, int signal) {
     fmt::print(human, "{} could not be written or read (see the warnings above)\n",
                plural(verdict.problems, "file"));
   }
+  if (verdict.crashes > 0) {
+    fmt::print(human, "{} crashed in {} (see above: each with its reproduce line)\n",
+               plural(verdict.crashes, "seed"),
+               verdict.crashes == 1 ? "its worker process" : "their worker processes");
+  }
   if (verdict.worst == scenarios::FailureClass::none) {
     if (verdict.errors > 0) {
       fmt::print(human, "{} of {} sweeps stopped at a run that threw (see the errors above)\n",
                  verdict.errors, verdict.sweeps);
-    } else if (signal == 0) {
+    } else if (signal == 0 && verdict.crashes == 0) {
       fmt::print(human, "all {} sweeps passed\n", verdict.sweeps);
     } else {
       fmt::print(human, "no failures in what ran (exit {})\n", exit_code(verdict, signal));
@@ -139,6 +145,7 @@ std::string settings_summary(const RunOptions& options) {
     text += fmt::format(", stack {}", stack);
   }
   if (options.fail_fast) text += ", fail-fast";
+  if (options.isolate) text += ", isolate";
   if (!options.regressions.empty()) text += fmt::format(", regressions {}", options.regressions.string());
   if (!options.trace_dir.empty()) text += fmt::format(", trace-dir {}", options.trace_dir.string());
   if (!options.junit.empty()) text += fmt::format(", junit {}", options.junit.string());
@@ -184,7 +191,8 @@ int run_command(const RunArgs& args) {
                      .options = sweep_options(options, interruption),
                      .regressions = store ? &*store : nullptr,
                      .trace_dir = options.trace_dir,
-                     .traces_max = options.traces_max};
+                     .traces_max = options.traces_max,
+                     .isolate = options.isolate};
       if (options.duration && !options.seed) {
         // Each sweep left gets an equal share of the time left.
         const Clock::time_point now = Clock::now();
@@ -198,6 +206,14 @@ int run_command(const RunArgs& args) {
       if (!report.error.empty()) {
         ++verdict.errors;
         fmt::print(human, "  error: {}\n  reproduce: {}\n", report.error, report.error_reproduce);
+      }
+      verdict.crashes += report.result.crashes;
+      for (const CrashedSeed& crashed : report.crashed) {
+        fmt::print(human, "  crash: seed {} {} in its worker process\n  reproduce: {}\n", crashed.seed,
+                   crashed.how, crashed.reproduce);
+      }
+      if (report.result.crashes > report.crashed.size()) {
+        fmt::print(human, "  ... and {} more crashed seeds\n", report.result.crashes - report.crashed.size());
       }
       if (report.failed()) {
         ++verdict.failed_sweeps;

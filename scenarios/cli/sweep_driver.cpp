@@ -9,6 +9,7 @@
 
 #include "atomic_file.hpp"
 #include "interruption.hpp"
+#include "isolation.hpp"
 #include "options.hpp"
 #include "progress.hpp"
 #include "reporting.hpp"
@@ -100,7 +101,8 @@ void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, S
   settings.keep_trace = true;
   try {
     const scenarios::RunOutcome traced =
-        scenarios::run_seed(*plan.scenario, plan.config, outcome.seed, settings);
+        plan.isolate ? run_seed_isolated(*plan.scenario, plan.config, outcome.seed, settings)
+                     : scenarios::run_seed(*plan.scenario, plan.config, outcome.seed, settings);
     if (traced.chrome_trace.empty()) return;
     const std::filesystem::path path =
         plan.trace_dir /
@@ -109,9 +111,30 @@ void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, S
     report.traces_written.push_back(path);
   } catch (const scenarios::RunAbandoned&) {
     // Interrupted: the decision log above replays it.
+  } catch (const scenarios::SeedCrashed& crashed) {
+    note_problem(report, fmt::format("the trace of seed {}: its worker {}", outcome.seed, crashed.how));
   } catch (const OutputError& error) {
     note_problem(report, error.what());
   }
+}
+
+// A seed whose worker process died (--isolate): said at once, kept for the
+// report, and the sweep goes on.
+void note_crash(const SweepPlan& plan, std::uint64_t seed, const std::string& how, SweepReport& report) {
+  scenarios::RunOutcome crashed;
+  crashed.scenario = plan.scenario->info().name;
+  crashed.config = plan.config;
+  crashed.seed = seed;
+  CrashedSeed entry{
+      .seed = seed, .how = how, .reproduce = scenarios::reproduce_command(crashed, plan.settings)};
+  if (report.crashed.size() >= kProblemsListedMax) return;
+  fmt::print(
+      stderr,
+      "asgisim: seed {} of {} {} in its worker process (--isolate): a bug in the scenario's code or in "
+      "asgisim, not a finding of the simulation; the sweep goes on. Reproduce with:\n  {}\n",
+      seed, progress_label(plan), how, entry.reproduce);
+  std::fflush(stderr);
+  report.crashed.push_back(std::move(entry));
 }
 
 // Tells the crash handler which sweep runs and how to reproduce its seeds.
@@ -200,6 +223,12 @@ SweepReport run_sweep(const SweepPlan& plan) {
       }
       ++kept;
       keep_failure(plan, outcome, report);
+    };
+  }
+  if (plan.isolate) {
+    options.run_seed = run_seed_isolated;
+    options.on_crash = [&](std::uint64_t seed, const std::string& how) {
+      note_crash(plan, seed, how, report);
     };
   }
   options.progress = [&](std::uint64_t done, std::uint64_t failures) {

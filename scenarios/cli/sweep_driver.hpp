@@ -31,6 +31,14 @@ struct SweepPlan {
   std::filesystem::path trace_dir{};             // empty: no traces
   std::uint64_t traces_max = 10;                 // traces kept at most, lowest failing seeds first
   bool show_progress = true;
+  bool isolate = false;  // --isolate: each seed in a worker process (isolation.hpp)
+};
+
+// A seed whose worker process died (--isolate).
+struct CrashedSeed {
+  std::uint64_t seed = 0;
+  std::string how{};        // "crashed with SIGSEGV"
+  std::string reproduce{};  // the line that runs it again
 };
 
 // The failing seeds whose files (--regressions, --trace-dir) a sweep keeps:
@@ -64,6 +72,9 @@ struct SweepReport {
   // seed, and the line that reproduces it. The sweep stopped there.
   std::string error{};
   std::string error_reproduce{};
+  // Seeds whose worker process died (--isolate), lowest first: at most
+  // kProblemsListedMax; result.crashes counts them all.
+  std::vector<CrashedSeed> crashed{};
   std::uint64_t seed_base = 0;
 
   scenarios::FailureClass worst() const;

@@ -31,10 +31,11 @@ thread_local std::uint64_t tls_seed = 0;
 
 // One position's result, waiting for the calling thread to report it.
 struct Slot {
-  enum class State : std::uint8_t { empty, done, abandoned, error };
+  enum class State : std::uint8_t { empty, done, abandoned, error, crashed };
   State state = State::empty;
   FailureClass failure = FailureClass::none;
   std::optional<RunOutcome> outcome{};  // failing runs only
+  std::string crash{};                  // State::crashed: how the run's process died
 };
 
 // How many positions (seed indices of the shard) [0, seeds) holds.
@@ -108,12 +109,16 @@ class SweepRun {
     tls_seed = seed;
     tls_running = true;
     try {
-      RunOutcome outcome = run_seed(scenario_, config_, seed, settings_);
+      RunOutcome outcome = options_.run_seed ? options_.run_seed(scenario_, config_, seed, settings_)
+                                             : run_seed(scenario_, config_, seed, settings_);
       slot.state = Slot::State::done;
       slot.failure = outcome.failure;
       if (outcome.failed()) slot.outcome = std::move(outcome);
     } catch (const RunAbandoned&) {
       slot.state = Slot::State::abandoned;
+    } catch (const SeedCrashed& crashed) {
+      slot.state = Slot::State::crashed;
+      slot.crash = crashed.how;
     } catch (const UsageError&) {
       slot.state = Slot::State::error;
       keep_error(std::current_exception());
@@ -170,6 +175,14 @@ class SweepRun {
     for (std::uint64_t position = 0; position < count_; ++position) {
       Slot slot = take(position);
       if (slot.state == Slot::State::abandoned) ++result_.runs_abandoned;
+      if (slot.state == Slot::State::crashed) {
+        // The seed ran, and its process died: reported, and the sweep goes on.
+        ++result_.seeds_run;
+        ++result_.crashes;
+        if (options_.on_crash) options_.on_crash(seed_of(position), slot.crash);
+        if (options_.progress) options_.progress(result_.seeds_run, result_.failures);
+        continue;
+      }
       if (slot.state != Slot::State::done) break;
       ++result_.seeds_run;
       if (slot.failure != FailureClass::none) {

@@ -167,6 +167,26 @@ struct SweepOptions {
   // thread, in seed order, before `progress` reports it. Lets a caller keep
   // what it wants of each failure while the sweep holds only a bounded window.
   std::function<void(const RunOutcome& outcome)> on_failure{};
+  // Runs one seed instead of run_seed (the CLI's --isolate runs it in a
+  // worker process); called on the sweep's threads with the sweep's settings.
+  // It may throw SeedCrashed: the seed counts as run, is not a failure, is
+  // reported through on_crash, and the sweep goes on.
+  std::function<RunOutcome(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                           const RunSettings& settings)>
+      run_seed{};
+  // Called for each crashed seed (see run_seed), from the calling thread, in
+  // seed order.
+  std::function<void(std::uint64_t seed, const std::string& how)> on_crash{};
+};
+
+// Thrown by SweepOptions::run_seed when the process that ran the seed died
+// (a segfault or a failed assertion in a scenario's code): `how` says how
+// ("crashed with SIGSEGV").
+struct SeedCrashed : std::runtime_error {
+  SeedCrashed(std::uint64_t seed_, std::string how_)
+      : std::runtime_error("seed " + std::to_string(seed_) + " " + how_), seed(seed_), how(std::move(how_)) {}
+  std::uint64_t seed = 0;
+  std::string how{};
 };
 
 // Why a sweep ended.
@@ -191,7 +211,8 @@ struct SweepResult {
   std::map<FailureClass, std::uint64_t> first_seed_by_class{};
   SweepEnd end = SweepEnd::completed;
   std::uint64_t runs_abandoned = 0;  // runs in flight when ::abandon was set
-  double seconds = 0;                // wall time (reporting only; never affects a run)
+  std::uint64_t crashes = 0;  // seeds whose process died (SweepOptions::run_seed), counted in seeds_run
+  double seconds = 0;         // wall time (reporting only; never affects a run)
   // With `seeds` set to this, a sweep of the same shard runs the same seeds.
   std::uint64_t seeds_covered(Shard shard) const {
     return seeds_run == 0 ? 0 : shard.index + (seeds_run - 1) * shard.count;
