@@ -1,18 +1,21 @@
-// One fork per seed. The child ignores SIGINT and SIGTERM (a Ctrl-C reaches
-// the whole process group; the parent decides whether a run finishes or is
-// killed), keeps the crash handler that names its seed, writes one framed
-// message and leaves with _exit (no destructors, no buffered output of the
-// parent's flushed twice).
+// A worker's loop: read a request (the seed and whether to keep the trace),
+// run the seed as a one-seed sweep (so the crash handler names the seed it is
+// running), answer with a framed message, repeat; leave on EOF or when the
+// parent is gone. A worker ignores SIGINT and SIGTERM (a Ctrl-C reaches the
+// whole process group; the parent decides whether a run finishes or is
+// killed) and leaves with _exit (no destructors, no buffered output of the
+// parent's written twice).
 #include "isolation.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -24,38 +27,85 @@ namespace asgisim::cli {
 
 namespace {
 
-// What the child sends: a kind byte, then the outcome or a message.
-enum class Kind : char { outcome = 'o', usage = 'u', error = 'e' };
+// What a worker answers: a kind byte, then the outcome or a message.
+enum class Kind : char { outcome = 'o', usage = 'u', seed_error = 's', error = 'e' };
 
-constexpr int kPollMs = 50;  // how often the parent looks at the abandon flag
+constexpr int kPollMs = 50;              // how often the parent looks at the abandon flag
+constexpr int kParentCheckMs = 1'000;    // how often an idle worker checks its parent lives
+constexpr std::size_t kRequestSize = 9;  // the seed (8 bytes) and keep_trace (1)
 
-void write_all(int fd, std::string_view bytes) {
+void put_u64(std::string& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+std::uint64_t get_u64(const char* in) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= std::uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  return value;
+}
+
+bool send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
-    const ssize_t count = ::write(fd, bytes.data(), bytes.size());
+    const ssize_t count = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) ::_exit(71);  // the parent is gone or killed us
+    if (count <= 0) return false;
     bytes.remove_prefix(static_cast<std::size_t>(count));
+  }
+  return true;
+}
+
+// The one-seed sweep a worker runs for a request.
+std::string serve_one(const scenarios::Scenario& scenario, scenarios::ConfigKind config, std::uint64_t seed,
+                      const scenarios::RunSettings& settings) {
+  scenarios::SweepOptions one;
+  one.seeds = 1;
+  one.seed_base = seed;
+  one.jobs = 1;
+  try {
+    scenarios::SweepResult result = scenarios::sweep(scenario, config, settings, one);
+    scenarios::RunOutcome outcome;
+    if (result.first_failure) {
+      outcome = std::move(*result.first_failure);
+    } else {
+      outcome.scenario = scenario.info().name;
+      outcome.config = config;
+      outcome.seed = seed;
+    }
+    return static_cast<char>(Kind::outcome) + encode_outcome(outcome);
+  } catch (const scenarios::UsageError& error) {
+    return static_cast<char>(Kind::usage) + std::string(error.what());
+  } catch (const scenarios::SeedError& error) {
+    return static_cast<char>(Kind::seed_error) + std::string(error.what());
+  } catch (const std::exception& error) {
+    return static_cast<char>(Kind::error) + std::string(error.what());
   }
 }
 
-[[noreturn]] void child(int fd, const scenarios::Scenario& scenario, scenarios::ConfigKind config,
-                        std::uint64_t seed, scenarios::RunSettings settings) {
+[[noreturn]] void serve(int fd, pid_t parent, const scenarios::Scenario& scenario,
+                        scenarios::ConfigKind config, scenarios::RunSettings settings) {
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
-  settings.abandon = nullptr;  // the parent kills the child instead
-  std::string message;
-  try {
-    message = static_cast<char>(Kind::outcome) + encode_outcome(scenarios::run_seed(scenario, config, seed, settings));
-  } catch (const scenarios::UsageError& error) {
-    message = static_cast<char>(Kind::usage) + std::string(error.what());
-  } catch (const std::exception& error) {
-    message = static_cast<char>(Kind::error) + std::string(error.what());
-  } catch (...) {
-    message = static_cast<char>(Kind::error) + std::string("an exception that is not a std::exception");
+  settings.abandon = nullptr;  // the parent kills the worker instead
+  for (;;) {
+    char request[kRequestSize];
+    std::size_t have = 0;
+    while (have < kRequestSize) {
+      pollfd ready{.fd = fd, .events = POLLIN, .revents = 0};
+      const int polled = ::poll(&ready, 1, kParentCheckMs);
+      if (polled == 0 && ::getppid() != parent) ::_exit(0);
+      if (polled <= 0) continue;
+      const ssize_t count = ::read(fd, request + have, kRequestSize - have);
+      if (count < 0 && errno == EINTR) continue;
+      if (count <= 0) ::_exit(0);  // the pool closed: no more seeds
+      have += static_cast<std::size_t>(count);
+    }
+    settings.keep_trace = request[8] != 0;
+    const std::string body = serve_one(scenario, config, get_u64(request), settings);
+    std::string message;
+    put_u64(message, body.size());
+    message += body;
+    if (!send_all(fd, message)) ::_exit(0);
   }
-  write_all(fd, message);
-  ::close(fd);
-  ::_exit(0);
 }
 
 std::string signal_text(int signal) {
@@ -77,62 +127,125 @@ std::string signal_text(int signal) {
   }
 }
 
-// How a child that sent no complete message ended.
+// How a worker that sent no complete answer ended.
 std::string death(int status) {
   if (WIFSIGNALED(status)) return "crashed with " + signal_text(WTERMSIG(status));
   return fmt::format("exited with status {} without a result", WEXITSTATUS(status));
 }
 
+std::string system_error(std::string_view what) {
+  return fmt::format("--isolate: {}: {}", what, std::strerror(errno));  // NOLINT(concurrency-mt-unsafe): CLI
+}
+
 }  // namespace
 
-scenarios::RunOutcome run_seed_isolated(const scenarios::Scenario& scenario, scenarios::ConfigKind config,
-                                        std::uint64_t seed, const scenarios::RunSettings& settings) {
+WorkerPool::WorkerPool(const scenarios::Scenario& scenario, scenarios::ConfigKind config,
+                       const scenarios::RunSettings& settings)
+    : scenario_(scenario), config_(config), settings_(settings) {}
+
+WorkerPool::~WorkerPool() {
+  for (const Worker& worker : idle_) retire(worker, true);
+}
+
+WorkerPool::Worker WorkerPool::start() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw std::runtime_error(fmt::format("--isolate: pipe: {}", std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw std::runtime_error(system_error("socketpair"));
+  const pid_t parent = ::getpid();  // nondeterminism-ok: which process to watch, outside any run
+  // Under the lock, so that the child's copy of open_fds_ is whole.
+  std::lock_guard lock(mutex_);
   const pid_t pid = ::fork();
   if (pid < 0) {
-    const int error = errno;
     ::close(fds[0]);
     ::close(fds[1]);
-    throw std::runtime_error(fmt::format("--isolate: fork: {}", std::strerror(error)));  // NOLINT(concurrency-mt-unsafe)
+    throw std::runtime_error(system_error("fork"));
   }
   if (pid == 0) {
+    // Other workers' sockets stay open only in the parent, so that each
+    // worker sees its own end of file.
+    for (const int fd : open_fds_) ::close(fd);
     ::close(fds[0]);
-    child(fds[1], scenario, config, seed, settings);
+    serve(fds[1], parent, scenario_, config_, settings_);
   }
   ::close(fds[1]);
-  std::string received;
-  char buffer[65536];
-  bool abandoned = false;
-  for (;;) {
-    if (settings.abandon != nullptr && settings.abandon->load()) {
-      ::kill(pid, SIGKILL);
-      abandoned = true;
-      break;
-    }
-    pollfd ready{.fd = fds[0], .events = POLLIN, .revents = 0};
-    const int polled = ::poll(&ready, 1, kPollMs);
-    if (polled < 0 && errno != EINTR) break;
-    if (polled <= 0) continue;
-    const ssize_t count = ::read(fds[0], buffer, sizeof buffer);
-    if (count < 0 && errno == EINTR) continue;
-    if (count <= 0) break;
-    received.append(buffer, static_cast<std::size_t>(count));
+  open_fds_.push_back(fds[0]);
+  return Worker{.pid = pid, .fd = fds[0]};
+}
+
+int WorkerPool::reap(Worker worker) {
+  {
+    std::lock_guard lock(mutex_);
+    std::erase(open_fds_, worker.fd);
   }
-  ::close(fds[0]);
+  ::close(worker.fd);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (abandoned) throw scenarios::RunAbandoned();
-  const bool clean_exit = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  if (received.empty() || !clean_exit) throw scenarios::SeedCrashed(seed, death(status));
-  const std::string_view body = std::string_view(received).substr(1);
-  switch (static_cast<Kind>(received.front())) {
+  return status;
+}
+
+void WorkerPool::retire(Worker worker, bool kill) {
+  if (kill) ::kill(worker.pid, SIGKILL);
+  reap(worker);
+}
+
+scenarios::RunOutcome WorkerPool::run(std::uint64_t seed, const scenarios::RunSettings& settings) {
+  Worker worker;
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      worker = idle_.back();
+      idle_.pop_back();
+    }
+  }
+  if (worker.pid < 0) worker = start();
+  std::string request;
+  put_u64(request, seed);
+  request.push_back(settings.keep_trace ? 1 : 0);
+  bool sent = send_all(worker.fd, request);
+  if (!sent) {
+    // An idle worker that died (killed from outside): the seed goes to a new one.
+    reap(worker);
+    worker = start();
+    sent = send_all(worker.fd, request);
+  }
+  std::string received;
+  std::optional<std::uint64_t> size;
+  if (sent) {
+    char buffer[65536];
+    for (;;) {
+      if (settings.abandon != nullptr && settings.abandon->load()) {
+        retire(worker, true);
+        throw scenarios::RunAbandoned();
+      }
+      if (!size && received.size() >= 8) size = get_u64(received.data());
+      if (size && received.size() >= 8 + *size) break;
+      pollfd ready{.fd = worker.fd, .events = POLLIN, .revents = 0};
+      const int polled = ::poll(&ready, 1, kPollMs);
+      if (polled < 0 && errno != EINTR) break;
+      if (polled <= 0) continue;
+      const ssize_t count = ::read(worker.fd, buffer, sizeof buffer);
+      if (count < 0 && errno == EINTR) continue;
+      if (count <= 0) break;
+      received.append(buffer, static_cast<std::size_t>(count));
+    }
+  }
+  if (!size || received.size() < 8 + *size || *size == 0) {
+    const int status = reap(worker);  // it died (or cannot be talked to): the next seed gets a new one
+    throw scenarios::SeedCrashed(seed, death(status));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(worker);
+  }
+  const std::string_view body = std::string_view(received).substr(9, *size - 1);
+  switch (static_cast<Kind>(received[8])) {
     case Kind::outcome:
       return decode_outcome(body);
     case Kind::usage:
       throw scenarios::UsageError(std::string(body));
+    case Kind::seed_error:
+      throw scenarios::SeedError(seed, std::string(body));
     case Kind::error:
       break;
   }

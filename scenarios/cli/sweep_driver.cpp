@@ -86,7 +86,8 @@ void replay_regressions(const SweepPlan& plan, SweepReport& report) {
 // seed runs again with the trace kept: a seed is a pure function of its
 // settings, so it is the same run). A file that cannot be written is a
 // problem to report, not the end of the sweep.
-void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, SweepReport& report) {
+void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, SweepReport& report,
+                  WorkerPool* workers) {
   if (plan.regressions != nullptr) {
     try {
       report.regressions_saved.push_back(plan.regressions->save(outcome));
@@ -101,8 +102,8 @@ void keep_failure(const SweepPlan& plan, const scenarios::RunOutcome& outcome, S
   settings.keep_trace = true;
   try {
     const scenarios::RunOutcome traced =
-        plan.isolate ? run_seed_isolated(*plan.scenario, plan.config, outcome.seed, settings)
-                     : scenarios::run_seed(*plan.scenario, plan.config, outcome.seed, settings);
+        workers != nullptr ? workers->run(outcome.seed, settings)
+                           : scenarios::run_seed(*plan.scenario, plan.config, outcome.seed, settings);
     if (traced.chrome_trace.empty()) return;
     const std::filesystem::path path =
         plan.trace_dir /
@@ -214,6 +215,9 @@ SweepReport run_sweep(const SweepPlan& plan) {
   scenarios::SweepOptions options = plan.options;
   const std::uint64_t total = options.deadline ? 0 : shard_seed_count(options.seeds, options.shard);
   Progress progress(progress_label(plan), total);
+  // --isolate: the sweep's worker processes, killed and reaped when it ends.
+  std::optional<WorkerPool> workers;
+  if (plan.isolate) workers.emplace(*plan.scenario, plan.config, with_abandon(plan));
   std::uint64_t kept = 0;
   if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
     options.on_failure = [&](const scenarios::RunOutcome& outcome) {
@@ -222,11 +226,12 @@ SweepReport run_sweep(const SweepPlan& plan) {
         return;
       }
       ++kept;
-      keep_failure(plan, outcome, report);
+      keep_failure(plan, outcome, report, workers ? &*workers : nullptr);
     };
   }
-  if (plan.isolate) {
-    options.run_seed = run_seed_isolated;
+  if (workers) {
+    options.run_seed = [&](const scenarios::Scenario&, scenarios::ConfigKind, std::uint64_t seed,
+                           const scenarios::RunSettings& settings) { return workers->run(seed, settings); };
     options.on_crash = [&](std::uint64_t seed, const std::string& how) {
       note_crash(plan, seed, how, report);
     };

@@ -122,6 +122,9 @@ class SweepRun {
     } catch (const UsageError&) {
       slot.state = Slot::State::error;
       keep_error(std::current_exception());
+    } catch (const SeedError&) {  // SweepOptions::run_seed's, naming the seed already
+      slot.state = Slot::State::error;
+      keep_error(std::current_exception());
     } catch (const std::exception& error) {
       slot.state = Slot::State::error;
       keep_error(std::make_exception_ptr(

@@ -33,6 +33,27 @@ def _wait_until_sweeping(process, seconds_after=0.0):
     time.sleep(seconds_after)
 
 
+def _children(pid):
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            count += 1
+    return count
+
+
+def _wait_for_runs_in_flight(process, count):
+    """Waits until ``count`` forked runs exist (each is a run in flight)."""
+    deadline = time.monotonic() + 120
+    while _children(process.pid) < count:
+        assert process.poll() is None, (process.out_dir / "stderr").read_text()
+        assert time.monotonic() < deadline, "the runs never started"
+        time.sleep(0.02)
+
+
 def _finish(process, timeout=60):
     process.wait(timeout=timeout)
     process.stdout_text = (process.out_dir / "stdout").read_text()
@@ -104,7 +125,8 @@ def test_sigint_with_nothing_failing_exits_130(cli, tmp_path):
 
 def test_runs_in_flight_are_abandoned_after_the_grace_period(cli, tmp_path):
     process = cli.start("run", *ENDLESS, "--seeds", "10", "--jobs", "2", "--json", out_dir=tmp_path, cwd=HERE)
-    _wait_until_sweeping(process, 0.5)
+    _wait_until_sweeping(process)
+    _wait_for_runs_in_flight(process, 2)
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     result = _finish(process)
@@ -118,7 +140,8 @@ def test_runs_in_flight_are_abandoned_after_the_grace_period(cli, tmp_path):
 
 def test_a_second_signal_abandons_at_once(cli, tmp_path):
     process = cli.start("run", *ENDLESS, "--seeds", "10", "--jobs", "2", "--json", out_dir=tmp_path, cwd=HERE)
-    _wait_until_sweeping(process, 0.5)
+    _wait_until_sweeping(process)
+    _wait_for_runs_in_flight(process, 2)
     signalled = time.monotonic()
     process.send_signal(signal.SIGINT)
     time.sleep(0.2)

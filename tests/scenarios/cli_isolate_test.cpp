@@ -38,6 +38,22 @@ constexpr bool kSignalsAreAsans = true;
 constexpr bool kSignalsAreAsans = false;
 #endif
 
+// How many processes have `parent` as their parent (from /proc/*/stat).
+std::size_t children_of(pid_t parent) {
+  std::size_t count = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    const std::string stat = read_text(entry.path() / "stat");
+    const std::size_t close = stat.rfind(')');  // "pid (comm) state ppid ..."
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    if (fields >> state >> ppid && ppid == parent) ++count;
+  }
+  return count;
+}
+
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
   std::vector<std::string> out;
@@ -75,8 +91,8 @@ class CliIsolateTest : public ::testing::Test {
 TEST_F(CliIsolateTest, EachCrashIsReportedWithItsSeedAndTheSweepGoesOn) {
   const fs::path junit = dir_ / "out.xml";
   const Finished isolated = run(kCrashingCli,
-                                {"run", "crash-sometimes", "--config", "buggy", "--seeds", "40", "--jobs", "2",
-                                 "--isolate", "--json", "--junit", junit.string()},
+                                {"run", "crash-sometimes", "--config", "buggy", "--seeds", "40", "--jobs",
+                                 "2", "--isolate", "--json", "--junit", junit.string()},
                                 "isolated");
   ASSERT_TRUE(isolated.exit.exited) << isolated.err;
   EXPECT_EQ(isolated.exit.code, 1) << isolated.err;  // the failures found: a task's exception nobody received
@@ -93,7 +109,8 @@ TEST_F(CliIsolateTest, EachCrashIsReportedWithItsSeedAndTheSweepGoesOn) {
     const std::string seed = entry.at("seed");
     how.insert(entry.at("how").get<std::string>());
     const std::string reproduce = entry.at("reproduce");
-    EXPECT_EQ(reproduce, kCrashingCli + " replay crash-sometimes --config buggy --strategy random --seed " + seed);
+    EXPECT_EQ(reproduce,
+              kCrashingCli + " replay crash-sometimes --config buggy --strategy random --seed " + seed);
     EXPECT_NE(isolated.err.find("asgisim: seed " + seed + " of crash-sometimes (buggy) " +
                                 entry.at("how").get<std::string>() + " in its worker process"),
               std::string::npos)
@@ -115,12 +132,14 @@ TEST_F(CliIsolateTest, EachCrashIsReportedWithItsSeedAndTheSweepGoesOn) {
   // Without --isolate (the default, unchanged) the first crash ends the sweep,
   // naming the lowest crashing seed.
   const Finished in_process =
-      run(kCrashingCli, {"run", "crash-sometimes", "--config", "buggy", "--seeds", "40", "--jobs", "1"}, "default");
+      run(kCrashingCli, {"run", "crash-sometimes", "--config", "buggy", "--seeds", "40", "--jobs", "1"},
+          "default");
   EXPECT_FALSE(in_process.exit.exited && in_process.exit.code != 1) << in_process.err;
   if (!kSignalsAreAsans) {
     EXPECT_FALSE(in_process.exit.exited) << in_process.err;
-    EXPECT_NE(in_process.err.find(" while running seed " + crashed.at(0).at("seed").get<std::string>() + " of "),
-              std::string::npos)
+    EXPECT_NE(
+        in_process.err.find(" while running seed " + crashed.at(0).at("seed").get<std::string>() + " of "),
+        std::string::npos)
         << in_process.err;
   }
 }
@@ -129,9 +148,17 @@ TEST_F(CliIsolateTest, ResultsAndKeptFilesAreTheSameAsInProcess) {
   std::vector<json> lines;
   for (const bool isolate : {false, true}) {
     const std::string name = isolate ? "isolated" : "in-process";
-    std::vector<std::string> args = {"run",     "background-cancelled", "--config",      "both",
-                                     "--seeds", "30",                   "--jobs",        "2",
-                                     "--json",  "--regressions",        (dir_ / name / "store").string()};
+    std::vector<std::string> args = {"run",
+                                     "background-cancelled",
+                                     "--config",
+                                     "both",
+                                     "--seeds",
+                                     "30",
+                                     "--jobs",
+                                     "2",
+                                     "--json",
+                                     "--regressions",
+                                     (dir_ / name / "store").string()};
     if (isolate) args.push_back("--isolate");
     const Finished finished = run(ASGISIM_CLI_PATH, args, name);
     ASSERT_TRUE(finished.exit.exited) << finished.err;
@@ -161,9 +188,12 @@ TEST_F(CliIsolateTest, ResultsAndKeptFilesAreTheSameAsInProcess) {
 TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
   const fs::path dir = dir_ / "spin";
   fs::create_directories(dir);
-  Child child(kCrashingCli, {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
-              dir);
-  ASSERT_TRUE(child.wait_until([&] { return !child.err().empty(); }, kTimeout));
+  Child child(
+      kCrashingCli,
+      {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
+      dir);
+  // Both workers exist: each is running a seed (a worker starts with its first seed).
+  ASSERT_TRUE(child.wait_until([&] { return children_of(child.pid()) == 2; }, kTimeout)) << child.err();
   const auto signalled = std::chrono::steady_clock::now();
   child.signal(SIGTERM);
   const Exit exit = child.wait(kTimeout);

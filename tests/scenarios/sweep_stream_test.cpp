@@ -143,5 +143,35 @@ TEST(SweepStream, ARunThatThrowsIsReportedWithItsSeedAndAUsageErrorStaysOne) {
   EXPECT_THROW(sweep(scenario, ConfigKind::fixed, settings, SweepOptions{.seeds = 4, .jobs = 2}), UsageError);
 }
 
+TEST(SweepStream, ACrashedSeedCountsAsRunIsHandedOverInSeedOrderAndTheSweepGoesOn) {
+  // SweepOptions::run_seed stands in for a worker process (the CLI's
+  // --isolate); seeds 3 and 7 "crash" it.
+  toys::Coin scenario;
+  const SweepResult plain = sweep(scenario, ConfigKind::buggy, random_settings(), SweepOptions{.seeds = 20});
+  for (const std::uint32_t jobs : {1u, 2u}) {
+    std::vector<std::uint64_t> crashed;
+    SweepOptions options{.seeds = 20, .jobs = jobs};
+    options.run_seed = [](const Scenario& s, ConfigKind config, std::uint64_t seed,
+                          const RunSettings& settings) {
+      if (seed == 3 || seed == 7) throw SeedCrashed(seed, "crashed with SIGSEGV");
+      return run_seed(s, config, seed, settings);
+    };
+    options.on_crash = [&](std::uint64_t seed, const std::string& how) {
+      EXPECT_EQ(how, "crashed with SIGSEGV");
+      crashed.push_back(seed);
+    };
+    const SweepResult result = sweep(scenario, ConfigKind::buggy, random_settings(), options);
+    EXPECT_EQ(result.seeds_run, 20U) << "jobs " << jobs;
+    EXPECT_EQ(result.crashes, 2U);
+    EXPECT_EQ(crashed, (std::vector<std::uint64_t>{3, 7}));
+    EXPECT_EQ(result.end, SweepEnd::completed);
+    // The other seeds' results are the plain sweep's, less what seeds 3 and 7 found.
+    std::uint64_t lost = 0;
+    for (const std::uint64_t seed : {3u, 7u})
+      lost += run_seed(scenario, ConfigKind::buggy, seed, random_settings()).failed() ? 1 : 0;
+    EXPECT_EQ(result.failures, plain.failures - lost);
+  }
+}
+
 }  // namespace
 }  // namespace asgisim::scenarios
