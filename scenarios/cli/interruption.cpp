@@ -69,7 +69,9 @@ void format_unsigned(std::uint64_t value, char* out) {
   out[count] = '\0';
 }
 
-const char* fatal_name(int signal) {
+}  // namespace
+
+const char* fatal_signal_name(int signal) {
   switch (signal) {
     case SIGSEGV:
       return "SIGSEGV";
@@ -81,10 +83,14 @@ const char* fatal_name(int signal) {
       return "SIGFPE";
     case SIGILL:
       return "SIGILL";
+    case SIGKILL:
+      return "SIGKILL";
     default:
       return "a fatal signal";
   }
 }
+
+namespace {
 
 // Under AddressSanitizer its own handler reports a crash better than this one.
 #if defined(__SANITIZE_ADDRESS__)
@@ -108,7 +114,7 @@ void on_fatal(int signal, siginfo_t* info, void* context) {
     char number[24];
     format_unsigned(seed, number);
     write_text("\nasgisim: crashed with ");
-    write_text(fatal_name(signal));
+    write_text(fatal_signal_name(signal));
     write_text(" while running seed ");
     write_text(number);
     write_text(" of ");

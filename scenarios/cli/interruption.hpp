@@ -47,6 +47,10 @@ class Interruption {
   std::thread watchdog_;
 };
 
+// "SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL", "SIGKILL"; "a fatal
+// signal" for any other. Async-signal-safe.
+const char* fatal_signal_name(int signal);
+
 // What a crash report names: the sweep being run and its reproduce line
 // around the seed ("asgisim replay X --config buggy --strategy random" and
 // the options after "--seed S"). Installs the fatal-signal handlers; copies the text into fixed buffers the

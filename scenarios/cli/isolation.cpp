@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "interruption.hpp"
 #include "outcome_codec.hpp"
 
 namespace asgisim::cli {
@@ -108,28 +109,12 @@ std::string serve_one(const scenarios::Scenario& scenario, scenarios::ConfigKind
   }
 }
 
-std::string signal_text(int signal) {
-  switch (signal) {
-    case SIGSEGV:
-      return "SIGSEGV";
-    case SIGABRT:
-      return "SIGABRT";
-    case SIGBUS:
-      return "SIGBUS";
-    case SIGFPE:
-      return "SIGFPE";
-    case SIGILL:
-      return "SIGILL";
-    case SIGKILL:
-      return "SIGKILL";
-    default:
-      return fmt::format("signal {}", signal);
-  }
-}
-
 // How a worker that sent no complete answer ended.
 std::string death(int status) {
-  if (WIFSIGNALED(status)) return "crashed with " + signal_text(WTERMSIG(status));
+  if (WIFSIGNALED(status)) {
+    const std::string name = fatal_signal_name(WTERMSIG(status));
+    return "crashed with " + (name == "a fatal signal" ? fmt::format("signal {}", WTERMSIG(status)) : name);
+  }
   return fmt::format("exited with status {} without a result", WEXITSTATUS(status));
 }
 

@@ -54,6 +54,14 @@ def _wait_for_runs_in_flight(process, count):
         time.sleep(0.02)
 
 
+def _start_endless(cli, tmp_path):
+    """Two forked runs that never end, in flight."""
+    process = cli.start("run", *ENDLESS, "--seeds", "10", "--jobs", "2", "--json", out_dir=tmp_path, cwd=HERE)
+    _wait_until_sweeping(process)
+    _wait_for_runs_in_flight(process, 2)
+    return process
+
+
 def _finish(process, timeout=60):
     process.wait(timeout=timeout)
     process.stdout_text = (process.out_dir / "stdout").read_text()
@@ -124,9 +132,7 @@ def test_sigint_with_nothing_failing_exits_130(cli, tmp_path):
 
 
 def test_runs_in_flight_are_abandoned_after_the_grace_period(cli, tmp_path):
-    process = cli.start("run", *ENDLESS, "--seeds", "10", "--jobs", "2", "--json", out_dir=tmp_path, cwd=HERE)
-    _wait_until_sweeping(process)
-    _wait_for_runs_in_flight(process, 2)
+    process = _start_endless(cli, tmp_path)
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
     result = _finish(process)
@@ -139,9 +145,7 @@ def test_runs_in_flight_are_abandoned_after_the_grace_period(cli, tmp_path):
 
 
 def test_a_second_signal_abandons_at_once(cli, tmp_path):
-    process = cli.start("run", *ENDLESS, "--seeds", "10", "--jobs", "2", "--json", out_dir=tmp_path, cwd=HERE)
-    _wait_until_sweeping(process)
-    _wait_for_runs_in_flight(process, 2)
+    process = _start_endless(cli, tmp_path)
     signalled = time.monotonic()
     process.send_signal(signal.SIGINT)
     time.sleep(0.2)

@@ -61,16 +61,9 @@ std::vector<std::string> words(const std::string& line) {
   return out;
 }
 
-class CliIsolateTest : public ::testing::Test {
+class CliIsolateTest : public asgisim::testing_cli::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("asgisim_cli_isolate_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  CliIsolateTest() : TempDirTest("asgisim_cli_isolate_") {}
 
   struct Finished {
     Exit exit;
@@ -84,8 +77,6 @@ class CliIsolateTest : public ::testing::Test {
     const Exit exit = child.wait(kTimeout);
     return {exit, child.out(), child.err()};
   }
-
-  fs::path dir_;
 };
 
 TEST_F(CliIsolateTest, EachCrashIsReportedWithItsSeedAndTheSweepGoesOn) {

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -129,6 +131,25 @@ class Child {
   fs::path err_;
   pid_t pid_ = -1;
   bool reaped_ = false;
+};
+
+// A test with a fresh directory of its own, dir_, removed after it:
+// <tmp>/<prefix><test name>_<pid>.
+class TempDirTest : public ::testing::Test {
+ protected:
+  explicit TempDirTest(std::string prefix) : prefix_(std::move(prefix)) {}
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / (prefix_ + info->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path dir_;
+
+ private:
+  std::string prefix_;
 };
 
 }  // namespace asgisim::testing_cli

@@ -41,16 +41,9 @@ std::size_t files_under(const fs::path& root, const std::string& extension) {
   return count;
 }
 
-class CliSignalsTest : public ::testing::Test {
+class CliSignalsTest : public asgisim::testing_cli::TempDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           (std::string("asgisim_cli_signals_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  CliSignalsTest() : TempDirTest("asgisim_cli_signals_") {}
 
   Child start(const std::vector<std::string>& args, std::optional<rlim_t> file_size_limit = std::nullopt) {
     return Child(ASGISIM_CLI_PATH, args, dir_, file_size_limit);
@@ -61,8 +54,6 @@ class CliSignalsTest : public ::testing::Test {
     const Exit exit = child.wait(kExitTimeout);
     return {exit, child.out()};
   }
-
-  fs::path dir_;
 };
 
 TEST_F(CliSignalsTest, SigtermWritesEverythingAFinishedSweepWrites) {
