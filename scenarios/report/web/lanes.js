@@ -123,7 +123,12 @@ function renderLanes(run, violation) {
       marker.hidden = x < 0 || x > width;
       g.fillStyle = 'rgba(192,57,43,0.9)';
       g.fillRect(x - 1, 0, 2, height);
-      g.fillText(violation.invariant, Math.min(x + 4, width - 120), ROW - 4);
+      g.fillStyle = '#fff';
+      const label = g.measureText(violation.invariant).width + 8;
+      const left = x + label > width ? x - label : x;
+      g.fillRect(left, 0, label, ROW - 6);
+      g.fillStyle = '#c0392b';
+      g.fillText(violation.invariant, left + 4, ROW - 10);
     }
   };
   const drawRow = (g, row, y) => {
@@ -170,7 +175,7 @@ function renderLanes(run, violation) {
     g.fillStyle = '#fff'; g.fillRect(0, 0, width, ROW);
     g.fillStyle = '#666';
     const ticks = Math.max(2, Math.floor(width / 120));
-    for (let k = 0; k <= ticks; k++) {
+    for (let k = 0; k < ticks; k++) {
       const world = view.from + ((view.to - view.from) * k) / ticks;
       const x = (k / ticks) * width;
       const label = view.byTime ? formatNs(world) : formatNs(timeOf(Math.floor(world))) + ' #' + Math.floor(world);

@@ -32,13 +32,13 @@ function renderRun(run, index) {
   }
   section.appendChild(verdict);
   if (failure.reproduce) section.appendChild(el('div', { className: 'reproduce' }, failure.reproduce));
-  const meta = el('table', { className: 'meta' });
+  const meta = el('div', { className: 'meta' });
   const trace = run.trace;
   const rows = Object.entries(run.metadata);
   if (trace) {
     rows.push(['trace records', trace.records + (trace.first_record ? ' (the last of ' + trace.records_total + ')' : '')]);
   }
-  for (const [key, value] of rows) meta.appendChild(el('tr', {}, el('td', {}, key), el('td', {}, String(value))));
+  for (const [key, value] of rows) meta.appendChild(el('div', {}, el('span', {}, key), ' ' + String(value)));
   section.appendChild(meta);
   if (run.violations.length) {
     const list = el('ul', { className: 'violations' });
