@@ -64,14 +64,17 @@ Loaded load(const std::string& chromium, const std::filesystem::path& page,
   std::size_t got = 0;
   while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) loaded.dom.append(buffer, got);
   const int status = ::pclose(pipe);
-  loaded.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();  // nondeterminism-ok: as above
+  loaded.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                       .count();  // nondeterminism-ok: as above
   loaded.ok = status == 0;
   return loaded;
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
-  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size()))
+    ++n;
   return n;
 }
 

@@ -13,9 +13,9 @@ namespace asgisim::report::testing {
 std::optional<std::string> find_chromium();
 
 struct Loaded {
-  std::string dom;        // the DOM after the page's scripts ran
-  double seconds = 0;     // wall time of the browser process
-  bool ok = false;        // the browser exited normally
+  std::string dom;     // the DOM after the page's scripts ran
+  double seconds = 0;  // wall time of the browser process
+  bool ok = false;     // the browser exited normally
 };
 
 // Loads `page` (a file) and dumps its DOM; with `screenshot`, also writes a

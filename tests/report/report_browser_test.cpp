@@ -74,12 +74,14 @@ TEST_F(ReportInBrowser, FirstFailureOfEveryCatalogueScenario) {
     EXPECT_NE(dom.find("class=\"violation-marker\""), std::string::npos);
     if (failing->failure == scenarios::FailureClass::deadlock) {
       ++deadlocks;
-      EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos) << "the graph layout library was not bundled";
+      EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos)
+          << "the graph layout library was not bundled";
       EXPECT_GE(count(dom, "class=\"node"), 1U) << "the wait-for graph is not drawn";
       // A deadlock need not be a cycle (a task waiting on what nobody will
       // ever set); when the kernel's report names one, the page draws it.
       if (failing->report.find("cycle:") != std::string::npos) {
-        EXPECT_TRUE(std::regex_search(dom, std::regex("data-cycle=\"[0-9]+(,[0-9]+)+\""))) << "no cycle found";
+        EXPECT_TRUE(std::regex_search(dom, std::regex("data-cycle=\"[0-9]+(,[0-9]+)+\"")))
+            << "no cycle found";
         EXPECT_GE(count(dom, "class=\"edge in-cycle\""), 2U) << "the cycle's edges are not drawn";
         EXPECT_GE(count(dom, "class=\"node in-cycle\""), 2U);
       }
@@ -103,7 +105,8 @@ TEST_F(ReportInBrowser, DeadlockCycleIsDrawn) {
   const auto page = write("deadlock.html", html_page({run_data(run.info, run.trace)}, "deadlock"));
   const Loaded loaded = open(page);
   const std::string& dom = loaded.dom;
-  EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos) << "the graph layout library was not bundled";
+  EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos)
+      << "the graph layout library was not bundled";
   EXPECT_NE(dom.find("data-cycle=\"1,2\""), std::string::npos) << "the cycle was not found";
   EXPECT_EQ(count(dom, "class=\"edge in-cycle\""), 2U) << "the cycle's edges are not drawn";
   EXPECT_EQ(count(dom, "class=\"node in-cycle\""), 2U);
@@ -118,7 +121,8 @@ TEST_F(ReportInBrowser, DeadlockCycleIsDrawn) {
 // and an exception: the page shows it as text and runs none of it.
 TEST_F(ReportInBrowser, TextFromTheRunIsShownNeverRun) {
   const MadeRun run = injection_run();
-  const auto page = write("injection.html", html_page({run_data(run.info, run.trace)}, "injection " + kInjection));
+  const auto page =
+      write("injection.html", html_page({run_data(run.info, run.trace)}, "injection " + kInjection));
   const Loaded loaded = open(page);
   const std::string& dom = loaded.dom;
   EXPECT_EQ(dom.find("PWNED</title>"), std::string::npos) << "an injected script ran";
@@ -138,9 +142,10 @@ TEST_F(ReportInBrowser, LongRunLoadsFast) {
   std::smatch render;
   ASSERT_TRUE(std::regex_search(loaded.dom, render, std::regex("data-render-ms=\"([0-9.]+)\"")));
   const double render_ms = std::stod(render[1]);
-  std::cout << fmt::format("[ measured ] {} steps, {:.1f} MB page: browser process {:.2f} s, page script {:.0f} ms\n",
-                           run.info.metadata.at("steps"), static_cast<double>(std::filesystem::file_size(page)) / 1e6,
-                           loaded.seconds, render_ms);
+  std::cout << fmt::format(
+      "[ measured ] {} steps, {:.1f} MB page: browser process {:.2f} s, page script {:.0f} ms\n",
+      run.info.metadata.at("steps"), static_cast<double>(std::filesystem::file_size(page)) / 1e6,
+      loaded.seconds, render_ms);
   EXPECT_EQ(count(loaded.dom, "class=\"lane-label task\""), 20U);
   EXPECT_LT(render_ms, 5'000.0) << "the page takes too long to render";
   EXPECT_LT(loaded.seconds, 30.0);

@@ -66,7 +66,8 @@ MadeRun deadlock_run() {
   sim.spawn("handler A", take(db, cache));
   sim.spawn("handler B", take(cache, db));
   const sim::RunResult result = sim.run();
-  if (result.status != sim::RunStatus::deadlock) throw std::logic_error("the lock-order run did not deadlock");
+  if (result.status != sim::RunStatus::deadlock)
+    throw std::logic_error("the lock-order run did not deadlock");
   MadeRun made{.trace = trace_data(sim.trace(), sim.task_names()), .info = {}};
   made.info.title = "lock-order deadlock";
   made.info.failure = "deadlock";
@@ -85,7 +86,8 @@ MadeRun long_run(int tasks, int steps_each) {
     sim.spawn("worker " + std::to_string(t) + " of a long run", [steps_each, t] {
       for (int step = 0; step < steps_each; ++step) {
         if (step % 100 == 0)
-          send("server->worker " + std::to_string(t), core::Message::body_chunk("chunk", step + 1 < steps_each));
+          send("server->worker " + std::to_string(t),
+               core::Message::body_chunk("chunk", step + 1 < steps_each));
         sim::checkpoint();
       }
     });

@@ -55,7 +55,7 @@ TEST(HtmlPage, TheRunsTextNeverEndsTheDataElement) {
   EXPECT_EQ(inside.find('<', 1), std::string::npos) << "markup inside the data element";
   EXPECT_EQ(page.find("<script>document.title"), std::string::npos) << "the injected script is in the page";
   EXPECT_NE(page.find("<title>&lt;/script&gt;"), std::string::npos) << "the page title is not escaped";
-  const json runs = json::parse(inside.substr(inside.find('>') + 1));
+  const json runs = json::parse(inside.substr(inside.find('>') + 1))["runs"];
   EXPECT_EQ(runs[0]["title"], "injection " + kInjection);
   EXPECT_EQ(runs[0]["failure"]["layer"], kInjection);
   EXPECT_EQ(runs[0]["trace"]["tasks"].size(), 2U);

@@ -36,7 +36,7 @@ class MessageLayers {
   std::vector<std::string> names_;  // by first appearance
   std::map<std::string, std::size_t, std::less<>> ids_;
   std::map<std::size_t, std::vector<std::size_t>> inner_of_;  // outer -> inner layers
-  std::vector<std::int64_t> messages_;  // as flat(), with layers by first appearance
+  std::vector<std::int64_t> messages_;                        // as flat(), with layers by first appearance
 };
 
 }  // namespace asgisim::report

@@ -64,10 +64,12 @@ std::string escape_for_script(std::string_view json) {
   return out;
 }
 
-std::string html_page(const std::vector<std::string>& runs, const std::string& title) {
-  std::string data = "[";
+std::string html_page(const std::vector<std::string>& runs, const std::string& title,
+                      const std::string& sweep) {
+  std::string data =
+      "{\"sweep\":" + (sweep.empty() ? std::string("null") : escape_for_script(sweep)) + ",\"runs\":[";
   for (std::size_t i = 0; i < runs.size(); ++i) data += (i ? "," : "") + escape_for_script(runs[i]);
-  data += "]";
+  data += "]}";
   // Filled in this order so that no inserted text is searched for a marker.
   std::string page(web::kReportHtml);
   fill(page, "@TITLE@", escape_html(title));

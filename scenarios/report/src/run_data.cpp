@@ -23,7 +23,8 @@ using nlohmann::json;
 enum class EventClass : int { note = 0, cancel, disconnect, error, spawn, finish, decision };
 
 EventClass classify_note(std::string_view text) {
-  if (text.find("disconnect") != std::string_view::npos || text.find("connection_closed") != std::string_view::npos)
+  if (text.find("disconnect") != std::string_view::npos ||
+      text.find("connection_closed") != std::string_view::npos)
     return EventClass::disconnect;
   if (text.find("cancel") != std::string_view::npos) return EventClass::cancel;
   for (const std::string_view error : {"app_raised", "error_raised", "server_500", "protocol_error"}) {
@@ -48,7 +49,8 @@ class Builder {
     }
     const auto end = static_cast<std::int64_t>(shown);
     if (running_) runs_.insert(runs_.end(), {*running_, run_start_, end});
-    for (const auto& [task, block] : blocked_) blocks_.insert(blocks_.end(), {task, block.first, end, block.second, 3});
+    for (const auto& [task, block] : blocked_)
+      blocks_.insert(blocks_.end(), {task, block.first, end, block.second, 3});
 
     json out = json::object();
     out["records"] = end;
@@ -80,10 +82,10 @@ class Builder {
     return task == sim::kNoTask ? "main" : fmt::format("task {}", task);
   }
 
-  void event(std::int64_t at, std::int64_t task, EventClass cls, std::string_view text, std::string_view content,
-             std::uint64_t request) {
-    events_.insert(events_.end(), {at, task, static_cast<std::int64_t>(cls), string_id(text), string_id(content),
-                                   static_cast<std::int64_t>(request)});
+  void event(std::int64_t at, std::int64_t task, EventClass cls, std::string_view text,
+             std::string_view content, std::uint64_t request) {
+    events_.insert(events_.end(), {at, task, static_cast<std::int64_t>(cls), string_id(text),
+                                   string_id(content), static_cast<std::int64_t>(request)});
     tasks_seen_[task] = true;
   }
 
@@ -134,15 +136,15 @@ class Builder {
       case sim::TraceKind::decision:
         if (r.detail == static_cast<std::uint16_t>(sim::Stream::scheduler)) return;
         event(at, task, EventClass::decision,
-              fmt::format("choice {} of {}: {} ({})", r.value, r.object, content,
-                          r.detail < sim::kStreamCount ? sim::to_string(static_cast<sim::Stream>(r.detail)) : "?"),
+              fmt::format(
+                  "choice {} of {}: {} ({})", r.value, r.object, content,
+                  r.detail < sim::kStreamCount ? sim::to_string(static_cast<sim::Stream>(r.detail)) : "?"),
               "", 0);
         return;
       case sim::TraceKind::note: {
         const std::string_view text = trace_.string(static_cast<std::uint32_t>(r.object));
-        if (messages_.add(text, at, task, string_id(content), r.value, [this](std::string_view s) {
-              return string_id(s);
-            })) {
+        if (messages_.add(text, at, task, string_id(content), r.value,
+                          [this](std::string_view s) { return string_id(s); })) {
           tasks_seen_[task] = true;
           return;
         }
@@ -181,16 +183,16 @@ class Builder {
   std::uint64_t first_ = 0;
   json strings_ = json::array();
   std::map<std::string, std::int64_t, std::less<>> string_ids_;
-  json clock_ = json::array();  // [record, time_ns] wherever the clock changes
+  json clock_ = json::array();        // [record, time_ns] wherever the clock changes
   std::vector<std::int64_t> runs_;    // task, from, to
   std::vector<std::int64_t> blocks_;  // task, from, to, waits-on string, wake reason (3: never woken)
   std::vector<std::int64_t> events_;  // record, task, class, text string, content string, request
   MessageLayers messages_;
   std::optional<std::int64_t> running_;
   std::int64_t run_start_ = 0;
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> blocked_;   // task -> (from, waits-on)
-  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> spawned_;   // task -> (record, parent)
-  std::map<std::int64_t, std::pair<std::int64_t, bool>> finished_;          // task -> (record, raised)
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> blocked_;  // task -> (from, waits-on)
+  std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> spawned_;  // task -> (record, parent)
+  std::map<std::int64_t, std::pair<std::int64_t, bool>> finished_;         // task -> (record, raised)
   std::map<std::int64_t, bool> tasks_seen_;
 };
 
@@ -238,6 +240,28 @@ std::string run_data(const RunInfo& info, const std::string& trace) {
   std::string out = dump(head);
   out.pop_back();
   return out + ",\"trace\":" + (trace.empty() ? std::string("null") : trace) + "}";
+}
+
+std::string sweep_data(const std::vector<SweepRow>& rows) {
+  json out = json::array();
+  for (const SweepRow& row : rows) {
+    json examples = json::array();
+    for (const SweepRow::Example& e : row.first_failures) {
+      examples.push_back({{"failure", e.failure},
+                          {"invariant", e.invariant},
+                          {"seed", e.seed},
+                          {"reproduce", e.reproduce},
+                          {"run", e.run}});
+    }
+    out.push_back({{"scenario", row.scenario},
+                   {"config", row.config},
+                   {"seeds", row.seeds},
+                   {"seconds", row.seconds},
+                   {"failures", row.failures},
+                   {"failures_by", row.failures_by},
+                   {"first_failures", std::move(examples)}});
+  }
+  return dump(out);
 }
 
 }  // namespace asgisim::report

@@ -15,6 +15,7 @@ function el(tag, props, ...children) {
 function renderRun(run, index) {
   const section = el('section', { className: 'run' });
   section.dataset.run = index;
+  section.id = 'run-' + index;
   section.appendChild(el('h1', {}, run.title));
   const failure = run.failure;
   // The violation that failed the run: the first that is not a warning.
@@ -75,10 +76,45 @@ function renderRun(run, index) {
   return { section, lanes };
 }
 
+// The sweep view: per scenario and configuration, the seeds run, their rate,
+// the failures by class and invariant, and the first failing seed of each
+// (a link to its run below when it is embedded).
+function renderSweep(rows) {
+  const section = el('section', { className: 'run sweep' });
+  section.appendChild(el('h1', {}, 'Sweep'));
+  const table = el('table', { className: 'sweep-table' });
+  table.appendChild(el('tr', {}, ...['scenario', 'config', 'seeds', 'seeds/s', 'failures', 'by class and invariant',
+                                     'first failing seed of each'].map((h) => el('th', {}, h))));
+  for (const row of rows) {
+    const byClass = el('td');
+    for (const [key, count] of Object.entries(row.failures_by)) byClass.append(el('div', {}, count + ' ' + key));
+    const firsts = el('td');
+    for (const example of row.first_failures) {
+      const text = 'seed ' + example.seed + ': ' + example.failure + ' ' + example.invariant;
+      if (example.run >= 0) {
+        const link = el('a', { href: '#run-' + example.run }, text);
+        firsts.append(el('div', {}, link));
+      } else {
+        firsts.append(el('div', {}, text, el('div', { className: 'reproduce' }, example.reproduce + ' --html FILE')));
+      }
+    }
+    const tr = el('tr', { className: row.failures ? 'failed' : 'passed' },
+                  el('td', {}, row.scenario), el('td', {}, row.config), el('td', {}, String(row.seeds)),
+                  el('td', {}, row.seconds > 0 ? (row.seeds / row.seconds).toFixed(0) : '-'),
+                  el('td', {}, String(row.failures)), byClass, firsts);
+    tr.dataset.scenario = row.scenario;
+    table.appendChild(tr);
+  }
+  section.appendChild(table);
+  return section;
+}
+
 function main() {
   const started = performance.now();
-  const runs = JSON.parse(document.getElementById('runs').textContent);
+  const data = JSON.parse(document.getElementById('runs').textContent);
+  const runs = data.runs;
   const root = document.getElementById('report');
+  if (data.sweep) root.appendChild(renderSweep(data.sweep));
   const shown = runs.map((run, k) => renderRun(run, k));
   for (const { section } of shown) root.appendChild(section);
   for (const { lanes } of shown) if (lanes) lanes.draw();

@@ -39,15 +39,15 @@ struct ViolationInfo {
 
 // What the page says about a run besides its trace.
 struct RunInfo {
-  std::string title{};                              // "background-cancelled [buggy] seed 0"
-  std::map<std::string, std::string> metadata{};    // scenario, config, seed, strategy, ... shown as a table
-  std::string failure{};                            // the failure class; empty when the run passed
-  std::string invariant{};                          // the invariant that failed
-  std::string layer{};                              // the layer to blame
-  std::string explanation{};                        // the failure report
-  std::string reproduce{};                          // the command that reproduces the run
-  std::vector<ViolationInfo> violations{};          // every violation, warnings included
-  std::vector<sim::BlockedTask> blocked{};          // who waits on what at the end (deadlock, liveness)
+  std::string title{};                            // "background-cancelled [buggy] seed 0"
+  std::map<std::string, std::string> metadata{};  // scenario, config, seed, strategy, ... shown as a table
+  std::string failure{};                          // the failure class; empty when the run passed
+  std::string invariant{};                        // the invariant that failed
+  std::string layer{};                            // the layer to blame
+  std::string explanation{};                      // the failure report
+  std::string reproduce{};                        // the command that reproduces the run
+  std::vector<ViolationInfo> violations{};        // every violation, warnings included
+  std::vector<sim::BlockedTask> blocked{};        // who waits on what at the end (deadlock, liveness)
 };
 
 // The run's retained trace records as the JSON the page draws (its format
@@ -58,9 +58,34 @@ std::string trace_data(const sim::Trace& trace, const std::vector<std::string>& 
 // One run for html_page(): `info` and a trace_data() string (empty: no trace).
 std::string run_data(const RunInfo& info, const std::string& trace);
 
+// One scenario and configuration of a sweep, for the sweep view.
+struct SweepRow {
+  std::string scenario{};
+  std::string config{};
+  std::uint64_t seeds = 0;  // seeds run
+  double seconds = 0;       // wall time
+  std::uint64_t failures = 0;
+  // Per failure class and invariant ("invariant background-complete"): failing seeds.
+  std::map<std::string, std::uint64_t> failures_by{};
+  // The lowest failing seed of each class and invariant.
+  struct Example {
+    std::string failure{};
+    std::string invariant{};
+    std::uint64_t seed = 0;
+    std::string reproduce{};
+    int run = -1;  // its index among html_page()'s runs, when embedded
+  };
+  std::vector<Example> first_failures{};
+};
+
+// The sweep view's data: a table of `rows`.
+std::string sweep_data(const std::vector<SweepRow>& rows);
+
 // The page for one or more runs (each a run_data() string), shown one after
-// the other; `title` names the page.
-std::string html_page(const std::vector<std::string>& runs, const std::string& title = "asgisim run");
+// the other, after a sweep's table when `sweep` (a sweep_data() string) is
+// given; `title` names the page.
+std::string html_page(const std::vector<std::string>& runs, const std::string& title = "asgisim run",
+                      const std::string& sweep = "");
 
 // `text` made safe inside a <script> element of an HTML page: '<', '>' and
 // '&' as JSON's \u escapes (valid only inside JSON strings, where a run's
