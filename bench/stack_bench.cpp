@@ -28,6 +28,7 @@
 #include "asgisim/core/response.hpp"
 #include "asgisim/core/routing.hpp"
 #include "asgisim/core/server.hpp"
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -228,7 +229,7 @@ void BM_ScenarioSeed(benchmark::State& state, const scn::Scenario* scenario, scn
 // median over the sweeps (and the seeds each needed). One iteration is all
 // the sweeps.
 void BM_FirstFailure_1438(benchmark::State& state) {
-  const scn::Scenario* scenario = scn::Registry::global().find("background-cancelled");
+  const scn::Scenario* scenario = scn::built_in_catalogue().find("background-cancelled");
   if (scenario == nullptr) {
     state.SkipWithError("scenario background-cancelled is not registered");
     return;
@@ -264,7 +265,7 @@ BENCHMARK(BM_FirstFailure_1438)->ArgName("sweeps")->Arg(100)->Iterations(1)->Uni
 }  // namespace
 
 void register_scenario_benchmarks() {
-  for (const scn::Scenario* scenario : scn::Registry::global().all()) {
+  for (const scn::Scenario* scenario : scn::built_in_catalogue().all()) {
     for (const scn::ConfigKind config : {scn::ConfigKind::buggy, scn::ConfigKind::fixed}) {
       const std::string name =
           "BM_ScenarioSeed/" + scenario->info().name + "/" + std::string(scn::to_string(config));

@@ -164,6 +164,8 @@ class StackCanaryScenario final : public scenarios::Scenario {
 
 }  // namespace
 
-ASGISIM_REGISTER_SCENARIO(StackCanaryScenario);
+std::unique_ptr<scenarios::Scenario> make_stack_canary_scenario() {
+  return std::make_unique<StackCanaryScenario>();
+}
 
 }  // namespace asgisim::fuzz

@@ -22,8 +22,10 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "asgisim/core/asgi.hpp"
+#include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/sim/types.hpp"
 
 namespace asgisim::fuzz {
@@ -36,5 +38,8 @@ inline constexpr sim::Nanoseconds kCanarySlowUploadNs = 30 * sim::kMillisecond;
 inline constexpr const char* kCanaryLayer = "StackCanary";
 
 core::App body_buffer_canary(core::App app);
+
+// The scenario `stack-canary`: random-stack behind body_buffer_canary.
+std::unique_ptr<scenarios::Scenario> make_stack_canary_scenario();
 
 }  // namespace asgisim::fuzz

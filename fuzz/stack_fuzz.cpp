@@ -31,10 +31,14 @@
 #include <span>
 #include <string>
 
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/sim/choice.hpp"
 #include "fuzz_support.hpp"
+#ifdef ASGISIM_FUZZ_STACK_CANARY
+#include "stack_canary.hpp"
+#endif
 
 #ifndef ASGISIM_FUZZ_STACK_SCENARIO
 #define ASGISIM_FUZZ_STACK_SCENARIO "random-stack"
@@ -48,7 +52,15 @@ constexpr const char* kScenario = ASGISIM_FUZZ_STACK_SCENARIO;
 
 const scenarios::Scenario& fuzzed_scenario() {
   static const scenarios::Scenario* scenario = [] {
-    const scenarios::Scenario* found = scenarios::Registry::global().find(kScenario);
+    static const scenarios::Registry registry = [] {
+      scenarios::Registry scenarios;
+      scenarios::add_catalogue(scenarios);
+#ifdef ASGISIM_FUZZ_STACK_CANARY
+      scenarios.add(make_stack_canary_scenario());
+#endif
+      return scenarios;
+    }();
+    const scenarios::Scenario* found = registry.find(kScenario);
     if (found == nullptr) {
       std::fprintf(stderr, "stack fuzz target: scenario '%s' is not registered\n", kScenario);
       std::abort();

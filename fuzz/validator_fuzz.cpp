@@ -225,7 +225,7 @@ Conversation make_conversation(core::RequestId request, core::Observer& observer
                          plan->method + ", " + std::to_string(middleware) + " middleware, mutation " +
                          std::string(to_string(mutation)) +
                          (mutation == Mutation::none ? "" : " by " + blamed);
-  if (mutation != Mutation::none) {
+  if (mutation != Mutation::none && !expected_invariant(mutation).empty()) {
     conversation.expected =
         Expected{.invariant = std::string(expected_invariant(mutation)),
                  .layer = blamed,

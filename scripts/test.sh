@@ -5,6 +5,9 @@
 #   1. dev preset (gcc, Debug): build everything, run every test except the
 #      label `slow` (the 10,000-seed sweeps and the large differential grid,
 #      run on demand: ctest --preset dev -L slow);
+#   1b. packaging (scripts/consumer-check.sh): install the dev build, build
+#      and test examples/consumer against it, and one plain
+#      -DCMAKE_BUILD_TYPE=Release build of the libraries and asgisim;
 #   2. asan preset (gcc, ASan + UBSan): build, run every test except `slow`;
 #   3. fuzz preset (clang-14, libFuzzer + ASan + UBSan): build, then fuzz every
 #      target for a bounded time (60 s each by default: 4 targets and the
@@ -44,6 +47,10 @@ bash scripts/check-format.sh
 # 1. Everything, on the dev build.
 configure_and_build dev
 run_tests dev --label-exclude slow
+
+# 1b. Packaging: an outside project against the installed dev build, and a
+# plain Release build (NDEBUG, no preset).
+bash scripts/consumer-check.sh --plain-release
 
 # 2. Sanitizers: the asan test preset excludes `slow` (CMakePresets.json).
 if ((run_asan)); then

@@ -129,7 +129,29 @@ ProtocolValidator::Conversation& ProtocolValidator::conversation(const Observati
   return state;
 }
 
+void ProtocolValidator::judge_wire(const Observation& observation, Observer& observer) {
+  if (observation.kind == ObservationKind::request_started) {
+    // detail = "<method> <path>" (ServerCore::run_asgi)
+    if (observation.detail.starts_with("HEAD ")) head_requests_.insert(observation.request);
+    return;
+  }
+  ASGISIM_ASSERT(observation.kind == ObservationKind::client_got_body);
+  if (observation.value == 0 || !head_requests_.contains(observation.request)) return;
+  if (!head_reported_.insert(observation.request).second) return;
+  observer.report({.invariant = std::string(invariant_id::kHeadNoBody),
+                   .layer = "server",
+                   .request = observation.request,
+                   .time_ns = observation.time_ns,
+                   .detail = fmt::format("the client of a HEAD request received {} body bytes on the wire",
+                                         observation.value)});
+}
+
 void ProtocolValidator::observe(const Observation& observation, Observer& observer) {
+  if (observation.kind == ObservationKind::request_started ||
+      observation.kind == ObservationKind::client_got_body) {
+    judge_wire(observation, observer);
+    return;
+  }
   if (observation.kind != ObservationKind::received && observation.kind != ObservationKind::sent) return;
   if (!observation.message) return;
   Conversation& state = conversation(observation);
@@ -200,11 +222,8 @@ void ProtocolValidator::judge_sent(Conversation& state, const Message& message,
                        message.body.size()));
     return;
   }
-  if (state.head && !message.body.empty()) {
-    report(state, observation, observer, invariant_id::kHeadNoBody,
-           fmt::format("a HEAD response carries {} body bytes", message.body.size()));
-    return;
-  }
+  // A body for HEAD is legal here: the server keeps it off the wire, where
+  // head-no-body is judged (judge_wire).
   state.body_bytes += message.body.size();
   state.response_done = !message.more_body;
   const bool judge_length = state.content_length && !state.head && state.status != 304;

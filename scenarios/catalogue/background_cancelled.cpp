@@ -10,6 +10,7 @@
 
 #include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
+#include "catalogue.hpp"
 #include "starlette_stack.hpp"
 
 namespace asgisim::scenarios::catalogue {
@@ -59,7 +60,8 @@ class BackgroundCancelled final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(BackgroundCancelled);
-
 }  // namespace
+
+std::unique_ptr<Scenario> make_background_cancelled() { return std::make_unique<BackgroundCancelled>(); }
+
 }  // namespace asgisim::scenarios::catalogue

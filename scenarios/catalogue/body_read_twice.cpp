@@ -9,6 +9,7 @@
 
 #include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
+#include "catalogue.hpp"
 #include "starlette_stack.hpp"
 
 namespace asgisim::scenarios::catalogue {
@@ -63,7 +64,8 @@ class BodyReadTwice final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(BodyReadTwice);
-
 }  // namespace
+
+std::unique_ptr<Scenario> make_body_read_twice() { return std::make_unique<BodyReadTwice>(); }
+
 }  // namespace asgisim::scenarios::catalogue

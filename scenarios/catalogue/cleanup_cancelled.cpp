@@ -7,6 +7,7 @@
 // although the client stayed.
 #include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
+#include "catalogue.hpp"
 #include "starlette_stack.hpp"
 
 namespace asgisim::scenarios::catalogue {
@@ -48,7 +49,8 @@ class CleanupCancelled final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(CleanupCancelled);
-
 }  // namespace
+
+std::unique_ptr<Scenario> make_cleanup_cancelled() { return std::make_unique<CleanupCancelled>(); }
+
 }  // namespace asgisim::scenarios::catalogue

@@ -7,6 +7,7 @@
 // connection starts late.
 #include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
+#include "catalogue.hpp"
 #include "starlette_stack.hpp"
 
 namespace asgisim::scenarios::catalogue {
@@ -50,7 +51,8 @@ class CompletionDelayed final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(CompletionDelayed);
-
 }  // namespace
+
+std::unique_ptr<Scenario> make_completion_delayed() { return std::make_unique<CompletionDelayed>(); }
+
 }  // namespace asgisim::scenarios::catalogue

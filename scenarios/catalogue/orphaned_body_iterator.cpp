@@ -13,6 +13,7 @@
 
 #include "asgisim/core/request.hpp"
 #include "asgisim/core/response.hpp"
+#include "catalogue.hpp"
 #include "starlette_stack.hpp"
 
 namespace asgisim::scenarios::catalogue {
@@ -78,7 +79,8 @@ class OrphanedBodyIterator final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(OrphanedBodyIterator);
-
 }  // namespace
+
+std::unique_ptr<Scenario> make_orphaned_body_iterator() { return std::make_unique<OrphanedBodyIterator>(); }
+
 }  // namespace asgisim::scenarios::catalogue

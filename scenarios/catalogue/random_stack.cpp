@@ -13,6 +13,7 @@
 
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/scenarios/stack_description.hpp"
+#include "catalogue.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -74,6 +75,6 @@ class RandomStack final : public Scenario {
 
 }  // namespace
 
-ASGISIM_REGISTER_SCENARIO(RandomStack);
+std::unique_ptr<Scenario> catalogue::make_random_stack() { return std::make_unique<RandomStack>(); }
 
 }  // namespace asgisim::scenarios

@@ -24,6 +24,7 @@
 #include "asgisim/core/response.hpp"
 #include "asgisim/core/server.hpp"
 #include "asgisim/scenarios/scenario.hpp"
+#include "catalogue.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -153,7 +154,10 @@ class StreamingAfterDisconnect final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(StreamingAfterDisconnect);
-
 }  // namespace
+
+std::unique_ptr<Scenario> catalogue::make_streaming_after_disconnect() {
+  return std::make_unique<StreamingAfterDisconnect>();
+}
+
 }  // namespace asgisim::scenarios

@@ -31,6 +31,7 @@
 #include "asgisim/core/threadpool.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/sim/threading.hpp"
+#include "catalogue.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -179,7 +180,10 @@ class ThreadpoolDeadlock final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(ThreadpoolDeadlock);
-
 }  // namespace
+
+std::unique_ptr<Scenario> catalogue::make_threadpool_deadlock() {
+  return std::make_unique<ThreadpoolDeadlock>();
+}
+
 }  // namespace asgisim::scenarios

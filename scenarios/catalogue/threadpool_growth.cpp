@@ -29,6 +29,7 @@
 #include "asgisim/core/threadpool.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "asgisim/sim/threading.hpp"
+#include "catalogue.hpp"
 
 namespace asgisim::scenarios {
 namespace {
@@ -239,7 +240,8 @@ class ThreadpoolGrowth final : public Scenario {
   };
 };
 
-ASGISIM_REGISTER_SCENARIO(ThreadpoolGrowth);
-
 }  // namespace
+
+std::unique_ptr<Scenario> catalogue::make_threadpool_growth() { return std::make_unique<ThreadpoolGrowth>(); }
+
 }  // namespace asgisim::scenarios

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "registry.hpp"
 #include "reporting.hpp"
 #include "sweep_driver.hpp"
 
@@ -60,7 +61,7 @@ int catalogue_command(const CatalogueArgs& args) {
   const std::uint64_t fixed_seeds = args.fixed_seeds.empty()
                                         ? kCatalogueFixedSeeds
                                         : parse_positive("--fixed-seeds", args.fixed_seeds, kSeedsMax);
-  const std::vector<const scenarios::Scenario*> all = scenarios::Registry::global().all();
+  const std::vector<const scenarios::Scenario*> all = registry().all();
   if (all.empty()) throw UsageError("no scenarios are registered");
   fmt::print(stderr,
              "asgisim catalogue: {} scenarios; buggy: up to {} seeds, stopping at the first failure; fixed: "

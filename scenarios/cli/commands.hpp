@@ -60,4 +60,9 @@ int trace_command(const OutputArgs& args);
 // part of a run's first line.
 std::string settings_summary(const RunOptions& options);
 
+// "; buggy stack: starlette 0.20.4 (BaseHTTPMiddleware cancel, ...), ...":
+// the resolved behaviour of each layer, appended to a run's first line.
+std::string stack_summary(const scenarios::Scenario& scenario, scenarios::ConfigKind config,
+                          const scenarios::RunSettings& settings);
+
 }  // namespace asgisim::cli

@@ -7,6 +7,7 @@
 
 #include "asgisim/scenarios/checkers.hpp"
 #include "commands.hpp"
+#include "registry.hpp"
 
 namespace asgisim::cli {
 
@@ -29,7 +30,7 @@ int list_command(const ListArgs& args) {
     }
     return 0;
   }
-  const std::vector<const scenarios::Scenario*> all = scenarios::Registry::global().all();
+  const std::vector<const scenarios::Scenario*> all = registry().all();
   std::size_t name_width = 0;
   std::size_t title_width = 0;
   for (const scenarios::Scenario* scenario : all) {

@@ -1,6 +1,7 @@
 // Parsing and validating the command line's option values; each problem
 // becomes one UsageError that names the option and the text it got.
 #include "options.hpp"
+#include "registry.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -56,7 +57,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::string suggestion(std::string_view name) {
   const scenarios::Scenario* best = nullptr;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const scenarios::Scenario* scenario : scenarios::Registry::global().all()) {
+  for (const scenarios::Scenario* scenario : registry().all()) {
     const std::size_t distance = edit_distance(name, scenario->info().name);
     if (distance < best_distance) {
       best = scenario;
@@ -77,6 +78,25 @@ std::uint64_t parse_seed_base(std::string_view text, bool& random) {
   if (!random) return parse_seed("--seed-base", text);
   std::random_device device;  // nondeterminism-ok: --seed-base random picks a base and prints it
   return (static_cast<std::uint64_t>(device()) << 32) | device();
+}
+
+// Options that are fine alone but meaningless together: bad input (exit 2),
+// not silently ignored.
+void check_combinations(const RunOptions& options) {
+  if (options.pct_depth_given && options.settings.strategy != sim::Strategy::pct) {
+    throw UsageError(fmt::format("--pct-depth only applies to --strategy pct (the strategy is {})",
+                                 sim::to_string(options.settings.strategy)));
+  }
+  const scenarios::Shard shard = options.shard;
+  if (shard.count > 1 && !options.seed) {
+    // Seed index i belongs to shard i % N + 1.
+    const std::uint64_t mine =
+        options.seeds / shard.count + (shard.index - 1 < options.seeds % shard.count ? 1 : 0);
+    if (mine == 0) {
+      throw UsageError(fmt::format("--shard {}/{} gets no seed of --seeds {}: use at most {} shards",
+                                   shard.index, shard.count, options.seeds, options.seeds));
+    }
+  }
 }
 
 }  // namespace
@@ -255,26 +275,42 @@ RunOptions resolve(const RawOptions& raw, ConfigChoice default_config) {
     options.settings.stack_override = scenarios::parse_stack_spec(raw.stack);
     scenarios::resolve(
         options.settings.stack_override);  // an unknown version is bad input now, not mid-sweep
+    for (const std::string& warning : scenarios::stack_warnings(options.settings.stack_override)) {
+      fmt::print(stderr, "warning: {}\n", warning);
+    }
   }
+  check_combinations(options);
   options.regressions = raw.regressions;
   options.junit = raw.junit;
   options.trace_dir = raw.trace_dir;
+  if (!raw.traces_max.empty()) options.traces_max = parse_positive("--traces-max", raw.traces_max, kSeedsMax);
   options.json = raw.json;
   options.fail_fast = raw.fail_fast;
+  if (!raw.want.empty()) {
+    using scenarios::FailureClass;
+    for (const FailureClass failure : {FailureClass::invariant, FailureClass::deadlock,
+                                       FailureClass::liveness, FailureClass::nondeterminism}) {
+      if (raw.want == scenarios::to_string(failure)) options.want = failure;
+    }
+    if (!options.want) {
+      throw UsageError(
+          fmt::format("bad --want '{}': expected invariant, deadlock, liveness or nondeterminism", raw.want));
+    }
+  }
   return options;
 }
 
 const scenarios::Scenario& find_scenario(std::string_view name) {
-  const scenarios::Scenario* scenario = scenarios::Registry::global().find(name);
+  const scenarios::Scenario* scenario = registry().find(name);
   if (scenario == nullptr) {
     throw UsageError(fmt::format("unknown scenario '{}'{}; `asgisim list` shows the {} scenarios", name,
-                                 suggestion(name), scenarios::Registry::global().all().size()));
+                                 suggestion(name), registry().all().size()));
   }
   return *scenario;
 }
 
 std::vector<const scenarios::Scenario*> find_scenarios(std::string_view name) {
-  if (name == "all") return scenarios::Registry::global().all();
+  if (name == "all") return registry().all();
   return {&find_scenario(name)};
 }
 

@@ -46,6 +46,8 @@ struct RawOptions {
   std::string trace_dir{};    // --trace-dir DIR
   bool json = false;          // --json
   bool fail_fast = false;     // --fail-fast
+  std::string want{};         // --want CLASS
+  std::string traces_max{};   // --traces-max N
 };
 
 // Validated options. Fields the user did not give keep their defaults and
@@ -72,6 +74,9 @@ struct RunOptions {
   std::filesystem::path trace_dir{};    // empty: no traces of failing runs
   bool json = false;
   bool fail_fast = false;
+  // --want CLASS: the last line reproduces the first seed failing with it.
+  std::optional<scenarios::FailureClass> want{};
+  std::uint64_t traces_max = 10;  // --trace-dir keeps the first N failing seeds' traces per sweep
 };
 
 // The default for --jobs: every hardware thread.

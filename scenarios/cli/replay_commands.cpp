@@ -68,7 +68,8 @@ nlohmann::json run_json(const scenarios::RunOutcome& outcome, const scenarios::R
                            {"failures", outcome.failed() ? 1 : 0},
                            {"failure_class", std::string(scenarios::to_string(outcome.failure))},
                            {"exit_code", scenarios::exit_code(outcome.failure)},
-                           {"trace_hash", outcome.trace_hash}};
+                           // a string: JSON readers hold numbers as doubles (53 bits)
+                           {"trace_hash", fmt::format("{:#018x}", outcome.trace_hash)}};
   if (outcome.failed()) {
     object["invariant"] = outcome.invariant;
     object["layer"] = outcome.layer;
@@ -114,15 +115,15 @@ int replay_schedule(const ReplayArgs& args, const scenarios::Scenario& scenario,
         "the replay may diverge\n",
         args.schedule, scenario.info().name, log.config_hash, hash);
   }
-  fmt::print(stderr, "asgisim replay {} --config {}: schedule {} ({} decisions), strategy {}\n",
+  fmt::print(stderr, "asgisim replay {} --config {}: schedule {} ({} decisions), strategy {}{}\n",
              scenario.info().name, scenarios::to_string(config), args.schedule, log.size(),
-             sim::to_string(settings.strategy));
+             sim::to_string(settings.strategy), stack_summary(scenario, config, settings));
   std::fflush(stderr);
   const scenarios::RunOutcome outcome =
       scenarios::run_schedule(scenario, config, log, sim::ReplayMode::strict, settings);
   const std::string reproduce =
-      fmt::format("asgisim replay {} --config {} --schedule {}", scenario.info().name,
-                  scenarios::to_string(config), args.schedule);
+      fmt::format("{} replay {} --config {} --schedule {}", scenarios::reproduce_program(),
+                  scenario.info().name, scenarios::to_string(config), args.schedule);
   std::FILE* human = options.json ? stderr : stdout;
   if (args.timeline) fmt::print(stdout, "{}", outcome.timeline);
   if (!args.trace.empty()) write_file("--trace", args.trace, outcome.chrome_trace);
@@ -144,8 +145,9 @@ int replay_command(const ReplayArgs& args) {
   const std::uint64_t seed = *options.seed;
   scenarios::RunSettings settings = options.settings;
   settings.keep_trace = !args.trace.empty() || args.timeline;
-  fmt::print(stderr, "asgisim replay {} --config {}: {}\n", scenario.info().name,
-             scenarios::to_string(config), settings_summary(options));
+  fmt::print(stderr, "asgisim replay {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, settings));
   std::fflush(stderr);
   const scenarios::RunOutcome outcome = scenarios::run_seed(scenario, config, seed, settings);
   const std::string reproduce = scenarios::reproduce_command(outcome, options.settings);
@@ -163,8 +165,9 @@ int shrink_command(const OutputArgs& args) {
   const scenarios::ConfigKind config = single_config(options, "shrink");
   const std::uint64_t seed = required_seed(options, "shrink");
   check_writable_file("-o", args.output);
-  fmt::print(stderr, "asgisim shrink {} --config {}: {}\n", scenario.info().name,
-             scenarios::to_string(config), settings_summary(options));
+  fmt::print(stderr, "asgisim shrink {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, options.settings));
   std::fflush(stderr);
 
   const scenarios::ShrinkResult shrunk = scenarios::shrink(scenario, config, seed, options.settings);
@@ -178,8 +181,8 @@ int shrink_command(const OutputArgs& args) {
   fmt::print(stdout, "shrunk seed {}: {} decisions -> {} in {} attempts; still fails {} ({})\n{}", seed,
              shrunk.original_decisions, shrunk.log.size(), shrunk.attempts, shrunk.outcome.invariant,
              scenarios::to_string(shrunk.outcome.failure), indented(scenarios::describe(shrunk.outcome), 2));
-  fmt::print(stdout, "wrote {}; replay it with:\nasgisim replay {} --config {} --schedule {}\n", args.output,
-             scenario.info().name, scenarios::to_string(config), args.output);
+  fmt::print(stdout, "wrote {}; replay it with:\n{} replay {} --config {} --schedule {}\n", args.output,
+             scenarios::reproduce_program(), scenario.info().name, scenarios::to_string(config), args.output);
   return 0;
 }
 
@@ -189,8 +192,9 @@ int trace_command(const OutputArgs& args) {
   const scenarios::ConfigKind config = single_config(options, "trace");
   const std::uint64_t seed = required_seed(options, "trace");
   check_writable_file("-o", args.output);
-  fmt::print(stderr, "asgisim trace {} --config {}: {}\n", scenario.info().name, scenarios::to_string(config),
-             settings_summary(options));
+  fmt::print(stderr, "asgisim trace {} --config {}: {}{}\n", scenario.info().name,
+             scenarios::to_string(config), settings_summary(options),
+             stack_summary(scenario, config, options.settings));
   std::fflush(stderr);
   scenarios::RunSettings settings = options.settings;
   settings.keep_trace = true;

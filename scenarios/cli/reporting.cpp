@@ -10,8 +10,9 @@ namespace asgisim::cli {
 namespace {
 
 std::string replay_schedule_command(const RegressionFailure& failure) {
-  return fmt::format("asgisim replay {} --config {} --schedule {}", failure.outcome.scenario,
-                     scenarios::to_string(failure.outcome.config), failure.path.string());
+  return fmt::format("{} replay {} --config {} --schedule {}", scenarios::reproduce_program(),
+                     failure.outcome.scenario, scenarios::to_string(failure.outcome.config),
+                     failure.path.string());
 }
 
 }  // namespace
@@ -40,6 +41,22 @@ std::string indented(std::string_view text, std::size_t spaces) {
     start = end + 1;
   }
   return out;
+}
+
+std::vector<ClassReproduce> class_reproduce_lines(const SweepReport& report,
+                                                  const scenarios::RunSettings& settings) {
+  std::vector<ClassReproduce> lines;
+  for (const auto& [failure, seed] : report.result.first_seed_by_class) {
+    scenarios::RunOutcome outcome;
+    outcome.scenario = report.result.scenario;
+    outcome.config = report.result.config;
+    outcome.seed = seed;
+    lines.push_back({failure, seed, scenarios::reproduce_command(outcome, settings)});
+  }
+  std::ranges::stable_sort(lines, [](const ClassReproduce& a, const ClassReproduce& b) {
+    return a.failure != b.failure && scenarios::most_severe(a.failure, b.failure) == a.failure;
+  });
+  return lines;
 }
 
 std::string reproduce_line(const SweepReport& report, const scenarios::RunSettings& settings) {
@@ -98,6 +115,13 @@ std::string failure_block(const SweepReport& report, const scenarios::RunSetting
                          kKeptFailuresMax, report.failures_not_kept);
   }
   block += fmt::format("  reproduce: {}\n", reproduce_line(report, settings));
+  const std::vector<ClassReproduce> by_class = class_reproduce_lines(report, settings);
+  if (by_class.size() > 1) {  // one line per class, most severe first
+    for (const ClassReproduce& line : by_class) {
+      block += fmt::format("  reproduce {} (exit {}): {}\n", scenarios::to_string(line.failure),
+                           scenarios::exit_code(line.failure), line.command);
+    }
+  }
   return block;
 }
 
@@ -106,7 +130,9 @@ nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSetting
       {"scenario", report.result.scenario},
       {"config", std::string(scenarios::to_string(report.result.config))},
       {"strategy", std::string(sim::to_string(settings.strategy))},
-      {"seed_base", report.seed_base},
+      // 64-bit values as decimal strings: jq and JavaScript read JSON numbers
+      // as doubles, exact only up to 2^53 (seed indexes stay numbers).
+      {"seed_base", std::to_string(report.seed_base)},
       {"seeds_run", report.result.seeds_run},
       {"failures", report.failures()},
       {"failure_class", std::string(scenarios::to_string(report.worst()))},
@@ -127,7 +153,7 @@ nlohmann::json sweep_json(const SweepReport& report, const scenarios::RunSetting
   }
   if (const scenarios::RunOutcome* first = report.first_failure()) {
     if (report.result.first_failure) {
-      object["seed"] = first->seed;
+      object["seed"] = std::to_string(first->seed);
       object["seed_index"] = first->seed - report.seed_base;
     } else {
       object["schedule"] = report.first_regression_failure->path.string();

@@ -22,6 +22,16 @@ namespace asgisim::cli {
 
 // The exact command that reproduces the report's first failure.
 std::string reproduce_line(const SweepReport& report, const scenarios::RunSettings& settings);
+
+// The lowest failing seed of each failure class a sweep found, most severe
+// first, with the command that reproduces it.
+struct ClassReproduce {
+  scenarios::FailureClass failure = scenarios::FailureClass::none;
+  std::uint64_t seed = 0;
+  std::string command{};
+};
+std::vector<ClassReproduce> class_reproduce_lines(const SweepReport& report,
+                                                  const scenarios::RunSettings& settings);
 // "background-cancelled  buggy  FAILED  100 seeds, 37 failures (invariant), 2345 seeds/s".
 std::string summary_line(const SweepReport& report);
 // The failure report (invariant, layer, detail, wait-for graph), indented,

@@ -67,7 +67,9 @@ std::string duration_text(std::chrono::milliseconds duration) {
 // What the whole command found, across its sweeps.
 struct Verdict {
   scenarios::FailureClass worst = scenarios::FailureClass::none;
-  std::string worst_reproduce{};
+  std::string worst_reproduce{};                  // the most severe class's line
+  std::optional<scenarios::FailureClass> want{};  // --want CLASS
+  std::string wanted_reproduce{};                 // ... and its first line
   std::size_t sweeps = 0;
   std::size_t sweeps_planned = 0;
   std::size_t failed_sweeps = 0;
@@ -106,10 +108,17 @@ void print_final_lines(std::FILE* human, const Verdict& verdict, int signal) {
     }
     return;
   }
-  fmt::print(human,
-             "{} of {} sweeps failed; most severe: {} (exit {}); reproduce the first of them with:\n{}\n",
-             verdict.failed_sweeps, verdict.sweeps, scenarios::to_string(verdict.worst),
-             scenarios::exit_code(verdict.worst), verdict.worst_reproduce);
+  const std::string head =
+      fmt::format("{} of {} sweeps failed; most severe: {} (exit {})", verdict.failed_sweeps, verdict.sweeps,
+                  scenarios::to_string(verdict.worst), scenarios::exit_code(verdict.worst));
+  if (!verdict.want) {
+    fmt::print(human, "{}; reproduce it with:\n{}\n", head, verdict.worst_reproduce);
+  } else if (verdict.wanted_reproduce.empty()) {
+    fmt::print(human, "{}; no seed failed with --want {}\n", head, scenarios::to_string(*verdict.want));
+  } else {
+    fmt::print(human, "{}; the first {} failure:\n{}\n", head, scenarios::to_string(*verdict.want),
+               verdict.wanted_reproduce);
+  }
 }
 
 }  // namespace
@@ -143,8 +152,14 @@ int run_command(const RunArgs& args) {
   const std::vector<scenarios::ConfigKind> configs = config_kinds(options.config);
   check_outputs(options);  // before a long sweep, not after it
   const Interruption interruption(kInterruptGrace);
-  fmt::print(stderr, "asgisim run {} --config {}: {}\n", args.scenario, to_string(options.config),
-             settings_summary(options));
+  std::string stacks;  // one scenario: each configuration's resolved behaviours
+  if (selected.size() == 1) {
+    for (const scenarios::ConfigKind config : configs) {
+      stacks += stack_summary(*selected.front(), config, options.settings);
+    }
+  }
+  fmt::print(stderr, "asgisim run {} --config {}: {}{}\n", args.scenario, to_string(options.config),
+             settings_summary(options), stacks);
   std::fflush(stderr);
 
   // Human lines go to stdout unless stdout carries the JSON lines.
@@ -153,6 +168,7 @@ int run_command(const RunArgs& args) {
       options.regressions.empty() ? std::nullopt : std::optional<RegressionStore>(options.regressions);
   JunitReport junit;
   Verdict verdict;
+  verdict.want = options.want;
   verdict.sweeps_planned = selected.size() * configs.size();
   using Clock = std::chrono::steady_clock;  // nondeterminism-ok: --duration, outside any run
   const Clock::time_point started = Clock::now();
@@ -167,7 +183,8 @@ int run_command(const RunArgs& args) {
                      .settings = options.settings,
                      .options = sweep_options(options, interruption),
                      .regressions = store ? &*store : nullptr,
-                     .trace_dir = options.trace_dir};
+                     .trace_dir = options.trace_dir,
+                     .traces_max = options.traces_max};
       if (options.duration && !options.seed) {
         // Each sweep left gets an equal share of the time left.
         const Clock::time_point now = Clock::now();
@@ -185,9 +202,19 @@ int run_command(const RunArgs& args) {
       if (report.failed()) {
         ++verdict.failed_sweeps;
         fmt::print(human, "{}", failure_block(report, plan.settings));
+        // The line of the sweep's most severe class: its lowest failing seed
+        // may be a lesser class.
+        const std::vector<ClassReproduce> by_class = class_reproduce_lines(report, plan.settings);
         if (scenarios::most_severe(verdict.worst, report.worst()) != verdict.worst) {
           verdict.worst = report.worst();
-          verdict.worst_reproduce = reproduce_line(report, plan.settings);
+          verdict.worst_reproduce = !by_class.empty() && by_class.front().failure == verdict.worst
+                                        ? by_class.front().command
+                                        : reproduce_line(report, plan.settings);
+        }
+        for (const ClassReproduce& line : by_class) {
+          if (options.want == line.failure && verdict.wanted_reproduce.empty()) {
+            verdict.wanted_reproduce = line.command;
+          }
         }
       }
       std::fflush(human);

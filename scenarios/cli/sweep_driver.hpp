@@ -29,6 +29,7 @@ struct SweepPlan {
   scenarios::SweepOptions options{};
   const RegressionStore* regressions = nullptr;  // replayed first; failures saved
   std::filesystem::path trace_dir{};             // empty: no traces
+  std::uint64_t traces_max = 10;                 // traces kept at most, lowest failing seeds first
   bool show_progress = true;
 };
 
@@ -66,7 +67,9 @@ struct SweepReport {
   std::uint64_t seed_base = 0;
 
   scenarios::FailureClass worst() const;
-  std::uint64_t failures() const { return result.failures + regressions_failed; }
+  // Failing seeds of this sweep; stored regressions that failed again are
+  // counted apart (regressions_failed), over regressions_replayed.
+  std::uint64_t failures() const { return result.failures; }
   bool failed() const { return worst() != scenarios::FailureClass::none; }
   bool interrupted() const { return result.end == scenarios::SweepEnd::interrupted; }
   // The failure to report: the sweep's lowest failing seed, else the first

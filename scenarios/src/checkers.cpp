@@ -29,7 +29,8 @@ constexpr InvariantRow kInvariants[] = {
      "every request the client did not abandon gets a complete response, unless the app "
      "raised after starting it"},
     {"content-length", "the body length equals Content-Length when the header is set"},
-    {"head-no-body", "a HEAD response carries no body bytes"},
+    {"head-no-body",
+     "no body bytes of a HEAD response reach the client (the server strips what the app sends)"},
     {"no-send-after-disconnect",
      "reported (a warning by default) when an app keeps producing after it saw "
      "http.disconnect"},

@@ -4,8 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 #include "asgisim/report/report.hpp"
@@ -247,6 +250,16 @@ RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::
     return outcome;
   };
   RunOutcome outcome = replay(settings);
+  outcome.from_schedule = true;
+  for (const char* key : {"seed", "shrunk-from-seed"}) {
+    const auto found = log.metadata.find(key);
+    std::uint64_t seed = 0;
+    if (found != log.metadata.end() && !outcome.schedule_seed &&
+        std::from_chars(found->second.data(), found->second.data() + found->second.size(), seed).ec ==
+            std::errc()) {
+      outcome.schedule_seed = seed;
+    }
+  }
   // Shrinking replays leniently thousands of times; only a strict replay
   // (what a user runs) pays for the second run.
   RunSettings quiet = settings;
@@ -289,14 +302,24 @@ RunSettings settings_for_log(const sim::DecisionLog& log, RunSettings base) {
   return base;
 }
 
+namespace {
+// "seed 3", or for a replayed decision log "a schedule (from seed 3)": a
+// schedule has no seed of its own.
+std::string run_name(const RunOutcome& outcome) {
+  if (!outcome.from_schedule) return fmt::format("seed {}", outcome.seed);
+  return outcome.schedule_seed ? fmt::format("a schedule (from seed {})", *outcome.schedule_seed)
+                               : std::string("a schedule");
+}
+}  // namespace
+
 std::string describe(const RunOutcome& outcome) {
   if (!outcome.failed()) {
-    return fmt::format("{} [{}] seed {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n",
-                       outcome.scenario, to_string(outcome.config), outcome.seed, outcome.trace_hash,
-                       outcome.result.steps, outcome.decisions.size());
+    return fmt::format("{} [{}] {}: passed (trace hash {:#018x}, {} steps, {} decisions)\n", outcome.scenario,
+                       to_string(outcome.config), run_name(outcome), outcome.trace_hash, outcome.result.steps,
+                       outcome.decisions.size());
   }
-  std::string out = fmt::format("{} [{}] seed {}: FAILED ({})\n", outcome.scenario, to_string(outcome.config),
-                                outcome.seed, to_string(outcome.failure));
+  std::string out = fmt::format("{} [{}] {}: FAILED ({})\n", outcome.scenario, to_string(outcome.config),
+                                run_name(outcome), to_string(outcome.failure));
   out += fmt::format("  invariant: {}\n", outcome.invariant);
   if (!outcome.layer.empty()) out += fmt::format("  layer:     {}\n", outcome.layer);
   out += fmt::format("  run:       {}, {} steps, virtual time {} ns, {} decisions, trace hash {:#018x}\n",
@@ -321,9 +344,35 @@ std::string describe(const RunOutcome& outcome) {
   return out;
 }
 
+namespace {
+std::string& reproduce_program_storage() {
+  static std::string program = "asgisim";
+  return program;
+}
+}  // namespace
+
+void set_reproduce_program(std::string_view program) {
+  const bool plain = !program.empty() && std::ranges::all_of(program, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_-./+=:,@%").find(c) != std::string_view::npos;
+  });
+  std::string word;
+  if (plain) {
+    word = program;
+  } else {  // 'it'\''s': single quotes, each ' closed, escaped and reopened
+    word = "'";
+    for (const char c : program) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    word += "'";
+  }
+  reproduce_program_storage() = std::move(word);
+}
+
+const std::string& reproduce_program() { return reproduce_program_storage(); }
+
 std::string reproduce_command(const RunOutcome& outcome, const RunSettings& settings) {
-  std::string line = fmt::format("asgisim replay {} --config {} --strategy {} --seed {}", outcome.scenario,
-                                 to_string(outcome.config), sim::to_string(settings.strategy), outcome.seed);
+  std::string line =
+      fmt::format("{} replay {} --config {} --strategy {} --seed {}", reproduce_program(), outcome.scenario,
+                  to_string(outcome.config), sim::to_string(settings.strategy), outcome.seed);
   if (settings.strategy == sim::Strategy::pct) line += fmt::format(" --pct-depth {}", settings.pct_depth);
   const std::string stack = to_string(settings.stack_override);
   if (!stack.empty()) line += fmt::format(" --stack {}", stack);

@@ -1,5 +1,5 @@
-// The scenario registry: every catalogue entry registers itself here at
-// static initialisation; the CLI and the tests look scenarios up by name.
+// The scenario registry: a program adds its scenarios (and the built-in
+// catalogue, catalogue.cpp) explicitly; the CLI and the tests look them up by name.
 #include "asgisim/scenarios/scenario.hpp"
 
 #include <algorithm>
@@ -24,11 +24,6 @@ std::string_view to_string(ConfigKind kind) {
       return "fixed";
   }
   return "?";
-}
-
-Registry& Registry::global() {
-  static Registry registry;
-  return registry;
 }
 
 void Registry::add(std::unique_ptr<Scenario> scenario) {

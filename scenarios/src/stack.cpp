@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
@@ -112,6 +113,16 @@ StackVersions parse_stack_spec(std::string_view spec) {
     }
     if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
     require_version(package, version);
+    // Behaviour changes within a minor series (starlette 0.20.0 cancels
+    // differently from 0.20.4): starlette, uvicorn and fastapi need their full
+    // release; of python and anyio the model reads only the minor or major.
+    const bool full = package == "starlette" || package == "uvicorn" || package == "fastapi";
+    if (full && std::count(version.begin(), version.end(), '.') != 2) {
+      throw UsageError(fmt::format(
+          "--stack: {}=={} is not a full release: give all three parts (e.g. {}==0.20.4); behaviour "
+          "changes within a minor series",
+          package, version, package));
+    }
     *slot = std::string(version);
   }
   return versions;
@@ -153,12 +164,65 @@ Stack resolve(const StackVersions& versions) {
   if (!versions.python.empty()) resolve_python(versions.python, stack);
   if (!versions.anyio.empty()) resolve_anyio(versions.anyio, stack);
   if (!versions.fastapi.empty()) {
+    if (require_version("fastapi", versions.fastapi) < Version{0, 42, 0}) {
+      unsupported("fastapi", versions.fastapi, "the model starts at 0.42.0 (dependencies with yield)");
+    }
     // PR #5122 (0.82.0) moved sync `yield` exits under their own limiter.
     stack.yield_exit = require_version("fastapi", versions.fastapi) < Version{0, 82, 0}
                            ? core::YieldExitBehaviour::shared_pool
                            : core::YieldExitBehaviour::own_limiter;
   }
   return stack;
+}
+
+namespace {
+
+// The newest release of each package whose behaviour the model tells apart
+// from the one before; anything newer runs with that release's behaviour.
+struct Newest {
+  std::string_view package;
+  Version version;
+  std::string_view text;
+};
+constexpr Newest kNewestDistinguished[] = {
+    {"starlette", {0, 46, 2}, "0.46.2"},  // BaseHTTPMiddleware reraise_once
+    {"uvicorn", {0, 32, 1}, "0.32.1"},    // spec_version back to 2.3
+    {"fastapi", {0, 82, 0}, "0.82.0"},    // sync yield exits under their own limiter
+};
+
+std::string_view task_group_errors_name(sim::TaskGroupErrors errors) {
+  return errors == sim::TaskGroupErrors::anyio3 ? "anyio3" : "anyio4";
+}
+
+}  // namespace
+
+std::string describe_behaviours(const Stack& stack) {
+  const auto version = [](const std::string& text) { return text.empty() ? std::string("default") : text; };
+  return fmt::format(
+      "starlette {} (BaseHTTPMiddleware {}, streaming {}), uvicorn {} (ASGI spec {}, send after disconnect "
+      "{}), python {} (thread pool {}), anyio {} (task-group errors {}), fastapi {} (yield exits {})",
+      version(stack.versions.starlette), core::to_string(stack.base_http), core::to_string(stack.streaming),
+      version(stack.versions.uvicorn), stack.server.spec_version,
+      stack.server.send_after_disconnect == core::SendAfterDisconnect::raise ? "raises" : "dropped",
+      version(stack.versions.python), core::to_string(stack.python), version(stack.versions.anyio),
+      task_group_errors_name(stack.task_group_errors), version(stack.versions.fastapi),
+      core::to_string(stack.yield_exit));
+}
+
+std::vector<std::string> stack_warnings(const StackVersions& versions) {
+  std::vector<std::string> warnings;
+  StackVersions copy = versions;
+  for (const Newest& newest : kNewestDistinguished) {
+    const std::string& text = *field(copy, newest.package);
+    if (text.empty() || require_version(newest.package, text) <= newest.version) continue;
+    StackVersions alone;
+    *field(alone, newest.package) = text;
+    warnings.push_back(fmt::format(
+        "--stack {}=={} is newer than {}, the newest release whose behaviour the model tells apart; it runs "
+        "as {} does (check that yours behaves so): {}",
+        newest.package, text, newest.text, newest.text, describe_behaviours(resolve(alone))));
+  }
+  return warnings;
 }
 
 }  // namespace asgisim::scenarios

@@ -90,8 +90,7 @@ const std::vector<core::BaseHttpBehaviour>& all_base_http_behaviours() {
 }
 
 const std::vector<std::string>& stack_invariants() {
-  // head-no-body has nothing to judge unless a hand-written description
-  // sends HEAD; it costs nothing. request-latency and memory-budget need
+  // head-no-body judges the HEAD requests draw_stack makes. request-latency and memory-budget need
   // budgets a generic stack does not have; threads-bounded gets the thread
   // limiter's size from start_stack().
   static const std::vector<std::string> ids{
@@ -274,8 +273,18 @@ StackDescription draw_stack(sim::Simulation& sim, const DrawOptions& options) {
     const std::uint64_t requests =
         1 + sim.choose({"clients.requests", Stream::clients}, options.requests_per_client_max);
     for (std::uint64_t r = 0; r < requests; ++r) {
-      client.requests.push_back({.body_bytes = static_cast<std::size_t>(sim.choose(
-                                     {"clients.body_bytes", Stream::clients}, options.body_bytes_max + 1))});
+      const auto body_bytes = static_cast<std::size_t>(
+          sim.choose({"clients.body_bytes", Stream::clients}, options.body_bytes_max + 1));
+      // A drawn size of one byte is a HEAD request (no body): the app answers
+      // it with a body, which the server must keep off the wire
+      // (head-no-body). Taken from the size, not from a choice of its own, so
+      // every recorded choice stream (fuzz corpora, the canary's crash input)
+      // keeps its meaning.
+      if (options.head_requests && body_bytes == 1) {
+        client.requests.push_back({.method = "HEAD", .body_bytes = 0});
+      } else {
+        client.requests.push_back({.body_bytes = body_bytes});
+      }
     }
     description.clients.push_back(std::move(client));
   }

@@ -175,6 +175,7 @@ class SweepRun {
       if (slot.failure != FailureClass::none) {
         ++result_.failures;
         result_.worst = most_severe(result_.worst, slot.failure);
+        result_.first_seed_by_class.try_emplace(slot.failure, seed_of(position));
         if (options_.on_failure) options_.on_failure(*slot.outcome);
         if (!result_.first_failure) {
           result_.first_failure = std::move(slot.outcome);

@@ -1,4 +1,4 @@
-// The text timeline: a trace read top to bottom in a 100-column terminal.
+// The text timeline: a trace read top to bottom in a 120-column terminal.
 #include "asgisim/scenarios/timeline.hpp"
 
 #include <fmt/format.h>
@@ -11,13 +11,14 @@
 namespace asgisim::scenarios {
 namespace {
 
-constexpr std::size_t kLineWidth = 100;
-constexpr std::size_t kNameWidth = 18;
+constexpr std::size_t kLineWidth = 120;
 
-std::string short_name(const std::vector<std::string>& names, sim::TaskId id) {
-  std::string name = id < names.size() && !names[id].empty() ? names[id] : (id == 0 ? "main" : "?");
-  if (name.size() > kNameWidth) name = name.substr(0, kNameWidth - 1) + "~";
-  return name;
+// A task's whole name: several tasks often share a long prefix
+// ("BaseHTTPMiddleware2.call_next", "BaseHTTPMiddleware2.dispatch"), so a
+// cut name would not tell them apart. The legend gives each its own line
+// when they do not fit on one.
+std::string task_name(const std::vector<std::string>& names, sim::TaskId id) {
+  return id < names.size() && !names[id].empty() ? names[id] : (id == 0 ? "main" : "?");
 }
 
 std::string_view wake_reason(std::uint16_t detail) {
@@ -47,7 +48,7 @@ std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace,
                          r.value);
     case sim::TraceKind::spawn:
       return fmt::format("spawned{} by #{} {}", r.detail == 1 ? " (thread)" : "", r.object,
-                         short_name(names, static_cast<sim::TaskId>(r.object)));
+                         task_name(names, static_cast<sim::TaskId>(r.object)));
     case sim::TraceKind::switch_to:
       return options.scheduling ? "runs" : "";
     case sim::TraceKind::yield:
@@ -107,7 +108,7 @@ std::string legend(const std::vector<std::string>& names, std::size_t columns) {
   for (std::size_t id = 1; id < names.size() && id <= columns; ++id) {
     std::string entry = id == columns && names.size() > columns + 1
                             ? fmt::format(" {}+=#{} and later", id, id)
-                            : fmt::format(" {}={}", id, short_name(names, static_cast<sim::TaskId>(id)));
+                            : fmt::format(" {}={}", id, task_name(names, static_cast<sim::TaskId>(id)));
     if (width + entry.size() > kLineWidth) {
       out += "\n        ";
       width = 8;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 
@@ -20,7 +21,7 @@ namespace {
 const RunSettings kRandom{.strategy = sim::Strategy::random};
 
 const Scenario& scenario(std::string_view name) {
-  const Scenario* found = Registry::global().find(name);
+  const Scenario* found = built_in_catalogue().find(name);
   if (found == nullptr) throw std::logic_error("scenario not registered: " + std::string(name));
   return *found;
 }

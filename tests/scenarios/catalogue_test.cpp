@@ -2,7 +2,7 @@
 // "Catalogue of real bugs to reproduce"): the buggy configuration fails within
 // 100 seeds of the default strategy, the fixed one passes a long sweep, and a
 // failing run is reproducible (same seed, same trace hash; its decision log
-// replays to the same trace hash). Generic over Registry::global().all(), so
+// replays to the same trace hash). Generic over built_in_catalogue().all(), so
 // a new scenario is covered by registering itself.
 //
 // Built twice: catalogue_test (label sim) sweeps kFixedSeeds fixed seeds;
@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 
@@ -109,9 +110,9 @@ TEST_P(Catalogue, SameSeedTwiceGivesTheSameTraceHash) {
 TEST(CatalogueRegistry, HasEveryScenarioOfTheDesign) {
   for (const char* name : {"background-cancelled", "cleanup-cancelled", "completion-delayed",
                            "body-read-twice", "orphaned-body-iterator"}) {
-    EXPECT_NE(Registry::global().find(name), nullptr) << name;
+    EXPECT_NE(built_in_catalogue().find(name), nullptr) << name;
   }
-  EXPECT_GE(Registry::global().all().size(), 8U);
+  EXPECT_GE(built_in_catalogue().all().size(), 8U);
 }
 
 #endif  // !ASGISIM_CATALOGUE_SLOW
@@ -132,12 +133,13 @@ void expect_fixed_configuration_passes(const Scenario& scenario) {
 
 #ifndef ASGISIM_CATALOGUE_SLOW
 TEST_P(Catalogue, FixedConfigurationPasses300Seeds) { expect_fixed_configuration_passes(scenario()); }
-INSTANTIATE_TEST_SUITE_P(Registered, Catalogue, ::testing::ValuesIn(Registry::global().all()), test_name);
+INSTANTIATE_TEST_SUITE_P(Registered, Catalogue, ::testing::ValuesIn(built_in_catalogue().all()), test_name);
 #else
 // Its own suite, so that the two executables' ctest names differ.
 class CatalogueSlow : public Catalogue {};
 TEST_P(CatalogueSlow, FixedConfigurationPasses10000Seeds) { expect_fixed_configuration_passes(scenario()); }
-INSTANTIATE_TEST_SUITE_P(Registered, CatalogueSlow, ::testing::ValuesIn(Registry::global().all()), test_name);
+INSTANTIATE_TEST_SUITE_P(Registered, CatalogueSlow, ::testing::ValuesIn(built_in_catalogue().all()),
+                         test_name);
 #endif
 
 }  // namespace

@@ -98,7 +98,7 @@ TEST_F(CliTest, ShrinkThenReplayScheduleReproducesTheFailure) {
   const Result sweep = run({"run", kScenario, "--config", "buggy", "--seeds", "50", "--json"});
   const json first = json_lines(sweep.out).at(0);
   ASSERT_TRUE(first.contains("seed")) << first.dump();
-  const std::string seed = std::to_string(first.at("seed").get<std::uint64_t>());
+  const std::string seed = first.at("seed").get<std::string>();
   const fs::path file = dir_ / "min.decisions";
   const Result shrunk = run({"shrink", kScenario, "--config", "buggy", "--seed", seed, "-o", file.string()});
   ASSERT_EQ(shrunk.exit_code, 0) << shrunk.out << shrunk.err;
@@ -249,7 +249,7 @@ TEST_F(CliTest, JunitReportIsWellFormedAndCountsFailures) {
   EXPECT_NE(xml.find("<testsuites name=\"asgisim\" tests=\"2\" failures=\"1\""), std::string::npos) << xml;
   EXPECT_EQ(occurrences(xml, "<testcase "), 2U) << xml;
   EXPECT_EQ(occurrences(xml, "<failure "), 1U) << xml;
-  EXPECT_NE(xml.find("asgisim replay " + std::string(kScenario)), std::string::npos) << xml;
+  EXPECT_NE(xml.find(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario), std::string::npos) << xml;
 }
 
 }  // namespace

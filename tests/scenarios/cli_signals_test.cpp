@@ -88,7 +88,7 @@ TEST_F(CliSignalsTest, SigtermWritesEverythingAFinishedSweepWrites) {
   EXPECT_NE(xml.find("<failure "), std::string::npos) << xml;
   const std::vector<std::string> err = text_lines(child.err());
   ASSERT_FALSE(err.empty());
-  EXPECT_EQ(err.back().rfind(std::string("asgisim replay ") + kScenario, 0), 0U) << child.err();
+  EXPECT_EQ(err.back().rfind(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario, 0), 0U) << child.err();
   EXPECT_NE(child.err().find("interrupted by SIGTERM"), std::string::npos) << child.err();
   // Exactly the seeds reported ran: the same --seeds, unsignalled, finds the same failures.
   const auto covered = line.at("seeds_covered").get<std::uint64_t>();
@@ -233,7 +233,7 @@ TEST_F(CliSignalsTest, ACrashInARunNamesTheSeedAndItsReproduceLine) {
   const std::size_t at = err.find("asgisim: crashed with SIGSEGV while running seed ");
   ASSERT_NE(at, std::string::npos) << err;
   const std::string seed = err.substr(at + 49, err.find(' ', at + 49) - (at + 49));
-  EXPECT_NE(err.find(std::string("asgisim replay ") + kScenario +
+  EXPECT_NE(err.find(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario +
                      " --config fixed --strategy random --seed " + seed),
             std::string::npos)
       << err;

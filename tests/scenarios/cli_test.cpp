@@ -40,7 +40,7 @@ TEST_F(CliTest, BuggyConfigurationFailsAndItsLastLineReproducesIt) {
   EXPECT_NE(first.find("strategy random"), std::string::npos) << first;
   // Last line: the exact command; running it fails the same way.
   const std::string last = lines(result.out).back();
-  ASSERT_EQ(last.rfind("asgisim replay " + std::string(kScenario), 0), 0U) << result.out;
+  ASSERT_EQ(last.rfind(std::string(ASGISIM_CLI_PATH) + " replay " + kScenario, 0), 0U) << result.out;
   const Result replay = run_printed(last);
   EXPECT_EQ(replay.exit_code, result.exit_code) << replay.out << replay.err;
   // A failure report names the invariant and the layer.
@@ -197,7 +197,7 @@ TEST_F(CliTest, JsonHasOneObjectPerScenarioAndConfigurationWithTheFirstFailure) 
   for (const char* field : {"seed", "seed_index", "invariant", "reproduce"}) {
     EXPECT_TRUE(buggy.contains(field)) << field << " in " << buggy.dump();
   }
-  EXPECT_EQ(buggy.at("seed"), buggy.at("seed_index"));  // seed base 0
+  EXPECT_EQ(buggy.at("seed"), std::to_string(buggy.at("seed_index").get<std::uint64_t>()));  // seed base 0
   const json& fixed = objects[1];
   EXPECT_EQ(fixed.at("config"), "fixed");
   EXPECT_EQ(fixed.at("failures"), 0) << fixed.dump();
@@ -214,7 +214,8 @@ TEST_F(CliTest, SeedBaseOffsetsTheSeedsAndRandomIsPrinted) {
       run({"run", kScenario, "--config", "buggy", "--seeds", "40", "--seed-base", "1000", "--json"});
   const json object = json_lines(based.out).at(0);
   ASSERT_TRUE(object.contains("seed")) << object.dump();
-  EXPECT_EQ(object.at("seed").get<std::uint64_t>(), 1000 + object.at("seed_index").get<std::uint64_t>());
+  EXPECT_EQ(object.at("seed"), std::to_string(1000 + object.at("seed_index").get<std::uint64_t>()));
+  EXPECT_EQ(object.at("seed_base"), "1000");
   const Result random = run({"run", kScenario, "--config", "fixed", "--seeds", "2", "--seed-base", "random"});
   EXPECT_NE(lines(random.err).at(0).find("picked at random (pass --seed-base "), std::string::npos)
       << random.err;

@@ -92,11 +92,12 @@ class CliTest : public ::testing::Test {
     return result;
   }
 
-  // Runs a printed command line ("asgisim replay ...") with this binary.
+  // Runs a printed command line ("PATH/asgisim replay ...") with this binary;
+  // the line names the program as it was invoked.
   Result run_printed(const std::string& command) const {
     std::vector<std::string> words = split_words(command);
     EXPECT_FALSE(words.empty());
-    EXPECT_EQ(words.front(), "asgisim") << command;
+    EXPECT_EQ(words.front(), ASGISIM_CLI_PATH) << command;
     words.erase(words.begin());
     return run(words);
   }

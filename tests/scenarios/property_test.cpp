@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/generators.hpp"
 #include "asgisim/scenarios/scenario.hpp"
@@ -49,7 +50,7 @@ void check_property(Testable&& testable, int cases) {
 }
 
 const Scenario& random_stack() {
-  const Scenario* scenario = Registry::global().find("random-stack");
+  const Scenario* scenario = built_in_catalogue().find("random-stack");
   if (scenario == nullptr) throw std::logic_error("random-stack is not registered");
   return *scenario;
 }

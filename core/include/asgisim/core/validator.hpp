@@ -119,13 +119,16 @@ struct ProtocolValidatorOptions {
 //                    exceed it, or at the final body when short (not judged
 //                    for HEAD requests and 304 responses, whose header
 //                    describes a body they do not carry)
-//   head-no-body     a HEAD response with body bytes
 //   no-send-after-disconnect  start/body after the app's receive() returned
 //                    http.disconnect (a warning unless configured)
 // http scopes, received (outer side to blame):
 //   disconnect-sticky  anything but http.disconnect after http.disconnect
 //   receive-order      http.request after the one with more_body=false
 // Both directions: message-type (see above).
+// On the wire (server to blame; an app MAY send a body for HEAD, uvicorn
+// strips it, so it is judged where the server writes, from the client's
+// observations, not at a boundary):
+//   head-no-body     the client of a HEAD request received body bytes
 class ProtocolValidator final : public Checker {
  public:
   explicit ProtocolValidator(ProtocolValidatorOptions options = {}) : options_(options) {}
@@ -160,6 +163,7 @@ class ProtocolValidator final : public Checker {
                       Observer& observer);
   void report(Conversation& state, const Observation& observation, Observer& observer,
               std::string_view invariant, std::string detail, bool warning = false);
+  void judge_wire(const Observation& observation, Observer& observer);
 
   ProtocolValidatorOptions options_;
   std::map<std::string, std::uint32_t, std::less<>> boundary_ids_;
@@ -168,6 +172,8 @@ class ProtocolValidator final : public Checker {
   // (sent?, request, invariant, the boundary's outer name for sent, inner
   // name for received: the name an echo's boundary would be adjacent to).
   std::set<std::tuple<bool, RequestId, std::string, std::string>> reported_;
+  std::set<RequestId> head_requests_;  // requests the server started with method HEAD
+  std::set<RequestId> head_reported_;  // head-no-body reported once per request
 };
 
 }  // namespace asgisim::core

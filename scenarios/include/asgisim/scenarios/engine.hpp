@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -85,7 +86,9 @@ struct RunAbandoned : std::runtime_error {
 struct RunOutcome {
   std::string scenario{};
   ConfigKind config = ConfigKind::buggy;
-  std::uint64_t seed = 0;  // the seed (0 for a replayed schedule)
+  std::uint64_t seed = 0;                        // the seed (0 for a replayed schedule)
+  bool from_schedule = false;                    // run_schedule: a decision log, not a seed
+  std::optional<std::uint64_t> schedule_seed{};  // the seed the log came from, when it says
   FailureClass failure = FailureClass::none;
   // The invariant id that failed: a checker's, "no-deadlock", "liveness",
   // "deterministic" or, for an exception nobody caught, "no-swallowed-error".
@@ -187,6 +190,9 @@ struct SweepResult {
   FailureClass worst = FailureClass::none;
   std::optional<RunOutcome> first_failure{};  // lowest seed index that failed
   std::optional<std::uint64_t> first_failure_index{};
+  // The lowest seed that failed with each class found: the reproduce line of
+  // the most severe class may name another seed than first_failure's.
+  std::map<FailureClass, std::uint64_t> first_seed_by_class{};
   SweepEnd end = SweepEnd::completed;
   std::uint64_t runs_abandoned = 0;  // runs in flight when ::abandon was set
   double seconds = 0;                // wall time (reporting only; never affects a run)
@@ -232,9 +238,16 @@ struct ShrinkResult {
 ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
                     const RunSettings& settings, std::size_t max_attempts = 2'000);
 
-// The one line that reproduces a run: "asgisim replay NAME --config buggy
+// The one line that reproduces a run: "PROGRAM replay NAME --config buggy
 // --strategy random --seed 42 [--pct-depth D] [--stack ...] [--max-time S]"
 // (--pct-depth only under pct; --max-time in seconds, exact to the ns).
 std::string reproduce_command(const RunOutcome& outcome, const RunSettings& settings);
+
+// PROGRAM of reproduce lines: "asgisim" until set. asgisim::cli::main sets it
+// to its argv[0] as invoked, so a line runs as printed from the same
+// directory; a test program sets it to the command-line program that has
+// its scenarios. Shell-quoted when needed. Set it before runs start.
+void set_reproduce_program(std::string_view program);
+const std::string& reproduce_program();
 
 }  // namespace asgisim::scenarios

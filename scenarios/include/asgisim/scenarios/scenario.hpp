@@ -15,7 +15,7 @@
 //                        .fixed = {.versions = {.starlette = "0.29.0"}}, .invariants =
 //                        {"background-complete"}};
 //   };
-//   ASGISIM_REGISTER_SCENARIO(BackgroundCancelled);
+//   registry.add(std::make_unique<BackgroundCancelled>());   // explicitly, see catalogue.hpp
 //
 // Everything a run varies (clients, disconnect points, body chunking,
 // background durations, faults) must come from run.sim's choice stream, so
@@ -97,10 +97,20 @@ class Scenario {
   virtual void build(RunContext& run) const = 0;
 };
 
-// Every registered scenario, in name order.
+// A set of scenarios by name, in name order. A program builds one by explicit
+// calls (add(), add_catalogue() in catalogue.hpp) and hands it to the command
+// line (asgisim::cli::main) or looks scenarios up itself. Nothing registers
+// itself at static initialisation: that is lost when the scenarios sit in a
+// static library nobody references by name.
 class Registry {
  public:
-  static Registry& global();
+  Registry() = default;
+  Registry(Registry&&) noexcept = default;
+  Registry& operator=(Registry&&) noexcept = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+  ~Registry() = default;
+
   // Throws std::logic_error on a duplicate or malformed name.
   void add(std::unique_ptr<Scenario> scenario);
   const Scenario* find(std::string_view name) const;
@@ -110,15 +120,4 @@ class Registry {
   std::vector<std::unique_ptr<Scenario>> scenarios_;
 };
 
-namespace detail {
-struct Registrar {
-  explicit Registrar(std::unique_ptr<Scenario> scenario) { Registry::global().add(std::move(scenario)); }
-};
-}  // namespace detail
-
 }  // namespace asgisim::scenarios
-
-// Registers a default-constructible Scenario subclass at static
-// initialisation (the scenario library is linked whole-archive).
-#define ASGISIM_REGISTER_SCENARIO(Class) \
-  static const ::asgisim::scenarios::detail::Registrar asgisim_registrar_##Class { std::make_unique<Class>() }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "asgisim/core/fastapi.hpp"
 #include "asgisim/core/middleware/base_http.hpp"
@@ -58,5 +59,14 @@ struct Stack {
 // UsageError for a version the model has no behaviour for (e.g. Starlette
 // before 0.15.0), naming the package and the version.
 Stack resolve(const StackVersions& versions);
+
+// One line naming each layer's resolved behaviour, for a run's first line:
+// "starlette 0.20.4 (BaseHTTPMiddleware cancel, streaming listen), uvicorn
+// default (ASGI spec 2.3, ...), ...".
+std::string describe_behaviours(const Stack& stack);
+
+// A warning per version newer than the newest release whose behaviour the
+// model tells apart (it runs as that release does; the warning says how).
+std::vector<std::string> stack_warnings(const StackVersions& versions);
 
 }  // namespace asgisim::scenarios

@@ -125,6 +125,8 @@ struct DrawOptions {
   std::size_t clients_max = 3;
   std::size_t requests_per_client_max = 2;
   std::size_t body_bytes_max = 64;
+  // A drawn body size of 1 makes a HEAD request; off, every one is a POST.
+  bool head_requests = true;
   // A background task or an async context exit lasts 0 to this long.
   sim::Nanoseconds work_max_ns = 20 * sim::kMillisecond;
 };

@@ -5,7 +5,7 @@
 // scenario library does not depend on GoogleTest.
 //
 //   TEST(Catalogue, FixedPasses) {
-//     EXPECT_SCENARIO_PASSES(*Registry::global().find("background-cancelled"), ConfigKind::fixed, 200);
+//     EXPECT_SCENARIO_PASSES(*built_in_catalogue().find("background-cancelled"), ConfigKind::fixed, 200);
 //   }
 #pragma once
 

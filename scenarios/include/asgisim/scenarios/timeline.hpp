@@ -4,7 +4,7 @@
 //
 //   std::cout << text_timeline(sim.trace(), sim.task_names());
 //
-//   columns: 1=traffic 2=client-1 3=request 1 4=BaseHTTPMiddlewar~
+//   columns: 1=traffic 2=client-1 3=request 1 4=BaseHTTPMiddleware.call_next
 //         time ms            event
 //        0.000000  | *       #2 client_sent_request client (request 1)
 //        0.000000  | | *     #3 request_started uvicorn (request 1)

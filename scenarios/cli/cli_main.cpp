@@ -1,6 +1,7 @@
-// The asgisim command line: parses the subcommands and options with CLI11,
-// runs one command and maps bad input of any kind to exit 2 with one line.
-// The commands themselves are in *_command.cpp; see `asgisim --help`.
+// The asgisim command line (asgisim::cli::main, asgisim/cli.hpp): parses the
+// subcommands and options with CLI11, runs one command over the registry it
+// was given and maps bad input of any kind to exit 2 with one line. The
+// commands themselves are in *_command.cpp; see `asgisim --help`.
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -9,13 +10,18 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "asgisim/cli.hpp"
+#include "asgisim/scenarios/engine.hpp"
 #include "asgisim/sim/decision_log.hpp"
 #include "asgisim/version.hpp"
 #include "commands.hpp"
+#include "registry.hpp"
 
 namespace cli = asgisim::cli;
 
 namespace {
+
+const asgisim::scenarios::Registry* g_registry = nullptr;  // set by cli::main, before any command
 
 constexpr int kUsageExit = 2;
 
@@ -112,9 +118,20 @@ void add_sweep_options(CLI::App& command, cli::RawOptions& raw) {
       ->type_name("FILE");
   command
       .add_option("--trace-dir", raw.trace_dir,
-                  "Write the Chrome trace JSON of each failing run to DIR/<scenario>-<config>-seed-<S>.json")
+                  "Write the Chrome trace JSON of failing runs to DIR/<scenario>-<config>-seed-<S>.json: the "
+                  "first --traces-max of each sweep")
       ->type_name("DIR");
+  command
+      .add_option("--traces-max", raw.traces_max,
+                  "With --trace-dir: traces kept per scenario and configuration, lowest failing seeds first "
+                  "(default 10)")
+      ->type_name("N");
   command.add_flag("--fail-fast", raw.fail_fast, "Stop each sweep at its first failing seed");
+  command
+      .add_option("--want", raw.want,
+                  "End with the command that reproduces the first seed failing with this class (default: "
+                  "the most severe class found)")
+      ->type_name("invariant|deadlock|liveness|nondeterminism");
 }
 
 struct Parsed {
@@ -241,7 +258,11 @@ int usage_error(const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+const asgisim::scenarios::Registry& cli::registry() { return *g_registry; }
+
+int cli::main(int argc, char** argv, const asgisim::scenarios::Registry& registry) {
+  g_registry = &registry;
+  if (argc > 0 && argv[0] != nullptr && *argv[0] != '\0') asgisim::scenarios::set_reproduce_program(argv[0]);
   CLI::App app{
       fmt::format("asgisim {}: deterministic simulation of async Python HTTP (ASGI) stacks. Every run is "
                   "a function of one 64-bit seed; a failure is found again, byte for byte, from the line "
