@@ -192,16 +192,19 @@ SweepReport run_sweep(const SweepPlan& plan) {
   const std::uint64_t total = options.deadline ? 0 : shard_seed_count(options.seeds, options.shard);
   Progress progress(progress_label(plan), total);
   std::uint64_t kept = 0;
-  if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
-    options.on_failure = [&](const scenarios::RunOutcome& outcome) {
-      if (kept == kKeptFailuresMax) {
-        ++report.failures_not_kept;
-        return;
-      }
-      ++kept;
-      keep_failure(plan, outcome, report);
-    };
-  }
+  const bool keeping = plan.regressions != nullptr || !plan.trace_dir.empty();
+  options.on_failure = [&](const scenarios::RunOutcome& outcome) {
+    const std::string key = fmt::format("{} {}", scenarios::to_string(outcome.failure), outcome.invariant);
+    ++report.failures_by[key];
+    report.first_seed_by.try_emplace(key, outcome.seed);  // failures come in seed order
+    if (!keeping) return;
+    if (kept == kKeptFailuresMax) {
+      ++report.failures_not_kept;
+      return;
+    }
+    ++kept;
+    keep_failure(plan, outcome, report);
+  };
   options.progress = [&](std::uint64_t done, std::uint64_t failures) {
     if (done == 1) keep_crash_handlers_first();
     if (plan.show_progress) progress.update(done, failures);

@@ -37,6 +37,10 @@ report::RunInfo report_info(const RunOutcome& outcome, const RunSettings& settin
   return info;
 }
 
+std::string html_run(const RunOutcome& outcome, const RunSettings& settings) {
+  return report::run_data(report_info(outcome, settings), outcome.report_trace);
+}
+
 std::string html_report(const std::vector<RunOutcome>& outcomes, const RunSettings& settings) {
   std::vector<std::string> runs;
   std::string title;

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -116,6 +119,22 @@ TEST_F(ReportInBrowser, DeadlockCycleIsDrawn) {
   std::filesystem::remove(shot);
   EXPECT_TRUE(load(chromium_, page, shot).ok);
   EXPECT_TRUE(std::filesystem::exists(shot)) << "no screenshot";
+}
+
+// The sweep view of `asgisim run --html`: a row per scenario and
+// configuration, the first failing seed linked to its run, which is drawn.
+TEST_F(ReportInBrowser, SweepViewLinksTheFirstFailure) {
+  const auto page = dir_ / "sweep.html";
+  const std::string command =
+      fmt::format("'{}' run background-cancelled --seeds 20 --html '{}' >/dev/null 2>&1", ASGISIM_CLI_PATH,
+                  page.string());
+  ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 1) << command;
+  const Loaded loaded = open(page);
+  const std::string& dom = loaded.dom;
+  EXPECT_EQ(count(dom, "data-scenario=\"background-cancelled\""), 2U) << "one row per configuration";
+  EXPECT_NE(dom.find("href=\"#run-0\""), std::string::npos) << "no link to the first failure's run";
+  EXPECT_NE(dom.find("id=\"run-0\""), std::string::npos);
+  EXPECT_NE(dom.find("class=\"violation-marker\""), std::string::npos);
 }
 
 // A run whose app sends markup in a header, a body, a layer and task name,

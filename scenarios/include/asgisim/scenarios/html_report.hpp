@@ -18,6 +18,9 @@ namespace asgisim::scenarios {
 // verdict, violations, the wait-for graph, the command that reproduces it.
 report::RunInfo report_info(const RunOutcome& outcome, const RunSettings& settings);
 
+// `outcome` as one run of report::html_page().
+std::string html_run(const RunOutcome& outcome, const RunSettings& settings);
+
 // The page for `outcomes` (each run with RunSettings::keep_report, else
 // shown without its trace), in order.
 std::string html_report(const std::vector<RunOutcome>& outcomes, const RunSettings& settings);
