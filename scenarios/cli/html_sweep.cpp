@@ -33,7 +33,8 @@ void HtmlSweep::add(const SweepPlan& plan, const SweepReport& report) {
       settings.abandon = plan.options.abandon;
       try {
         // A seed is a pure function of its settings: the same run again.
-        const scenarios::RunOutcome outcome = scenarios::run_seed(*plan.scenario, plan.config, seed, settings);
+        const scenarios::RunOutcome outcome =
+            scenarios::run_seed(*plan.scenario, plan.config, seed, settings);
         example.run = static_cast<int>(runs_.size());
         runs_.push_back(scenarios::html_run(outcome, plan.settings));
       } catch (const scenarios::RunAbandoned&) {

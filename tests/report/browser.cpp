@@ -47,12 +47,14 @@ std::optional<std::string> find_chromium() {
 Loaded load(const std::string& chromium, const std::filesystem::path& page,
             const std::optional<std::filesystem::path>& screenshot) {
   // No network: every host name fails to resolve, no proxy; the page's own
-  // Content-Security-Policy forbids any load besides inline code.
+  // Content-Security-Policy forbids any load besides inline code. A profile
+  // per page, so that tests running at once do not share one.
   std::string command = fmt::format(
       "{} --headless --disable-gpu --no-sandbox --no-first-run --no-default-browser-check "
       "--disable-extensions --disable-background-networking --no-proxy-server "
       "--host-resolver-rules='MAP * ~NOTFOUND' --user-data-dir={} --window-size=1400,1000 ",
-      quoted(chromium), quoted((page.parent_path() / ".chromium-profile").string()));
+      quoted(chromium),
+      quoted((page.parent_path() / (".chromium-profile-" + page.stem().string())).string()));
   command += screenshot ? fmt::format("--screenshot={} ", quoted(screenshot->string())) : "--dump-dom ";
   command += quoted("file://" + std::filesystem::absolute(page).string()) + " 2>/dev/null";
   Loaded loaded;

@@ -19,7 +19,8 @@ json page_data(const std::string& page) {
 
 TEST_F(CliTest, ReplayHtmlWritesTheRunAndComparesWithTheFix) {
   const fs::path file = dir_ / "run.html";
-  const Result result = run({"replay", kScenario, "--seed", "0", "--html", file.string(), "--compare", "fixed"});
+  const Result result =
+      run({"replay", kScenario, "--seed", "0", "--html", file.string(), "--compare", "fixed"});
   EXPECT_EQ(result.exit_code, 1) << result.err;  // the buggy run's verdict
   const json data = page_data(read_file(file));
   ASSERT_EQ(data["runs"].size(), 2U);
@@ -60,7 +61,8 @@ TEST_F(CliTest, RunHtmlWritesTheSweepView) {
   EXPECT_EQ(buggy["first_failures"][0]["run"], 0);
   EXPECT_EQ(data["sweep"][1]["failures"], 0);
   ASSERT_EQ(data["runs"].size(), 1U);
-  EXPECT_EQ(data["runs"][0]["metadata"]["seed"], std::to_string(buggy["first_failures"][0]["seed"].get<int>()));
+  EXPECT_EQ(data["runs"][0]["metadata"]["seed"],
+            std::to_string(buggy["first_failures"][0]["seed"].get<int>()));
 }
 
 }  // namespace

@@ -70,5 +70,13 @@ TEST(HtmlPage, SelfContained) {
   EXPECT_NE(page.find("\"trace\":null"), std::string::npos);
 }
 
+TEST(HtmlPage, MarkersInTheRunsTextStayText) {
+  RunInfo info;
+  info.title = "/*@SCRIPT@*/ @DATA@";
+  const std::string page = html_page({run_data(info, "")}, "@DATA@ /*@STYLE@*/ /*@LAYOUT@*/");
+  EXPECT_NE(page.find("<title>@DATA@ /*@STYLE@*/ /*@LAYOUT@*/</title>"), std::string::npos);
+  EXPECT_NE(page.find("\"title\":\"/*@SCRIPT@*/ @DATA@\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace asgisim::report::testing
