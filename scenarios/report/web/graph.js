@@ -75,7 +75,7 @@ function renderWaitForGraph(run) {
     if (nodeText.has(id)) return;
     nodeText.set(id, lines);
     const width = Math.max(...lines.map((line) => line.length)) * 6.6 + 16;
-    g.setNode(String(id), { width: Math.min(width, 420), height: 18 * lines.length + 10 });
+    g.setNode(String(id), { width, height: 18 * lines.length + 10 });
   };
   for (const b of run.blocked) {
     addNode(b.task, [taskLabel(run, b.task) + (b.thread ? ' [thread]' : '') + (b.daemon ? ' [daemon]' : ''),
