@@ -11,7 +11,26 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format-14
   python3-starlette python3-anyio python3-hypothesis
   python3-dev pybind11-dev python3-pytest python3-httpx python3-fastapi
+  chromium
 )
+
+# The HTML report's JavaScript libraries, pinned by package-lock.json and
+# bundled into the page at build time (scenarios/report/CMakeLists.txt).
+install_web_libraries() {
+  local report
+  report="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scenarios/report"
+  # npm ci leaves node_modules/.package-lock.json: newer than the lock file
+  # means the pinned versions are installed.
+  if [[ "$report/node_modules/.package-lock.json" -nt "$report/package-lock.json" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm missing; the report's wait-for graph falls back to a list (install node and npm, run again)" >&2
+    return 0
+  fi
+  echo "setup: npm ci in scenarios/report"
+  (cd "$report" && npm ci --no-audit --no-fund --ignore-scripts)
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -23,6 +42,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages present"
+  install_web_libraries
   exit 0
 fi
 
@@ -39,4 +59,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_web_libraries
 echo "setup: done"

@@ -94,6 +94,32 @@ std::string_view to_string(Reporter reporter) {
 }
 
 namespace {
+
+constexpr std::size_t kContentMax = 2'000;  // bytes of a body or text kept in the trace
+
+std::string clipped(std::string_view text) {
+  if (text.size() <= kContentMax) return std::string(text);
+  return fmt::format("{}... ({} bytes)", text.substr(0, kContentMax), text.size());
+}
+
+// What an observation carried, for the trace's exports (a message's status,
+// headers and body; the detail and value of anything else).
+std::string content(const Observation& observation) {
+  std::string out;
+  if (const std::optional<Message>& message = observation.message) {
+    if (message->status != 0) out += fmt::format("status {}\n", message->status);
+    for (const auto& [name, value] : message->headers) out += fmt::format("{}: {}\n", name, clipped(value));
+    if (message->type == MessageType::http_request || message->type == MessageType::http_response_body)
+      out += fmt::format("body ({} bytes{}): {}\n", message->body.size(),
+                         message->more_body ? ", more_body" : "", clipped(message->body));
+    if (!message->text.empty()) out += clipped(message->text) + "\n";
+  }
+  if (!observation.detail.empty()) out += clipped(observation.detail) + "\n";
+  if (observation.value != 0) out += fmt::format("value {}\n", observation.value);
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
 // The run's Observer, kept with the Simulation (sim/extensions.hpp).
 struct ObserverSlot {
   Observer* observer = nullptr;
@@ -126,13 +152,17 @@ void Observer::observe(Observation observation) {
                                           to_string(observation.message->type))
                             : fmt::format("{} {}", to_string(observation.kind), observation.layer);
     sim->note(label, observation.request);
+    if (sim->trace().keeps_records()) sim->trace().annotate(content(observation));
   }
   for (auto& checker : checkers_) checker->observe(observation, *this);
   if (keep_log_) log_.push_back(std::move(observation));
 }
 
 void Observer::report(Violation violation) {
-  if (sim::Simulation* sim = sim::Simulation::current_or_null()) violation.time_ns = sim->now();
+  if (sim::Simulation* sim = sim::Simulation::current_or_null()) {
+    violation.time_ns = sim->now();
+    violation.trace_records = sim->trace().count();
+  }
   violations_.push_back(std::move(violation));
 }
 

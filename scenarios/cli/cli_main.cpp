@@ -194,6 +194,11 @@ void add_run(CLI::App& app, Parsed& parsed) {
       ->type_name("SCENARIO|all");
   add_run_options(*run, parsed.run.raw, "both");
   add_sweep_options(*run, parsed.run.raw);
+  run->add_option("--html", parsed.run.html,
+                  "Write the sweeps as one self-contained HTML page: per scenario and configuration the "
+                  "seeds, seeds/s, failures by class and invariant, and the run of each class's first "
+                  "failing seed (the first few embedded)")
+      ->type_name("FILE");
   run->footer(R"(Each sweep prints a summary line; a failing one prints the report of its lowest failing
 seed (invariant, layer, details, the wait-for graph of a deadlock) and the command that
 reproduces it. The last line of a failing run is that command for the most severe failure.
@@ -231,10 +236,21 @@ void add_replay(CLI::App& app, Parsed& parsed) {
   replay->add_flag(
       "--timeline", parsed.replay.timeline,
       "Print the run as a text timeline on stdout: one column per task, virtual time down the side");
+  replay
+      ->add_option("--html", parsed.replay.html,
+                   "Also write the run as one self-contained HTML page (no network): swimlanes per task, "
+                   "the ASGI messages between the layers, the violation, a deadlock's wait-for graph")
+      ->type_name("FILE");
+  replay
+      ->add_option("--compare", parsed.replay.compare,
+                   "With --html: also run the same seed under this configuration and show both runs")
+      ->check(CLI::IsMember({"buggy", "fixed"}))
+      ->type_name("buggy|fixed");
   replay->footer(R"(Exits with the run's failure class (0 when it passes).
 Examples:
   asgisim replay background-cancelled --config buggy --strategy random --seed 3
   asgisim replay background-cancelled --seed 3 --timeline --trace run.json
+  asgisim replay background-cancelled --seed 3 --html run.html --compare fixed
   asgisim replay background-cancelled --schedule min.decisions)");
   replay->callback([&parsed] { parsed.command = [&parsed] { return cli::replay_command(parsed.replay); }; });
 }
@@ -245,9 +261,17 @@ void add_output_command(CLI::App& app, Parsed& parsed, cli::OutputArgs& args, co
   command->add_option("scenario", args.scenario, "The scenario name")->required()->type_name("SCENARIO");
   add_run_options(*command, args.raw, "buggy");
   command->get_option("--seed")->required();
-  command->add_option("-o,--output", args.output, output_help)->required()->type_name("FILE");
-  command->footer(footer);
   const bool shrinking = std::string_view(name) == "shrink";
+  CLI::Option* output = command->add_option("-o,--output", args.output, output_help)->type_name("FILE");
+  if (shrinking) {
+    output->required();
+  } else {
+    command
+        ->add_option("--html", args.html,
+                     "Write the run as one self-contained HTML page (no network); with or without -o")
+        ->type_name("FILE");
+  }
+  command->footer(footer);
   command->callback([&parsed, &args, shrinking] {
     parsed.command = [&args, shrinking] {
       return shrinking ? cli::shrink_command(args) : cli::trace_command(args);
@@ -289,11 +313,13 @@ Exits 0 when FILE was written, 2 when the seed does not fail.
 Example:
   asgisim shrink background-cancelled --config buggy --seed 3 -o min.decisions)");
   add_output_command(app, parsed, parsed.trace, "trace",
-                     "Write one seed's run as Chrome trace-event JSON (open it in https://ui.perfetto.dev)",
+                     "Write one seed's run as Chrome trace-event JSON (open it in https://ui.perfetto.dev) "
+                     "and/or as an HTML report (--html)",
                      "Write the Chrome trace JSON to FILE",
                      R"(Exits with the run's failure class, like replay.
 Example:
-  asgisim trace background-cancelled --config buggy --seed 3 -o run.json)");
+  asgisim trace background-cancelled --config buggy --seed 3 -o run.json
+  asgisim trace background-cancelled --config buggy --seed 3 --html run.html)");
 
   try {
     app.parse(argc, argv);

@@ -26,6 +26,7 @@ struct CatalogueArgs {
 struct RunArgs {
   std::string scenario{};  // a name or "all"
   RawOptions raw{};
+  std::string html{};  // --html FILE: the sweep view, with the first failures' runs
 };
 
 struct ReplayArgs {
@@ -34,12 +35,15 @@ struct ReplayArgs {
   std::string schedule{};  // --schedule FILE (instead of --seed)
   std::string trace{};     // --trace FILE: Chrome trace JSON of the run
   bool timeline = false;   // --timeline: text timeline on stdout
+  std::string html{};      // --html FILE: the run as a self-contained HTML report
+  std::string compare{};   // --compare buggy|fixed: the same seed under that configuration too (with --html)
 };
 
 struct OutputArgs {  // shrink and trace
   std::string scenario{};
   RawOptions raw{};
   std::string output{};  // -o FILE
+  std::string html{};    // trace --html FILE: the run as a self-contained HTML report
 };
 
 // The catalogue's default fixed-configuration sweep: sized so that the whole

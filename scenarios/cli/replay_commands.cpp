@@ -1,11 +1,12 @@
-// Single runs: `replay` (a seed or a decision-log file, with --trace and
-// --timeline), `shrink` (a failing seed to a minimal decision log) and
-// `trace` (a seed's Chrome trace JSON for Perfetto).
+// Single runs: `replay` (a seed or a decision-log file, with --trace,
+// --timeline and --html), `shrink` (a failing seed to a minimal decision log)
+// and `trace` (a seed's Chrome trace JSON for Perfetto, its HTML report).
 #include <cstdio>
 #include <fstream>
 
 #include <fmt/format.h>
 
+#include "asgisim/scenarios/html_report.hpp"
 #include "asgisim/version.hpp"
 #include "atomic_file.hpp"
 #include "commands.hpp"
@@ -102,7 +103,10 @@ int replay_schedule(const ReplayArgs& args, const scenarios::Scenario& scenario,
   const scenarios::ConfigKind config = single_config(options, "replay");
   scenarios::RunSettings settings =
       recorded_settings(log, options.settings, options.strategy_given, options.pct_depth_given);
-  settings.keep_trace = !args.trace.empty() || args.timeline;
+  settings.keep_trace = !args.trace.empty() || args.timeline || !args.html.empty();
+  settings.keep_report = !args.html.empty();
+  if (!args.compare.empty())
+    throw UsageError("--compare runs a seed under another configuration: give --seed, not --schedule");
   if (!log.tool_version.empty() && log.tool_version != kVersion) {
     fmt::print(stderr, "warning: '{}' was recorded by asgisim {}; this is {}: the replay may diverge\n",
                args.schedule, log.tool_version, kVersion);
@@ -127,6 +131,7 @@ int replay_schedule(const ReplayArgs& args, const scenarios::Scenario& scenario,
   std::FILE* human = options.json ? stderr : stdout;
   if (args.timeline) fmt::print(stdout, "{}", outcome.timeline);
   if (!args.trace.empty()) write_file("--trace", args.trace, outcome.chrome_trace);
+  if (!args.html.empty()) write_file("--html", args.html, scenarios::html_report({outcome}, settings));
   print_verdict(human, outcome, fmt::format("schedule {}", args.schedule), reproduce);
   if (options.json) fmt::print(stdout, "{}\n", run_json(outcome, settings, reproduce).dump());
   return scenarios::exit_code(outcome.failure);
@@ -138,13 +143,17 @@ int replay_command(const ReplayArgs& args) {
   RunOptions options = resolve(args.raw, ConfigChoice::buggy);
   const scenarios::Scenario& scenario = find_scenario(args.scenario);
   if (!args.trace.empty()) check_writable_file("--trace", args.trace);
+  if (!args.html.empty()) check_writable_file("--html", args.html);
+  if (!args.compare.empty() && args.html.empty())
+    throw UsageError("--compare shows two runs in --html FILE: give --html");
   if (!args.schedule.empty()) return replay_schedule(args, scenario, options);
 
   const scenarios::ConfigKind config = single_config(options, "replay");
   if (!options.seed) throw UsageError("replay needs --seed S or --schedule FILE");
   const std::uint64_t seed = *options.seed;
   scenarios::RunSettings settings = options.settings;
-  settings.keep_trace = !args.trace.empty() || args.timeline;
+  settings.keep_trace = !args.trace.empty() || args.timeline || !args.html.empty();
+  settings.keep_report = !args.html.empty();
   fmt::print(stderr, "asgisim replay {} --config {}: {}{}\n", scenario.info().name,
              scenarios::to_string(config), settings_summary(options),
              stack_summary(scenario, config, settings));
@@ -154,6 +163,16 @@ int replay_command(const ReplayArgs& args) {
   std::FILE* human = options.json ? stderr : stdout;
   if (args.timeline) fmt::print(stdout, "{}", outcome.timeline);
   if (!args.trace.empty()) write_file("--trace", args.trace, outcome.chrome_trace);
+  if (!args.html.empty()) {
+    std::vector<scenarios::RunOutcome> shown{outcome};
+    if (!args.compare.empty()) {
+      const scenarios::ConfigKind other = parse_config(args.compare) == ConfigChoice::buggy
+                                              ? scenarios::ConfigKind::buggy
+                                              : scenarios::ConfigKind::fixed;
+      shown.push_back(scenarios::run_seed(scenario, other, seed, settings));
+    }
+    write_file("--html", args.html, scenarios::html_report(shown, settings));
+  }
   print_verdict(human, outcome, fmt::format("seed {}", seed), reproduce);
   if (options.json) fmt::print(stdout, "{}\n", run_json(outcome, options.settings, reproduce).dump());
   return scenarios::exit_code(outcome.failure);
@@ -191,17 +210,28 @@ int trace_command(const OutputArgs& args) {
   const scenarios::Scenario& scenario = find_scenario(args.scenario);
   const scenarios::ConfigKind config = single_config(options, "trace");
   const std::uint64_t seed = required_seed(options, "trace");
-  check_writable_file("-o", args.output);
+  if (args.output.empty() && args.html.empty())
+    throw UsageError("trace writes -o FILE (Chrome JSON) or --html FILE");
+  if (!args.output.empty()) check_writable_file("-o", args.output);
+  if (!args.html.empty()) check_writable_file("--html", args.html);
   fmt::print(stderr, "asgisim trace {} --config {}: {}{}\n", scenario.info().name,
              scenarios::to_string(config), settings_summary(options),
              stack_summary(scenario, config, options.settings));
   std::fflush(stderr);
   scenarios::RunSettings settings = options.settings;
   settings.keep_trace = true;
+  settings.keep_report = !args.html.empty();
   const scenarios::RunOutcome outcome = scenarios::run_seed(scenario, config, seed, settings);
-  write_file("-o", args.output, outcome.chrome_trace);
-  fmt::print(stdout, "wrote {} ({} bytes of Chrome trace JSON): open it at https://ui.perfetto.dev\n",
-             args.output, outcome.chrome_trace.size());
+  if (!args.output.empty()) {
+    write_file("-o", args.output, outcome.chrome_trace);
+    fmt::print(stdout, "wrote {} ({} bytes of Chrome trace JSON): open it at https://ui.perfetto.dev\n",
+               args.output, outcome.chrome_trace.size());
+  }
+  if (!args.html.empty()) {
+    const std::string page = scenarios::html_report({outcome}, settings);
+    write_file("--html", args.html, page);
+    fmt::print(stdout, "wrote {} ({} bytes of HTML): open it in a browser\n", args.html, page.size());
+  }
   print_verdict(stdout, outcome, fmt::format("seed {}", seed),
                 scenarios::reproduce_command(outcome, options.settings));
   return scenarios::exit_code(outcome.failure);

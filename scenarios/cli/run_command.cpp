@@ -9,6 +9,7 @@
 
 #include "atomic_file.hpp"
 #include "commands.hpp"
+#include "html_sweep.hpp"
 #include "interruption.hpp"
 #include "junit.hpp"
 #include "regressions.hpp"
@@ -158,6 +159,8 @@ int run_command(const RunArgs& args) {
   const std::vector<const scenarios::Scenario*> selected = find_scenarios(args.scenario);
   const std::vector<scenarios::ConfigKind> configs = config_kinds(options.config);
   check_outputs(options);  // before a long sweep, not after it
+  if (!args.html.empty()) check_writable_file("--html", args.html);
+  HtmlSweep html(args.html);
   const Interruption interruption(kInterruptGrace);
   std::string stacks;  // one scenario: each configuration's resolved behaviours
   if (selected.size() == 1) {
@@ -239,6 +242,7 @@ int run_command(const RunArgs& args) {
         std::fflush(stdout);
       }
       junit.add(report, plan.settings);
+      html.add(plan, report);
     }
   }
   const int signal = interruption.signal();
@@ -250,6 +254,12 @@ int run_command(const RunArgs& args) {
       ++verdict.problems;
       fmt::print(stderr, "asgisim: error: --junit: {}\n", error.what());
     }
+  }
+  try {
+    html.write();
+  } catch (const OutputError& error) {
+    ++verdict.problems;
+    fmt::print(stderr, "asgisim: error: --html: {}\n", error.what());
   }
   print_final_lines(human, verdict, signal);
   std::fflush(human);

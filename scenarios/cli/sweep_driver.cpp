@@ -219,16 +219,19 @@ SweepReport run_sweep(const SweepPlan& plan) {
   std::optional<WorkerPool> workers;
   if (plan.isolate) workers.emplace(*plan.scenario, plan.config, with_abandon(plan));
   std::uint64_t kept = 0;
-  if (plan.regressions != nullptr || !plan.trace_dir.empty()) {
-    options.on_failure = [&](const scenarios::RunOutcome& outcome) {
-      if (kept == kKeptFailuresMax) {
-        ++report.failures_not_kept;
-        return;
-      }
-      ++kept;
-      keep_failure(plan, outcome, report, workers ? &*workers : nullptr);
-    };
-  }
+  const bool keeping = plan.regressions != nullptr || !plan.trace_dir.empty();
+  options.on_failure = [&](const scenarios::RunOutcome& outcome) {
+    const std::string key = fmt::format("{} {}", scenarios::to_string(outcome.failure), outcome.invariant);
+    ++report.failures_by[key];
+    report.first_seed_by.try_emplace(key, outcome.seed);  // failures come in seed order
+    if (!keeping) return;
+    if (kept == kKeptFailuresMax) {
+      ++report.failures_not_kept;
+      return;
+    }
+    ++kept;
+    keep_failure(plan, outcome, report, workers ? &*workers : nullptr);
+  };
   if (workers) {
     options.run_seed = [&](const scenarios::Scenario&, scenarios::ConfigKind, std::uint64_t seed,
                            const scenarios::RunSettings& settings) { return workers->run(seed, settings); };

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,9 @@ struct SweepReport {
   std::vector<std::filesystem::path> traces_written{};     // at most kKeptFailuresMax
   std::vector<std::filesystem::path> regressions_saved{};  // at most kKeptFailuresMax
   std::uint64_t failures_not_kept = 0;                     // failing seeds past kKeptFailuresMax
+  // Failing seeds per "<class> <invariant>", and the lowest of each.
+  std::map<std::string, std::uint64_t> failures_by{};
+  std::map<std::string, std::uint64_t> first_seed_by{};
   // Files that could not be written or read, one line each, naming the path
   // (at most kProblemsListedMax; problems_total counts them all).
   std::vector<std::string> problems{};

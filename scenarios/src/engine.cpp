@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "asgisim/report/report.hpp"
 #include "asgisim/scenarios/checkers.hpp"
 #include "asgisim/scenarios/timeline.hpp"
 #include "asgisim/sim/assert.hpp"
@@ -153,6 +154,7 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
     if (outcome.failed()) chrome.metadata["invariant"] = outcome.invariant;
     outcome.chrome_trace = sim::chrome_trace_json(sim.trace(), sim.task_names(), chrome);
     outcome.timeline = text_timeline(sim.trace(), sim.task_names());
+    if (settings.keep_report) outcome.report_trace = report::trace_data(sim.trace(), sim.task_names());
   }
   return outcome;
 }

@@ -184,6 +184,8 @@ class Exporter {
 
   json instant(const TraceRecord& record, std::int64_t at_display_ns, std::size_t index) const {
     json args = {{"time_ns", record.time_ns}, {"record", exact(first_record_ + index)}};
+    const std::string_view annotation = trace_.annotation(first_record_ + index);
+    if (!annotation.empty()) args["content"] = annotation;
     std::string name(kind_name(record.kind));
     std::string scope = "t";  // thread-scoped unless the event is about the whole run
     std::string category = "sched";

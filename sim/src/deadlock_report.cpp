@@ -14,6 +14,14 @@ bool Simulation::is_live(TaskId id) const {
   return std::any_of(live_.begin(), live_.end(), [id](const Task* t) { return t->id_ == id; });
 }
 
+std::string Simulation::describe_waitable(const Waitable& on) const {
+  auto* self = const_cast<Simulation*>(this);  // object ids are assigned lazily
+  const ObjectId object = on.object_id(*self);
+  const std::string state = on.state();
+  return fmt::format("{}{} #{}{}", on.kind(), on.name().empty() ? "" : fmt::format(" '{}'", on.name()),
+                     object, state.empty() ? "" : fmt::format(" ({})", state));
+}
+
 void Simulation::collect_blocked(RunResult& result) const {
   std::vector<const Task*> tasks(live_.begin(), live_.end());
   std::sort(tasks.begin(), tasks.end(), [](const Task* a, const Task* b) { return a->id_ < b->id_; });
@@ -27,10 +35,7 @@ void Simulation::collect_blocked(RunResult& result) const {
     entry.thread = task->domain_ == Domain::thread;
     const Waitable& on = *task->waiting_on_;
     entry.object = on.object_id(*self);
-    std::string state = on.state();
-    entry.waits_on =
-        fmt::format("{}{} #{}{}", on.kind(), on.name().empty() ? "" : fmt::format(" '{}'", on.name()),
-                    entry.object, state.empty() ? "" : fmt::format(" ({})", state));
+    entry.waits_on = describe_waitable(on);
     on.holders(entry.held_by);
     result.blocked.push_back(std::move(entry));
   }

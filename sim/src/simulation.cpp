@@ -324,6 +324,7 @@ std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
   if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value});
   trace_.record(
       {now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});
+  if (trace_.keeps_records()) trace_.annotate(where.name);
   return value;
 }
 

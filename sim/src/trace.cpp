@@ -47,6 +47,20 @@ std::uint32_t Trace::intern(std::string_view text) {
   return id;
 }
 
+void Trace::annotate(std::string_view text) {
+  if (ring_.empty() || count_ == 0 || text.empty()) return;
+  // Forget the annotations of records the ring has overwritten.
+  const std::uint64_t oldest = count_ > ring_.size() ? count_ - ring_.size() : 0;
+  while (!annotations_.empty() && annotations_.begin()->first < oldest)
+    annotations_.erase(annotations_.begin());
+  annotations_[count_ - 1] = std::string(text);
+}
+
+std::string_view Trace::annotation(std::uint64_t index) const {
+  const auto found = annotations_.find(index);
+  return found != annotations_.end() ? std::string_view(found->second) : std::string_view();
+}
+
 std::string_view Trace::string(std::uint32_t id) const {
   // Lenient on purpose: exporters read ids out of records and should show a
   // placeholder rather than crash on a record that was not a note.

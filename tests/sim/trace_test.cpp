@@ -1,5 +1,6 @@
 // Tests of the trace (trace.hpp): the hash covers every field, the ring keeps
-// the newest records and strings intern in first-use order.
+// the newest records, strings intern in first-use order and annotations stay
+// out of the hash.
 #include "asgisim/sim/trace.hpp"
 
 #include <gtest/gtest.h>
@@ -111,6 +112,28 @@ TEST(TraceTest, InternIdsInFirstUseOrder) {
   for (int i = 0; i < 1000; ++i) trace.intern(std::string("s").append(std::to_string(i)));
   EXPECT_EQ(first, "request.start");
   EXPECT_EQ(trace.intern("s999"), 1003u);
+}
+
+TEST(TraceTest, AnnotationsAreKeptApartFromTheHash) {
+  Trace plain(TraceOptions{4});
+  Trace annotated(TraceOptions{4});
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    TraceRecord record = kBase;
+    record.value = i;
+    plain.record(record);
+    annotated.record(record);
+    annotated.annotate("record " + std::to_string(i));
+  }
+  EXPECT_EQ(plain.hash(), annotated.hash());
+  EXPECT_EQ(annotated.annotation(5), "record 5");
+  EXPECT_EQ(annotated.annotation(2), "record 2");
+  EXPECT_EQ(annotated.annotation(1), "") << "the ring dropped record 1: its annotation goes too";
+  EXPECT_EQ(annotated.annotation(6), "");
+  Trace none(TraceOptions{0});
+  none.record(kBase);
+  EXPECT_FALSE(none.keeps_records());
+  none.annotate("kept nowhere");
+  EXPECT_EQ(none.annotation(0), "");
 }
 
 }  // namespace

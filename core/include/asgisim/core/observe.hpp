@@ -105,6 +105,9 @@ struct Violation {
   sim::Nanoseconds time_ns = 0;
   std::string detail{};
   bool warning = false;  // reported but not a failure (e.g. no-send-after-disconnect)
+  // Records in the run's trace when it was reported (0 outside a run, e.g.
+  // at the end): it follows record number trace_records - 1. For reports.
+  std::uint64_t trace_records = 0;
 };
 
 class Observer;

@@ -68,6 +68,9 @@ struct RunSettings {
   // RunOutcome::chrome_trace and ::timeline: costs memory (a 32 MiB ring)
   // and time. Never changes the run or its hash.
   bool keep_trace = false;
+  // With keep_trace: also fill RunOutcome::report_trace, the trace as the
+  // HTML report draws it (html_report.hpp). Never changes the run.
+  bool keep_report = false;
   // Set from outside (an interrupted sweep): a run in flight stops between
   // steps and run_seed throws RunAbandoned. Never changes a run it does not
   // stop, so it is no part of what reproduces one.
@@ -102,6 +105,7 @@ struct RunOutcome {
   sim::DecisionLog decisions{};
   std::string chrome_trace{};  // Chrome trace JSON, when RunSettings::keep_trace
   std::string timeline{};      // text timeline, when RunSettings::keep_trace
+  std::string report_trace{};  // the HTML report's trace JSON, when RunSettings::keep_report
   bool failed() const { return failure != FailureClass::none; }
 };
 

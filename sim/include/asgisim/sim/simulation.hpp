@@ -241,6 +241,8 @@ class Simulation {
   void fail_now();
   void dispatch(Task* self);  // self is ready or blocked: run whoever is next
   void collect_blocked(RunResult& result) const;
+  // "anyio.Lock 'db' #3 (state)": a waitable as reports name it.
+  std::string describe_waitable(const Waitable& on) const;
   std::string describe_blocked() const;
   void unwind_remaining();
   void scope_remove_task(Task* task);

@@ -79,6 +79,17 @@ class Trace {
   std::uint32_t intern(std::string_view text);
   std::string_view string(std::uint32_t id) const;
 
+  // Whether records are kept at all: text for annotate() is only worth
+  // building when this is true.
+  bool keeps_records() const { return !ring_.empty(); }
+  // Attaches `text` to the last record appended (a message's content, what a
+  // task blocks on) for the exports. No part of the hash, so it never changes
+  // a run; ignored when no records are kept. Dropped with its record.
+  void annotate(std::string_view text);
+  // The text attached to record number `index` (counting from 0 over every
+  // record ever appended), or empty.
+  std::string_view annotation(std::uint64_t index) const;
+
  private:
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -88,6 +99,7 @@ class Trace {
   std::uint64_t hash_ = 0x6a09e667f3bcc908ULL;
   std::deque<std::string> strings_;
   std::map<std::string, std::uint32_t, std::less<>> string_ids_;
+  std::map<std::uint64_t, std::string> annotations_;  // by record index, retained records only
 };
 
 }  // namespace asgisim::sim

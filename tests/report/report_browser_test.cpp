@@ -1,0 +1,175 @@
+// The HTML report in a real browser: headless Chromium loads each kind of
+// report from disk with no network, and the tests read the DOM its scripts
+// built. Skipped when no Chromium is installed. The pages and a screenshot
+// stay in the build tree (tests/report/pages/) for a look or a CI artifact.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string>
+
+#include "asgisim/scenarios/catalogue.hpp"
+#include "asgisim/scenarios/html_report.hpp"
+#include "report/browser.hpp"
+#include "report/report_runs.hpp"
+
+namespace asgisim::report::testing {
+namespace {
+
+class ReportInBrowser : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::optional<std::string> found = find_chromium();
+    if (!found) GTEST_SKIP() << "no chromium on the PATH (Debian: apt-get install chromium)";
+    chromium_ = *found;
+    std::filesystem::create_directories(dir_);
+  }
+
+  std::filesystem::path write(const std::string& name, const std::string& page) const {
+    const std::filesystem::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << page;
+    return path;
+  }
+
+  Loaded open(const std::filesystem::path& page) const {
+    Loaded loaded = load(chromium_, page);
+    EXPECT_TRUE(loaded.ok) << "chromium failed on " << page;
+    EXPECT_NE(loaded.dom.find("data-ready=\"yes\""), std::string::npos) << "the page's script did not finish";
+    return loaded;
+  }
+
+  std::string chromium_;
+  std::filesystem::path dir_ = std::filesystem::path(ASGISIM_REPORT_PAGES);
+};
+
+// Every task has its lane, the verdict names the invariant and the blamed
+// layer, the violation is marked on the timeline, and a deadlock's cycle is
+// drawn: for the first failure of every catalogue scenario.
+TEST_F(ReportInBrowser, FirstFailureOfEveryCatalogueScenario) {
+  scenarios::RunSettings settings{.strategy = sim::Strategy::random, .keep_trace = true, .keep_report = true};
+  int deadlocks = 0;
+  std::size_t scenarios_shown = 0;
+  for (const scenarios::Scenario* scenario : scenarios::built_in_catalogue().all()) {
+    const std::string name = scenario->info().name;
+    scenarios::RunSettings quiet = settings;
+    quiet.keep_trace = quiet.keep_report = false;
+    const scenarios::SweepResult sweep = scenarios::sweep(*scenario, scenarios::ConfigKind::buggy, quiet,
+                                                          {.seeds = 500, .stop_at_first_failure = true});
+    if (!sweep.first_failure) continue;  // a bug that needs more seeds than a browser test affords
+    ++scenarios_shown;
+    SCOPED_TRACE(name);
+    const std::optional<scenarios::RunOutcome> failing =
+        scenarios::run_seed(*scenario, scenarios::ConfigKind::buggy, sweep.first_failure->seed, settings);
+    ASSERT_TRUE(failing->failed());
+    const auto page = write(name + ".html", scenarios::html_report({*failing}, settings));
+    const Loaded loaded = open(page);
+    const std::string& dom = loaded.dom;
+    const std::size_t tasks = count(failing->report_trace, "\"name\":");
+    EXPECT_GE(count(dom, "class=\"lane-label task\""), 2U);
+    EXPECT_EQ(count(dom, "class=\"lane-label task\""), tasks) << "one lane per task";
+    EXPECT_NE(dom.find(fmt::format("data-invariant=\"{}\"", failing->invariant)), std::string::npos);
+    EXPECT_NE(dom.find("class=\"verdict failed\""), std::string::npos);
+    EXPECT_NE(dom.find("class=\"violation-marker\""), std::string::npos);
+    if (failing->failure == scenarios::FailureClass::deadlock) {
+      ++deadlocks;
+      EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos)
+          << "the graph layout library was not bundled";
+      EXPECT_GE(count(dom, "class=\"node"), 1U) << "the wait-for graph is not drawn";
+      // A deadlock need not be a cycle (a task waiting on what nobody will
+      // ever set); when the kernel's report names one, the page draws it.
+      if (failing->report.find("cycle:") != std::string::npos) {
+        EXPECT_TRUE(std::regex_search(dom, std::regex("data-cycle=\"[0-9]+(,[0-9]+)+\"")))
+            << "no cycle found";
+        EXPECT_GE(count(dom, "class=\"edge in-cycle\""), 2U) << "the cycle's edges are not drawn";
+        EXPECT_GE(count(dom, "class=\"node in-cycle\""), 2U);
+      }
+    }
+    if (name == "background-cancelled") {
+      const auto shot = dir_ / "background-cancelled.png";
+      std::filesystem::remove(shot);
+      EXPECT_TRUE(load(chromium_, page, shot).ok);
+      EXPECT_TRUE(std::filesystem::exists(shot)) << "no screenshot";
+    }
+  }
+  EXPECT_GE(deadlocks, 1) << "the catalogue's deadlock scenarios did not deadlock";
+  EXPECT_GE(scenarios_shown + 1, scenarios::built_in_catalogue().all().size()) << "too few scenarios failed";
+  std::cout << fmt::format("[ measured ] first failures of {} scenarios shown\n", scenarios_shown);
+}
+
+// A deadlock of two tasks taking two locks in opposite orders: the wait-for
+// graph is drawn by the bundled layout library, the cycle marked.
+TEST_F(ReportInBrowser, DeadlockCycleIsDrawn) {
+  const MadeRun run = deadlock_run();
+  const auto page = write("deadlock.html", html_page({run_data(run.info, run.trace)}, "deadlock"));
+  const Loaded loaded = open(page);
+  const std::string& dom = loaded.dom;
+  EXPECT_NE(dom.find("data-layout=\"dagre\""), std::string::npos)
+      << "the graph layout library was not bundled";
+  EXPECT_NE(dom.find("data-cycle=\"1,2\""), std::string::npos) << "the cycle was not found";
+  EXPECT_EQ(count(dom, "class=\"edge in-cycle\""), 2U) << "the cycle's edges are not drawn";
+  EXPECT_EQ(count(dom, "class=\"node in-cycle\""), 2U);
+  EXPECT_NE(dom.find("waits on anyio.Lock 'cache'"), std::string::npos);
+  const auto shot = dir_ / "deadlock.png";
+  std::filesystem::remove(shot);
+  EXPECT_TRUE(load(chromium_, page, shot).ok);
+  EXPECT_TRUE(std::filesystem::exists(shot)) << "no screenshot";
+}
+
+// The sweep view of `asgisim run --html`: a row per scenario and
+// configuration, the first failing seed linked to its run, which is drawn.
+TEST_F(ReportInBrowser, SweepViewLinksTheFirstFailure) {
+  const auto page = dir_ / "sweep.html";
+  const std::string command =
+      fmt::format("'{}' run background-cancelled --seeds 20 --html '{}' >/dev/null 2>&1", ASGISIM_CLI_PATH,
+                  page.string());
+  ASSERT_EQ(WEXITSTATUS(std::system(command.c_str())), 1) << command;
+  const Loaded loaded = open(page);
+  const std::string& dom = loaded.dom;
+  EXPECT_EQ(count(dom, "data-scenario=\"background-cancelled\""), 2U) << "one row per configuration";
+  EXPECT_NE(dom.find("href=\"#run-0\""), std::string::npos) << "no link to the first failure's run";
+  EXPECT_NE(dom.find("id=\"run-0\""), std::string::npos);
+  EXPECT_NE(dom.find("class=\"violation-marker\""), std::string::npos);
+}
+
+// A run whose app sends markup in a header, a body, a layer and task name,
+// and an exception: the page shows it as text and runs none of it.
+TEST_F(ReportInBrowser, TextFromTheRunIsShownNeverRun) {
+  const MadeRun run = injection_run();
+  const auto page =
+      write("injection.html", html_page({run_data(run.info, run.trace)}, "injection " + kInjection));
+  const Loaded loaded = open(page);
+  const std::string& dom = loaded.dom;
+  EXPECT_EQ(dom.find("PWNED</title>"), std::string::npos) << "an injected script ran";
+  EXPECT_EQ(dom.find("data-pwned"), std::string::npos) << "injected markup ran";
+  EXPECT_NE(dom.find("&lt;/script&gt;&lt;/style&gt;&lt;script&gt;document.title='PWNED'"), std::string::npos)
+      << "the markup is not shown as text";
+  EXPECT_GE(count(dom, "class=\"lane-label task\""), 2U);
+  EXPECT_EQ(count(dom, "class=\"lane-label layer"), 2U) << "the message's layers have no lanes";
+}
+
+// A report of a run of about 100,000 steps loads and renders in a few
+// seconds; the time is printed for the record.
+TEST_F(ReportInBrowser, LongRunLoadsFast) {
+  const MadeRun run = long_run(20, 5'000);
+  const auto page = write("long-run.html", html_page({run_data(run.info, run.trace)}, "long run"));
+  const Loaded loaded = open(page);
+  std::smatch render;
+  ASSERT_TRUE(std::regex_search(loaded.dom, render, std::regex("data-render-ms=\"([0-9.]+)\"")));
+  const double render_ms = std::stod(render[1]);
+  std::cout << fmt::format(
+      "[ measured ] {} steps, {:.1f} MB page: browser process {:.2f} s, page script {:.0f} ms\n",
+      run.info.metadata.at("steps"), static_cast<double>(std::filesystem::file_size(page)) / 1e6,
+      loaded.seconds, render_ms);
+  EXPECT_EQ(count(loaded.dom, "class=\"lane-label task\""), 20U);
+  EXPECT_LT(render_ms, 5'000.0) << "the page takes too long to render";
+  EXPECT_LT(loaded.seconds, 30.0);
+}
+
+}  // namespace
+}  // namespace asgisim::report::testing
