@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 
 #include "asgisim/sim/simulation.hpp"
@@ -37,9 +38,40 @@ std::string_view stream_name(std::uint16_t detail) {
   return detail < sim::kStreamCount ? sim::to_string(static_cast<sim::Stream>(detail)) : "?";
 }
 
+// The objects tasks wait on, as the block records' annotations name them
+// ("anyio.Event 'response_sent' #12 (state)"): the wake that ends a wait
+// names the same object, without the state it had when the wait began.
+class ObjectNames {
+ public:
+  void learn(const sim::TraceRecord& r, std::string_view annotation) {
+    if (r.kind != sim::TraceKind::block || annotation.empty()) return;
+    const std::string id = fmt::format(" #{}", r.object);
+    const std::size_t at = annotation.find(id);
+    names_.insert_or_assign(
+        r.object,
+        std::string(annotation.substr(0, at == std::string_view::npos ? annotation.size() : at + id.size())));
+  }
+  std::string operator()(std::uint64_t object) const {
+    const auto found = names_.find(object);
+    return found != names_.end() ? found->second : fmt::format("object #{}", object);
+  }
+
+ private:
+  std::map<std::uint64_t, std::string> names_;
+};
+
+// "client.pause = 2 of 3 (clients)": the choice's label, its answer and how
+// many answers there were.
+std::string decision_text(const sim::TraceRecord& r, std::string_view label) {
+  if (label.empty()) return fmt::format("choice {} of {} ({})", r.value, r.object, stream_name(r.detail));
+  return fmt::format("{} = {} of {} ({})", label, r.value, r.object, stream_name(r.detail));
+}
+
 // The event in words; empty for a record that the options leave out.
-std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace,
-                       const std::vector<std::string>& names, const TimelineOptions& options) {
+// `annotation` is what the trace keeps beside the record (see Trace::annotate).
+std::string event_text(const sim::TraceRecord& r, std::string_view annotation, const ObjectNames& objects,
+                       const sim::Trace& trace, const std::vector<std::string>& names,
+                       const TimelineOptions& options) {
   switch (r.kind) {
     case sim::TraceKind::run_start:
       return "run starts";
@@ -54,16 +86,17 @@ std::string event_text(const sim::TraceRecord& r, const sim::Trace& trace,
     case sim::TraceKind::yield:
       return options.scheduling ? "yields" : "";
     case sim::TraceKind::block:
-      return fmt::format("blocks on object #{}", r.object);
+      return annotation.empty() ? fmt::format("blocks on {}", objects(r.object))
+                                : fmt::format("blocks on {}", annotation);
     case sim::TraceKind::wake:
-      return fmt::format("woken ({}) from object #{}", wake_reason(r.detail), r.object);
+      return fmt::format("woken ({}) from {}", wake_reason(r.detail), objects(r.object));
     case sim::TraceKind::finish:
       return r.detail == 1 ? "finishes by raising" : "finishes";
     case sim::TraceKind::timer_fire:
       return fmt::format("clock jumps to {} ns", r.value);
     case sim::TraceKind::decision:
       if (!options.scheduling && r.detail == static_cast<std::uint16_t>(sim::Stream::scheduler)) return "";
-      return fmt::format("choice {} of {} ({})", r.value, r.object, stream_name(r.detail));
+      return decision_text(r, annotation);
     case sim::TraceKind::cancel:
       return fmt::format("cancels scope #{}", r.object);
     case sim::TraceKind::note: {
@@ -128,10 +161,16 @@ std::string text_timeline(const sim::Trace& trace, const std::vector<std::string
   Columns state(columns);
   std::vector<std::string> rows;
   bool past_end = false;
-  for (const sim::TraceRecord& r : trace.records()) {
+  ObjectNames objects;
+  const std::vector<sim::TraceRecord> records = trace.records();
+  const std::uint64_t first_record = trace.count() - records.size();  // annotations count every record
+  for (std::size_t position = 0; position < records.size(); ++position) {
+    const sim::TraceRecord& r = records[position];
     if (past_end) break;  // what follows is the teardown (unwinding daemons), not the run
     past_end = r.kind == sim::TraceKind::run_end;
-    const std::string text = event_text(r, trace, task_names, options);
+    const std::string_view annotation = trace.annotation(first_record + position);
+    objects.learn(r, annotation);
+    const std::string text = event_text(r, annotation, objects, trace, task_names, options);
     if (!text.empty()) {
       const std::string time =
           fmt::format("{:>6}.{:06}", r.time_ns / sim::kMillisecond, r.time_ns % sim::kMillisecond);
