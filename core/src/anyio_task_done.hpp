@@ -105,13 +105,14 @@ class AnyioTaskGroup {
         body_scope_ = &scope;
         anyio_scopes()[&scope] = AnyioScopeOwner{this, false};
         if (cancel_called_) scope.cancel();
-        try {
-          body(*this);
-        } catch (...) {
-          leave_body(scope);
-          throw;
-        }
-        leave_body(scope);
+        // Left however the body ends; a guard, not catch-and-rethrow, so that
+        // a Cancelled out of the body is thrown once, not twice.
+        struct LeaveBody {
+          AnyioTaskGroup& group;
+          sim::CancelScope& scope;
+          ~LeaveBody() { group.leave_body(scope); }
+        } leave{*this, scope};
+        body(*this);
       });
       // anyio's CancelScope.__exit__ swallows its own cancellation only when
       // no enclosing scope is cancelled too (_parent_cancelled); otherwise the

@@ -55,17 +55,18 @@ class BodyStream {
     if (done_) return std::nullopt;
     if (break_after_yield_) return finish();
     for (;;) {
-      Message message;
+      std::optional<Message> received;
       try {
-        message = streams_->recv_stream.receive();
-      } catch (const sim::EndOfStream&) {
-        return finish();
+        // The end of the stream (EndOfStream in Python) comes as nullopt.
+        received = streams_->recv_stream.receive_or_end();
       } catch (...) {
         // Cancelled (the outer response was cut short) or teardown: leaving
         // `async with recv_stream` closes it all the same.
         close();
         throw;
       }
+      if (!received) return finish();
+      Message& message = *received;
       if (message.type != MessageType::http_response_body) {
         close();
         throw std::logic_error("assert message['type'] == 'http.response.body'");
@@ -211,10 +212,9 @@ class MiddlewareCall {
       streams->send_stream.close();
     });
 
-    Message message;
-    try {
-      message = streams->recv_stream.receive();
-    } catch (const sim::EndOfStream&) {
+    // `except anyio.EndOfStream:` comes as nullopt.
+    std::optional<Message> received = streams->recv_stream.receive_or_end();
+    if (!received) {
       if (streams->app_exc) {
         streams->app_exc_raised = true;
         std::rethrow_exception(streams->app_exc);
@@ -222,6 +222,7 @@ class MiddlewareCall {
       report_error("No response returned.");
       throw std::runtime_error("No response returned.");
     }
+    Message& message = *received;
     if (message.type != MessageType::http_response_start) {
       throw std::logic_error("assert message['type'] == 'http.response.start'");
     }
