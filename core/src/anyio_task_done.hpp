@@ -334,10 +334,13 @@ class AnyioTaskGroup {
             forget(scope);
             throw;
           } catch (const sim::Cancelled&) {
-            // The child's own scope swallows it; anyio's task_done records it.
+            // anyio's task_done records it; the child's own scope swallows it
+            // when it is the cancelled one (always, but for a Cancelled raised
+            // by hand), which leaving normally does without a rethrow.
             forget(scope);
             error = std::current_exception();
-            throw;
+            if (!scope.cancel_called()) throw;
+            return;
           } catch (...) {
             error = std::current_exception();
           }

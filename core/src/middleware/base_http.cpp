@@ -201,15 +201,16 @@ class MiddlewareCall {
     }
     task_group.start_soon(name + " coro", [this, streams, downstream_receive, downstream_send] {
       // async with send_stream: try: await self.app(...) except Exception as exc: app_exc = exc
+      // (closed by a guard: a Cancelled goes on without being caught and rethrown).
+      struct CloseSendStream {
+        CallNextStreams& streams;
+        ~CloseSendStream() { streams.send_stream.close(); }
+      } close_send_stream{*streams};
       try {
         middleware_.app(scope_, downstream_receive, downstream_send);
       } catch (const std::exception&) {
         streams->app_exc = std::current_exception();
-      } catch (...) {
-        streams->send_stream.close();
-        throw;
       }
-      streams->send_stream.close();
     });
 
     // `except anyio.EndOfStream:` comes as nullopt.
