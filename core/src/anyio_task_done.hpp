@@ -105,13 +105,14 @@ class AnyioTaskGroup {
         body_scope_ = &scope;
         anyio_scopes()[&scope] = AnyioScopeOwner{this, false};
         if (cancel_called_) scope.cancel();
-        try {
-          body(*this);
-        } catch (...) {
-          leave_body(scope);
-          throw;
-        }
-        leave_body(scope);
+        // Left however the body ends; a guard, not catch-and-rethrow, so that
+        // a Cancelled out of the body is thrown once, not twice.
+        struct LeaveBody {
+          AnyioTaskGroup& group;
+          sim::CancelScope& scope;
+          ~LeaveBody() { group.leave_body(scope); }
+        } leave{*this, scope};
+        body(*this);
       });
       // anyio's CancelScope.__exit__ swallows its own cancellation only when
       // no enclosing scope is cancelled too (_parent_cancelled); otherwise the
@@ -333,10 +334,13 @@ class AnyioTaskGroup {
             forget(scope);
             throw;
           } catch (const sim::Cancelled&) {
-            // The child's own scope swallows it; anyio's task_done records it.
+            // anyio's task_done records it; the child's own scope swallows it
+            // when it is the cancelled one (always, but for a Cancelled raised
+            // by hand), which leaving normally does without a rethrow.
             forget(scope);
             error = std::current_exception();
-            throw;
+            if (!scope.cancel_called()) throw;
+            return;
           } catch (...) {
             error = std::current_exception();
           }

@@ -147,10 +147,14 @@ void observe(Observation observation) {
 void Observer::observe(Observation observation) {
   if (sim::Simulation* sim = sim::Simulation::current_or_null()) {
     observation.time_ns = sim->now();
-    std::string label = observation.message
-                            ? fmt::format("{} {} {}", to_string(observation.kind), observation.layer,
-                                          to_string(observation.message->type))
-                            : fmt::format("{} {}", to_string(observation.kind), observation.layer);
+    // "<kind> <layer>[ <message type>]", built by appending (once per
+    // observation, so no format parsing).
+    const std::string_view kind = to_string(observation.kind);
+    const std::string_view type = observation.message ? to_string(observation.message->type) : "";
+    std::string label;
+    label.reserve(kind.size() + observation.layer.size() + type.size() + 2);
+    label.append(kind).append(1, ' ').append(observation.layer);
+    if (observation.message) label.append(1, ' ').append(type);
     sim->note(label, observation.request);
     if (sim->trace().keeps_records()) sim->trace().annotate(content(observation));
   }

@@ -118,9 +118,15 @@ void record_metadata(RunOutcome& outcome, const Scenario& scenario, const RunSet
   if (settings.max_time_ns) log.metadata["max-time-ns"] = std::to_string(*settings.max_time_ns);
 }
 
+// What a run is for: judged (checkers, decisions, verdict), or only hashed
+// (the determinism re-run: the checkers only read observations, so the
+// trace hash does not depend on them).
+enum class RunPurpose { judged, hashed };
+
 // Everything one run needs, whatever feeds its choices.
 RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
-                    sim::ChoiceSource* source, const RunSettings& settings) {
+                    sim::ChoiceSource* source, const RunSettings& settings,
+                    RunPurpose purpose = RunPurpose::judged) {
   const ScenarioInfo& info = scenario.info();
   const Stack stack = resolve(versions_for(scenario, config, settings));
   sim::Simulation sim(simulation_options(info, stack, seed, settings), source, sim::Runner::this_thread());
@@ -129,7 +135,7 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   core::observe_run(sim, observer);  // for the whole run: every layer reports to it, wired or not
   RunContext context{.sim = sim, .observer = observer, .config = config, .stack = stack};
   scenario.build(context);
-  install_checkers(observer, info.invariants, context.params);
+  if (purpose == RunPurpose::judged) install_checkers(observer, info.invariants, context.params);
 
   RunOutcome outcome;
   outcome.scenario = info.name;
@@ -138,6 +144,10 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
   outcome.result = sim.run();
   observer.finish();
   outcome.trace_hash = outcome.result.trace_hash;
+  if (purpose == RunPurpose::hashed) {
+    classify(outcome, observer);  // the kernel's verdict (and an abandoned run) only
+    return outcome;
+  }
   outcome.decisions = sim.decisions();
   outcome.decisions.own_labels();  // labels may point into the run's storage
   classify(outcome, observer);
@@ -161,16 +171,20 @@ RunOutcome run_once(const Scenario& scenario, ConfigKind config, std::uint64_t s
 
 // A failing run is run again; a different trace hash is nondeterminism,
 // which outranks whatever the first run found.
-void check_determinism(RunOutcome& outcome, const std::function<RunOutcome()>& again) {
+void check_determinism(RunOutcome& outcome, const std::function<RunOutcome()>& again,
+                       RunPurpose second_purpose) {
   if (!outcome.failed()) return;
   const RunOutcome second = again();
   outcome.second_trace_hash = second.trace_hash;
   if (second.trace_hash == outcome.trace_hash) return;
+  const std::string second_verdict = fmt::format(
+      "{}: {} '{}'", second_purpose == RunPurpose::judged ? "second run" : "second run (no checkers)",
+      to_string(second.failure), second.invariant);
   outcome.report = fmt::format(
-      "the same run gave two trace hashes: {:#018x} then {:#018x} (first run: {} '{}'; second run: {} '{}'). "
+      "the same run gave two trace hashes: {:#018x} then {:#018x} (first run: {} '{}'; {}). "
       "Something outside the choice stream (a wall clock, an address, unordered iteration) steered it.\n{}",
-      outcome.trace_hash, second.trace_hash, to_string(outcome.failure), outcome.invariant,
-      to_string(second.failure), second.invariant, outcome.report);
+      outcome.trace_hash, second.trace_hash, to_string(outcome.failure), outcome.invariant, second_verdict,
+      outcome.report);
   outcome.failure = FailureClass::nondeterminism;
   outcome.invariant = "deterministic";
   outcome.layer = "simulation";
@@ -223,10 +237,12 @@ std::uint64_t config_hash(const Scenario& scenario, ConfigKind config, const Run
 RunOutcome run_seed(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
                     const RunSettings& settings) {
   RunOutcome outcome = run_once(scenario, config, seed, nullptr, settings);
-  // The second run only needs its hash: no trace export.
+  // The second run only needs its hash: no trace export, no checkers.
   RunSettings quiet = settings;
   quiet.keep_trace = false;
-  check_determinism(outcome, [&] { return run_once(scenario, config, seed, nullptr, quiet); });
+  check_determinism(
+      outcome, [&] { return run_once(scenario, config, seed, nullptr, quiet, RunPurpose::hashed); },
+      RunPurpose::hashed);
   record_metadata(outcome, scenario, settings, seed);
   return outcome;
 }
@@ -264,7 +280,9 @@ RunOutcome run_schedule(const Scenario& scenario, ConfigKind config, const sim::
   // (what a user runs) pays for the second run.
   RunSettings quiet = settings;
   quiet.keep_trace = false;
-  if (mode == sim::ReplayMode::strict) check_determinism(outcome, [&] { return replay(quiet); });
+  if (mode == sim::ReplayMode::strict)
+    check_determinism(
+        outcome, [&] { return replay(quiet); }, RunPurpose::judged);
   record_metadata(outcome, scenario, settings, std::nullopt);
   return outcome;
 }

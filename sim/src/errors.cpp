@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <typeinfo>
+
 namespace asgisim::sim {
 
 ExceptionGroup::ExceptionGroup(std::vector<std::exception_ptr> exceptions)
@@ -28,6 +30,13 @@ std::string describe(const std::exception_ptr& error) {
 
 bool is_cancellation(const std::exception_ptr& error) {
   if (!error) return false;
+#if defined(__GLIBCXX__) && defined(__GXX_RTTI)
+  // libstdc++ names the type of the exception held without rethrowing it
+  // (a throw costs a full unwind); Cancelled is final, so the type matches
+  // exactly or not at all.
+  const std::type_info* type = error.__cxa_exception_type();
+  return type != nullptr && *type == typeid(Cancelled);
+#else
   try {
     std::rethrow_exception(error);
   } catch (const Cancelled&) {
@@ -35,6 +44,7 @@ bool is_cancellation(const std::exception_ptr& error) {
   } catch (...) {
     return false;
   }
+#endif
 }
 
 }  // namespace asgisim::sim

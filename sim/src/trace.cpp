@@ -42,7 +42,7 @@ std::uint32_t Trace::intern(std::string_view text) {
   ASGISIM_ASSERT(strings_.size() < std::numeric_limits<std::uint32_t>::max());
   strings_.emplace_back(text);
   const auto id = static_cast<std::uint32_t>(strings_.size());  // ids start at 1
-  string_ids_.emplace(strings_.back(), id);
+  string_ids_.emplace(std::string_view(strings_.back()), id);
   ASGISIM_ASSERT(string_ids_.size() == strings_.size());
   return id;
 }

@@ -55,17 +55,18 @@ class BodyStream {
     if (done_) return std::nullopt;
     if (break_after_yield_) return finish();
     for (;;) {
-      Message message;
+      std::optional<Message> received;
       try {
-        message = streams_->recv_stream.receive();
-      } catch (const sim::EndOfStream&) {
-        return finish();
+        // The end of the stream (EndOfStream in Python) comes as nullopt.
+        received = streams_->recv_stream.receive_or_end();
       } catch (...) {
         // Cancelled (the outer response was cut short) or teardown: leaving
         // `async with recv_stream` closes it all the same.
         close();
         throw;
       }
+      if (!received) return finish();
+      Message& message = *received;
       if (message.type != MessageType::http_response_body) {
         close();
         throw std::logic_error("assert message['type'] == 'http.response.body'");
@@ -200,21 +201,21 @@ class MiddlewareCall {
     }
     task_group.start_soon(name + " coro", [this, streams, downstream_receive, downstream_send] {
       // async with send_stream: try: await self.app(...) except Exception as exc: app_exc = exc
+      // (closed by a guard: a Cancelled goes on without being caught and rethrown).
+      struct CloseSendStream {
+        CallNextStreams& streams;
+        ~CloseSendStream() { streams.send_stream.close(); }
+      } close_send_stream{*streams};
       try {
         middleware_.app(scope_, downstream_receive, downstream_send);
       } catch (const std::exception&) {
         streams->app_exc = std::current_exception();
-      } catch (...) {
-        streams->send_stream.close();
-        throw;
       }
-      streams->send_stream.close();
     });
 
-    Message message;
-    try {
-      message = streams->recv_stream.receive();
-    } catch (const sim::EndOfStream&) {
+    // `except anyio.EndOfStream:` comes as nullopt.
+    std::optional<Message> received = streams->recv_stream.receive_or_end();
+    if (!received) {
       if (streams->app_exc) {
         streams->app_exc_raised = true;
         std::rethrow_exception(streams->app_exc);
@@ -222,6 +223,7 @@ class MiddlewareCall {
       report_error("No response returned.");
       throw std::runtime_error("No response returned.");
     }
+    Message& message = *received;
     if (message.type != MessageType::http_response_start) {
       throw std::logic_error("assert message['type'] == 'http.response.start'");
     }

@@ -14,8 +14,9 @@ class CancelScope;
 // Raised at a checkpoint inside a cancelled scope (anyio's cancellation
 // exception). Deliberately NOT derived from std::exception: like Python's
 // BaseException-derived CancelledError, a `catch (const std::exception&)`
-// must not swallow it. Catch it only to clean up and rethrow.
-class Cancelled {
+// must not swallow it. Catch it only to clean up and rethrow. Final:
+// is_cancellation() tells it from other exceptions by its exact type.
+class Cancelled final {
  public:
   Cancelled() = default;
 };

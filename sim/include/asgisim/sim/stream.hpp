@@ -224,26 +224,28 @@ class MemoryObjectReceiveStream {
 
   // Raises ClosedResourceError (this handle closed), EndOfStream or
   // Cancelled. Loop side only.
-  T receive();
+  T receive() {
+    std::optional<T> item = receive_or_end();
+    if (!item) throw EndOfStream();
+    return std::move(*item);
+  }
+  // receive() with the end of the stream as a value (nullopt) instead of
+  // EndOfStream, for the models' own `async for` loops: the same waits,
+  // checkpoints and wake-ups, without unwinding. Other errors still raise.
+  std::optional<T> receive_or_end();
   // As receive() without the checkpoint; raises WouldBlock instead of waiting.
   T receive_nowait() {
     detail::require_loop_if_in_task("MemoryObjectReceiveStream.receive_nowait");
-    std::optional<T> item = poll();
+    bool ended = false;
+    std::optional<T> item = poll(ended);
+    if (ended) throw EndOfStream();
     if (!item) throw WouldBlock();
     return std::move(*item);
   }
-  // `async for item in stream: fn(item)`: receives until EndOfStream.
+  // `async for item in stream: fn(item)`: receives until the end of the stream.
   template <class Fn>
   void for_each(Fn&& fn) {
-    for (;;) {
-      std::optional<T> item;
-      try {
-        item.emplace(receive());
-      } catch (const EndOfStream&) {
-        return;
-      }
-      fn(std::move(*item));
-    }
+    while (std::optional<T> item = receive_or_end()) fn(std::move(*item));
   }
   // Idempotent. When the last receive clone closes, waiting senders get
   // BrokenResourceError and later sends raise it at once.
@@ -268,8 +270,9 @@ class MemoryObjectReceiveStream {
       : state_(std::move(state)), closed_(false) {
     state_->open_receive_stream();
   }
-  // receive_nowait's logic; nullopt instead of WouldBlock.
-  std::optional<T> poll();
+  // receive_nowait's logic; nullopt instead of WouldBlock, and `ended` set
+  // instead of EndOfStream.
+  std::optional<T> poll(bool& ended);
   void close_quietly() noexcept {
     if (closed_ || !state_) return;
     closed_ = true;
@@ -342,22 +345,24 @@ bool MemoryObjectSendStream<T>::offer(T& item) {
 }
 
 template <class T>
-T MemoryObjectReceiveStream<T>::receive() {
+std::optional<T> MemoryObjectReceiveStream<T>::receive_or_end() {
   Simulation& sim = Simulation::current();
   sim.require_domain(Domain::loop, "MemoryObjectReceiveStream.receive");
   std::shared_ptr<State> state = state_;
   sim.checkpoint();
-  if (std::optional<T> item = poll()) return std::move(*item);
+  bool ended = false;
+  if (std::optional<T> item = poll(ended)) return item;
+  if (ended) return std::nullopt;
   std::optional<T> slot;
   Waiter waiter{.task = &sim.current_task(), .slot = &slot};
   state->waiting_receivers.push_back(waiter);
   state->check_invariants();
-  if (!state->wait_to_receive(sim, waiter)) throw EndOfStream();
-  return std::move(*slot);
+  if (!state->wait_to_receive(sim, waiter)) return std::nullopt;
+  return slot;
 }
 
 template <class T>
-std::optional<T> MemoryObjectReceiveStream<T>::poll() {
+std::optional<T> MemoryObjectReceiveStream<T>::poll(bool& ended) {
   if (closed()) throw ClosedResourceError("receive on a closed MemoryObjectReceiveStream");
   State& state = *state_;
   // The longest-waiting sender's item joins the back of the buffer first.
@@ -371,7 +376,7 @@ std::optional<T> MemoryObjectReceiveStream<T>::poll() {
     state.check_invariants();
     return item;
   }
-  if (state.open_send_streams() == 0) throw EndOfStream();
+  ended = state.open_send_streams() == 0;
   return std::nullopt;
 }
 

@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "asgisim/sim/types.hpp"
@@ -51,6 +51,11 @@ struct TraceOptions {
 class Trace {
  public:
   explicit Trace(TraceOptions options = {});
+  // string_ids_ points into strings_: a copy would point into the original.
+  Trace(const Trace&) = delete;
+  Trace& operator=(const Trace&) = delete;
+  Trace(Trace&&) = default;
+  Trace& operator=(Trace&&) = default;
 
   void record(const TraceRecord& r) {
     // Two independent products per record and one serial step, so the hash
@@ -97,8 +102,9 @@ class Trace {
   std::size_t mask_ = 0;
   std::uint64_t count_ = 0;
   std::uint64_t hash_ = 0x6a09e667f3bcc908ULL;
-  std::deque<std::string> strings_;
-  std::map<std::string, std::uint32_t, std::less<>> string_ids_;
+  std::deque<std::string> strings_;  // a deque: the keys below point into it
+  // Looked up only, never iterated, so its order cannot reach a run.
+  std::unordered_map<std::string_view, std::uint32_t> string_ids_;
   std::map<std::uint64_t, std::string> annotations_;  // by record index, retained records only
 };
 
