@@ -66,23 +66,7 @@ std::string run_case(const std::string& case_json, const py::object& driver) {
       throw ForeignError(driver.attr("exception_name")(error.exception()).cast<std::string>());
     }
   };
-  // As the model runner: the time box is a daemon's timer, reached only when
-  // every other task is blocked; recording stops there.
-  sim::CancelScope* server_scope = nullptr;
-  simulation.spawn("run_asgi", [&] {
-    sim::cancel_scope([&](sim::CancelScope& scope) {
-      server_scope = &scope;
-      harness.run_asgi(app);
-    });
-    server_scope = nullptr;
-  });
-  simulation.spawn("time box",
-                   [&] {
-                     sim::sleep(the_case.timebox_ns);
-                     record->stop("timebox");
-                     if (server_scope != nullptr) server_scope->cancel();
-                   },
-                   {.daemon = true});
+  harness.spawn_run_asgi(simulation, app);
   const sim::RunResult result = simulation.run();
   if (result.status == sim::RunStatus::liveness_steps) record->stop("step_budget");
   record->deactivate();
@@ -102,7 +86,8 @@ std::string run_case(const std::string& case_json, const py::object& driver) {
 
 PYBIND11_MODULE(_differential_bridge, m) {
   m.doc() = "differential cases through the asgisim bridge (tests only)";
-  asgisim::sim::configure_this_thread_runner({.guarded_stack_bytes = asgisim::differential::kBridgeStackBytes});
+  asgisim::sim::configure_this_thread_runner(
+      {.guarded_stack_bytes = asgisim::differential::kBridgeStackBytes});
   asgisim::python::bind_run_types(m, /*module_local=*/true);
   py::class_<asgisim::differential::PythonRecorder>(m, "Recorder", py::module_local())
       .def("record", &asgisim::differential::PythonRecorder::record);
