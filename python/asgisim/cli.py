@@ -160,7 +160,7 @@ def command_replay(args: argparse.Namespace) -> int:
 
 def command_shrink(args: argparse.Namespace) -> int:
     target = _target(args)
-    result = forking.run_forked(lambda: target.shrink(args.seed, args.max_attempts))
+    result = target.shrink(args.seed, args.max_attempts)  # each of its runs in a fresh fork
     _check_unsupported(result)
     if not result["failure"]:
         print(f"seed {args.seed} passes: nothing to shrink", file=sys.stderr)

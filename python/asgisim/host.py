@@ -20,6 +20,10 @@ from .scenario import Scenario
 _unsupported: List[str] = []
 
 
+class ClientDisconnected(OSError):
+    """What the server's send raises once the client has gone (uvicorn 0.28.0's name)."""
+
+
 def record_unsupported(message: str) -> None:
     """Something the bridge cannot run yet (threads); reported as a usage error."""
     if message not in _unsupported:
@@ -28,6 +32,22 @@ def record_unsupported(message: str) -> None:
 
 def unsupported() -> List[str]:
     return list(_unsupported)
+
+
+class _ReceiveFuture(asyncio.Future):
+    """A receive() the server answers; cancelling it (Task.cancel) stops the server's
+    receive at once, so that a message the server has not yet handed over stays with
+    it, as when uvicorn's receive coroutine is cancelled in its wait."""
+
+    def __init__(self, call: Any, *, loop: Any) -> None:
+        super().__init__(loop=loop)
+        self._asgisim_call = call
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg=msg):
+            return False
+        self._asgisim_call.cancel_receive(self)
+        return True
 
 
 @dataclass
@@ -59,7 +79,8 @@ class Host:
         layers.install_background_hooks()
         self.app = layers.wrap_layers(self.raw_app)
 
-    def begin_run(self, run: Any) -> Plan:
+    def begin_loop(self, run: Any) -> SimLoop:
+        """The run's SimLoop, entered, with the process and the run pinned."""
         self.end_run()
         self.prepare_process()
         self.run = run
@@ -67,6 +88,10 @@ class Host:
         self.loop = SimLoop(run, reorder_callbacks=self.reorder_callbacks, vary_timer_ties=self.vary_timer_ties)
         self.loop._bridge_enter()
         pins.pin_run(run)
+        return self.loop
+
+    def begin_run(self, run: Any) -> Plan:
+        self.begin_loop(run)
         builder = Scenario(_run=run)
         self.scenario(builder)
         if not builder.clients:
@@ -92,13 +117,9 @@ class Host:
         loop = self.loop
 
         async def receive():
-            future = loop.create_future()
+            future = _ReceiveFuture(call, loop=loop)
             call.receive(future)
-            try:
-                return await future
-            except asyncio.CancelledError:
-                call.cancel_receive(future)
-                raise
+            return await future
 
         async def send(message):
             future = loop.create_future()
@@ -108,6 +129,6 @@ class Host:
         try:
             await self.app(scope, receive, send)
         except BaseException as error:  # the server model reports it (app_raised)
-            call.finish(f"{type(error).__name__}: {error}")
+            call.finish(error)
         else:
             call.finish(None)

@@ -52,6 +52,7 @@ class SimLoop(base_events.BaseEventLoop):
 
     _bridge_old_hooks = None  # set while the loop is the running loop
     _bridge_idle = False  # the loop task is blocked: call_soon/call_at must wake it
+    _bridge_front = None  # while not None: where call_soon inserts (BridgeRun::complete)
 
     def __init__(self, run, reorder_callbacks: bool = False, vary_timer_ties: bool = False) -> None:
         super().__init__()
@@ -75,6 +76,12 @@ class SimLoop(base_events.BaseEventLoop):
     # ---- scheduling: wake the loop task when it is idle -------------------------
     def _call_soon(self, callback, args, context):
         handle = super()._call_soon(callback, args, context)
+        if self._bridge_front is not None:
+            # A future the server answered within the Task's own call: its wake-up
+            # runs next, as if the call had returned without yielding.
+            self._ready.pop()
+            self._ready.insert(self._bridge_front, handle)
+            self._bridge_front += 1
         if self._bridge_idle:
             self._bridge_idle = False
             self._bridge_run.wake_loop()

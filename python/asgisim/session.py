@@ -1,6 +1,7 @@
 """One configured target: the app, the scenario, the invariants and the run settings.
 
-Every call here runs inside a forked child (see forking.py) and returns plain data:
+Every call here but ``shrink`` (whose search forks a child per run) runs inside a
+forked child (see forking.py) and returns plain data:
 the C++ engine (asgisim._native) does the run, the checks, replay and shrinking.
 """
 
@@ -115,8 +116,20 @@ class Target:
         return self._finish(host, result)
 
     def shrink(self, seed: int, max_attempts: int = 2000) -> Dict[str, Any]:
+        """Shrinks a failing seed; called in the parent: every run of the search (the seed,
+        each attempt, the strict confirmation) is a fresh fork, so that no state one
+        attempt leaves behind can make the next pass or fail."""
+        from . import forking
+
+        def run_one(kind: str, run_seed: int, log_text: str) -> Dict[str, Any]:
+            return forking.run_forked(lambda: self.shrink_run(kind, run_seed, log_text))
+        return native().shrink(seed, run_one, max_attempts)
+
+    def shrink_run(self, kind: str, seed: int, log_text: str) -> Dict[str, Any]:
+        """One run of a shrink, in a forked child."""
         host = self._host()
-        result = native().shrink(self._scenario_object(host), seed, self.options(), self.metadata(), max_attempts)
+        result = native().shrink_run(self._scenario_object(host), kind, seed, log_text, self.options(),
+                                     self.metadata())
         return self._finish(host, result)
 
     def mismatches(self, log_metadata: Dict[str, str]) -> List[str]:

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "asgisim/core/validator.hpp"
+#include "asgisim/sim/detail/runtime_hooks.hpp"
 #include "messages.hpp"
 
 namespace asgisim::python {
@@ -45,12 +46,26 @@ void BridgeRun::start_loop(py::object loop) {
 
 void BridgeRun::loop_main() {
   loop_task_ = &sim_.current_task();
+  // fifo is stock asyncio: the server and the clients (kernel tasks) act
+  // within the app's calls or between loop iterations, never between two
+  // handles of one batch, so they run until they block before each step.
+  const bool settle = sim_.options().strategy == sim::Strategy::fifo;
+  const sim::detail::RuntimeHooks hooks = sim_.runtime_hooks();
   for (;;) {
+    while (settle && hooks.others_ready()) sim_.checkpoint();
     std::int64_t next = kIdle;
     {
       // Python runs to the end of one handle here; nothing below switches.
-      next = step_().cast<std::int64_t>();
-      ++handles_run_;
+      ++handles_run_;  // before: a request made during this step carries its number
+      front_ = 0;
+      in_step_ = true;
+      try {
+        next = step_().cast<std::int64_t>();
+      } catch (...) {
+        in_step_ = false;
+        throw;
+      }
+      in_step_ = false;
     }
     if (next == kMoreReady) {
       sim_.checkpoint();
@@ -61,6 +76,31 @@ void BridgeRun::loop_main() {
                /*cancellable=*/false);
     idle_ = false;
   }
+}
+
+void BridgeRun::complete(const py::object& future, const py::object& result, const py::object& error,
+                         std::uint64_t armed_at) {
+  if (future.attr("done")().cast<bool>()) return;
+  const bool in_place = !in_step_ && armed_at == handles_run_ && loop_;
+  if (in_place) loop_.attr("_bridge_front") = front_;
+  try {
+    if (error.is_none()) {
+      future.attr("set_result")(result);
+    } else {
+      future.attr("set_exception")(error);
+    }
+  } catch (...) {
+    if (in_place) loop_.attr("_bridge_front") = py::none();
+    throw;
+  }
+  if (in_place) {
+    front_ = loop_.attr("_bridge_front").cast<std::size_t>();
+    loop_.attr("_bridge_front") = py::none();
+  }
+}
+
+void BridgeRun::call_soon(std::function<void()> fn) {
+  loop_.attr("call_soon")(py::cpp_function(std::move(fn)));
 }
 
 void BridgeRun::wake_loop() {

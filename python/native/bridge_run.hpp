@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,17 @@ class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
   void report_violation(const std::string& invariant, const std::string& layer, std::uint64_t request,
                         const std::string& detail);
 
+  // Completes an asyncio future for the app (a receive or send answered).
+  // `armed_at` is the loop step that set the serving task going (the Task's
+  // request, or the callback that resumed it): answered before the loop's
+  // next step, the Task resumes in place (its wake-up goes to the front of
+  // asyncio's ready queue, after earlier ones of the same pause), as if the
+  // call had not yielded: uvicorn's send and receive run inside the Task.
+  void complete(const py::object& future, const py::object& result, const py::object& error,
+                std::uint64_t armed_at);
+  // loop.call_soon(fn): `fn` runs as an asyncio handle.
+  void call_soon(std::function<void()> fn);
+
   std::uint64_t handles_run() const { return handles_run_; }
 
  private:
@@ -74,6 +86,8 @@ class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
   LoopIdle idle_target_;
   sim::Task* loop_task_ = nullptr;
   bool idle_ = false;
+  bool in_step_ = false;
+  std::size_t front_ = 0;  // where the next in-place wake-up goes (BridgeRun::complete)
   std::uint64_t handles_run_ = 0;
 };
 

@@ -7,17 +7,17 @@
 
 #include "asgisim/scenarios/checkers.hpp"
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/sim/choice.hpp"
 #include "asgisim/sim/decision_log.hpp"
 #include "asgisim/sim/runner_options.hpp"
 #include "asgisim/version.hpp"
+#include "bindings.hpp"
 #include "bridge_run.hpp"
 #include "python_app.hpp"
 #include "python_scenario.hpp"
 
 namespace py = pybind11;
 namespace scn = asgisim::scenarios;
-using asgisim::python::AppCall;
-using asgisim::python::BridgeRun;
 using asgisim::python::PythonScenario;
 
 namespace {
@@ -73,6 +73,55 @@ asgisim::sim::DecisionLog parse_log(const std::string& text, const std::string& 
   }
 }
 
+constexpr std::pair<scn::ShrinkRun::Kind, std::string_view> kShrinkRunNames[] = {
+    {scn::ShrinkRun::Kind::seed, "seed"},
+    {scn::ShrinkRun::Kind::lenient, "lenient"},
+    {scn::ShrinkRun::Kind::resync, "resync"},
+    {scn::ShrinkRun::Kind::strict, "strict"}};
+
+std::string_view shrink_run_name(scn::ShrinkRun::Kind kind) {
+  for (const auto& [k, name] : kShrinkRunNames) {
+    if (k == kind) return name;
+  }
+  return "?";
+}
+
+scn::ShrinkRun::Kind shrink_run_kind(const std::string& name) {
+  for (const auto& [kind, n] : kShrinkRunNames) {
+    if (n == name) return kind;
+  }
+  throw scn::UsageError("unknown shrink run kind " + name);
+}
+
+// A strict replay, once: run_schedule() would run it twice in this process,
+// and the second run would see the state the first left in the app.
+scn::RunOutcome run_strict_once(const PythonScenario& scenario, const asgisim::sim::DecisionLog& log,
+                                const scn::RunSettings& settings) {
+  asgisim::sim::ReplayChoiceSource source(log.decisions(), asgisim::sim::ReplayMode::strict,
+                                          log.first_decision_line());
+  scn::RunOutcome outcome = scn::run_source(scenario, scn::ConfigKind::buggy, source, settings);
+  if (!source.exhausted()) {
+    throw scn::UsageError("the decision log does not fit this run: the run ended after " +
+                          std::to_string(source.position()) + " of its " + std::to_string(log.size()) +
+                          " decisions");
+  }
+  return outcome;
+}
+
+// What the shrinker reads of a run, back from outcome_dict()'s form.
+scn::RunOutcome outcome_from_dict(const py::dict& result) {
+  scn::RunOutcome outcome;
+  const auto name = result["failure_name"].cast<std::string>();
+  for (scn::FailureClass failure :
+       {scn::FailureClass::none, scn::FailureClass::invariant, scn::FailureClass::deadlock,
+        scn::FailureClass::liveness, scn::FailureClass::nondeterminism}) {
+    if (scn::to_string(failure) == name) outcome.failure = failure;
+  }
+  outcome.invariant = result["invariant"].cast<std::string>();
+  outcome.decisions = parse_log(result["decisions"].cast<std::string>(), "shrink attempt");
+  return outcome;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -81,23 +130,7 @@ PYBIND11_MODULE(_native, m) {
   py::register_exception<scn::UsageError>(m, "UsageError");
   m.attr("version") = asgisim::kVersion;
 
-  py::class_<BridgeRun, std::shared_ptr<BridgeRun>>(m, "Run")
-      .def("wake_loop", &BridgeRun::wake_loop)
-      .def("now_ns", &BridgeRun::now_ns)
-      .def("choose", &BridgeRun::choose)
-      .def("note", &BridgeRun::note)
-      .def("live", &BridgeRun::live)
-      .def("observe", &BridgeRun::observe)
-      .def("observe_message", &BridgeRun::observe_message)
-      .def("report_violation", &BridgeRun::report_violation)
-      .def_property_readonly("handles_run", &BridgeRun::handles_run);
-
-  py::class_<AppCall, std::shared_ptr<AppCall>>(m, "AppCall")
-      .def("receive", &AppCall::receive)
-      .def("send", &AppCall::send)
-      .def("cancel_receive", &AppCall::cancel_receive)
-      .def("finish", &AppCall::finish)
-      .def_property_readonly("request", &AppCall::request);
+  asgisim::python::bind_run_types(m, /*module_local=*/false);
 
   py::class_<PythonScenario, std::shared_ptr<PythonScenario>>(m, "Scenario")
       .def(py::init([](py::object host, std::string name, std::vector<std::string> invariants,
@@ -138,9 +171,10 @@ PYBIND11_MODULE(_native, m) {
          const py::dict& options, const py::dict& metadata) {
         const asgisim::sim::DecisionLog log = parse_log(log_text, origin);
         const scn::RunSettings settings = scn::settings_for_log(log, settings_from(options));
-        scn::RunOutcome outcome = scn::run_schedule(
-            scenario, scn::ConfigKind::buggy, log,
-            strict ? asgisim::sim::ReplayMode::strict : asgisim::sim::ReplayMode::lenient, settings);
+        // Once: the caller re-runs a strict replay in a fresh fork and compares.
+        scn::RunOutcome outcome = strict ? run_strict_once(scenario, log, settings)
+                                         : scn::run_schedule(scenario, scn::ConfigKind::buggy, log,
+                                                             asgisim::sim::ReplayMode::lenient, settings);
         return outcome_dict(outcome, metadata);
       },
       "One run fed by a decision log (text), strictly or leniently.");
@@ -151,20 +185,56 @@ PYBIND11_MODULE(_native, m) {
     return metadata;
   });
   m.def(
-      "shrink",
-      [](const PythonScenario& scenario, std::uint64_t seed, const py::dict& options,
-         const py::dict& metadata, std::size_t max_attempts) {
-        scn::ShrinkResult result =
-            scn::shrink(scenario, scn::ConfigKind::buggy, seed, settings_from(options), max_attempts);
-        py::dict shrunk = outcome_dict(result.outcome, metadata);
-        for (auto item : metadata) {
-          result.log.metadata[item.first.cast<std::string>()] = item.second.cast<std::string>();
+      "shrink_run",
+      [](const PythonScenario& scenario, const std::string& kind, std::uint64_t seed,
+         const std::string& log_text, const py::dict& options, const py::dict& metadata) {
+        scn::ShrinkRun run{.kind = shrink_run_kind(kind), .seed = seed};
+        asgisim::sim::DecisionLog log;
+        if (run.kind != scn::ShrinkRun::Kind::seed) {
+          log = parse_log(log_text, "shrink attempt");
+          run.log = &log;
         }
+        scn::RunSettings settings = settings_from(options);
+        if (run.kind == scn::ShrinkRun::Kind::lenient || run.kind == scn::ShrinkRun::Kind::resync)
+          settings.keep_trace = false;  // many attempts: no trace export
+        if (run.kind == scn::ShrinkRun::Kind::seed) {
+          // Once, as run_seed here: a second run in this process would see the
+          // state the first left (the CLI checks determinism in fresh forks).
+          asgisim::sim::PrngChoiceSource source(seed);
+          scn::RunOutcome outcome = scn::run_source(scenario, scn::ConfigKind::buggy, source, settings);
+          outcome.seed = seed;
+          outcome.decisions.metadata["seed"] = std::to_string(seed);
+          return outcome_dict(outcome, metadata);
+        }
+        if (run.kind == scn::ShrinkRun::Kind::strict) {
+          scn::RunOutcome outcome = run_strict_once(scenario, log, settings);
+          outcome.seed = seed;
+          return outcome_dict(outcome, metadata);
+        }
+        scn::RunOutcome outcome = scn::run_for_shrink(scenario, scn::ConfigKind::buggy, run, settings);
+        return outcome_dict(outcome, metadata);
+      },
+      "One run of a shrink (seed, lenient, resync or strict), as run_seed's dict.");
+  m.def(
+      "shrink",
+      [](std::uint64_t seed, const py::function& run_one, std::size_t max_attempts) {
+        // Every run goes through `run_one(kind, seed, log_text)` (the caller
+        // forks a fresh child for each); the search itself stays here.
+        py::dict last;
+        const scn::ShrinkRunner runner = [&](const scn::ShrinkRun& which) {
+          const std::string log_text = which.log != nullptr ? which.log->to_text() : std::string();
+          py::dict result = run_one(std::string(shrink_run_name(which.kind)), which.seed, log_text);
+          scn::RunOutcome outcome = outcome_from_dict(result);
+          last = std::move(result);
+          return outcome;
+        };
+        const scn::ShrinkResult result = scn::shrink(seed, runner, max_attempts);
+        py::dict shrunk = last;  // the dict of the result's own run (the strict confirmation)
         shrunk["log"] = result.log.to_text();
         shrunk["original_decisions"] = result.original_decisions;
         shrunk["shrunk_decisions"] = result.log.size();
         shrunk["attempts"] = result.attempts;
         return shrunk;
       },
-      "Shrinks a failing seed to a minimal decision log (Hypothesis style).");
+      "Shrinks a failing seed to a minimal decision log (Hypothesis style), each run by run_one.");
 }

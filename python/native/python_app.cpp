@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
+#include "asgisim/sim/detail/runtime_hooks.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "messages.hpp"
@@ -12,29 +14,15 @@
 namespace asgisim::python {
 namespace {
 
-// What the app's Task raised, for the server's app_raised observation.
-class PythonAppError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // The Python exception uvicorn raises into the app for `error`.
 py::object python_exception_for(std::exception_ptr error) {
   try {
     std::rethrow_exception(std::move(error));
   } catch (const core::ClientDisconnected& e) {
-    return py::module_::import("builtins").attr("OSError")(e.what());
+    // uvicorn 0.28.0's name for it (an OSError subclass).
+    return py::module_::import("asgisim.host").attr("ClientDisconnected")(e.what());
   } catch (const std::exception& e) {
     return py::module_::import("builtins").attr("RuntimeError")(e.what());
-  }
-}
-
-void complete(const py::object& future, const py::object& result, const py::object& error) {
-  if (future.attr("done")().cast<bool>()) return;
-  if (error.is_none()) {
-    future.attr("set_result")(result);
-  } else {
-    future.attr("set_exception")(error);
   }
 }
 
@@ -55,19 +43,37 @@ std::string AppCall::state() const {
 
 void AppCall::wake(sim::Task* task, bool& waiting) {
   if (task == nullptr || !waiting || !run_->live()) return;
-  if (run_->simulation().wake(*task)) waiting = false;
+  // The Task's own request: at once (past the deferral of the server's wake-ups).
+  if (run_->simulation().runtime_hooks().wake_deferred(*task)) waiting = false;
+}
+
+// The server woke one of the call's tasks (a receive that waited for data, a
+// send held by flow control): in uvicorn that coroutine resumes when its
+// callback comes up in asyncio's ready queue, so the task resumes from a
+// callback appended now.
+void AppCall::deferred(sim::Task& task) {
+  if (!run_->live()) return;
+  run_->call_soon([weak = weak_from_this(), task = &task] {
+    const std::shared_ptr<AppCall> self = weak.lock();
+    if (!self || !self->run_->live()) return;
+    const std::uint64_t now = self->run_->handles_run();
+    if (task == self->sender_) {
+      self->sender_armed_ = now;
+    } else {
+      auto job = std::find_if(self->receives_.begin(), self->receives_.end(),
+                              [&](const ReceiveJob& j) { return j.task == task; });
+      if (job == self->receives_.end()) return;  // that task has left the call
+      job->armed = now;
+    }
+    self->run_->simulation().runtime_hooks().wake_deferred(*task);
+  });
 }
 
 void AppCall::receive(py::object future) {
-  receives_.push_back(std::move(future));
-  if (!receiver_started_) {
-    receiver_started_ = true;
-    run_->simulation().spawn(
-        fmt::format("receive {}", request_),
-        [self = shared_from_this(), receive = receive_] { self->serve_receives(receive); }, {.daemon = true});
-    return;
-  }
-  wake(receiver_, receiver_waiting_);
+  auto job = receives_.insert(receives_.end(),
+                              ReceiveJob{.future = std::move(future), .armed = run_->handles_run()});
+  run_->simulation().spawn(fmt::format("receive {}", request_),
+                           [self = shared_from_this(), job] { self->serve_receive(job); }, {.daemon = true});
 }
 
 void AppCall::send(py::object message, py::object future) {
@@ -78,23 +84,26 @@ void AppCall::send(py::object message, py::object future) {
     // also reports it, blamed on the outermost layer (a layer boundary below
     // would have caught a message made deeper down).
     run_->report_violation("message-type", app_name_, request_, "sent to the server: " + problem);
-    complete(future, py::none(), py::module_::import("builtins").attr("RuntimeError")(problem));
+    run_->complete(future, py::none(), py::module_::import("builtins").attr("RuntimeError")(problem),
+                   run_->handles_run());
     return;
   }
   sends_.push_back({std::move(*converted), std::move(future)});
+  sender_armed_ = run_->handles_run();
   wake(sender_, sender_waiting_);
 }
 
 void AppCall::cancel_receive(const py::object& future) {
-  if (receive_scope_ != nullptr && !receives_.empty() && receives_.front().is(future))
-    receive_scope_->cancel();
+  for (ReceiveJob& job : receives_) {
+    if (job.future.is(future) && job.scope != nullptr) job.scope->cancel();
+  }
 }
 
 void AppCall::finish(py::object error) {
   done_ = true;
-  if (!error.is_none()) error_ = py::str(error).cast<std::string>();
+  error_ = std::move(error);
+  sender_armed_ = run_->handles_run();
   wake(sender_, sender_waiting_);
-  wake(receiver_, receiver_waiting_);
 }
 
 void AppCall::serve(core::Scope& scope, const core::Receive& receive, const core::Send& send) {
@@ -102,6 +111,15 @@ void AppCall::serve(core::Scope& scope, const core::Receive& receive, const core
   sim::Simulation& sim = run_->simulation();
   sender_ = &sim.current_task();
   receive_ = receive;
+  const sim::detail::RuntimeHooks hooks = sim.runtime_hooks();
+  hooks.defer_wakes(*sender_, this);
+  struct Leave {
+    AppCall& call;
+    ~Leave() {
+      sim::detail::RuntimeHooks::defer_wakes(*call.sender_, nullptr);
+      call.sender_ = nullptr;
+    }
+  } leave{*this};
   for (;;) {
     while (!sends_.empty()) {
       PendingSend pending = std::move(sends_.front());
@@ -112,54 +130,59 @@ void AppCall::serve(core::Scope& scope, const core::Receive& receive, const core
       } catch (const std::exception&) {
         failure = std::current_exception();
       }
-      complete(pending.future, py::none(), failure ? python_exception_for(failure) : py::none());
+      run_->complete(pending.future, py::none(), failure ? python_exception_for(failure) : py::none(),
+                     sender_armed_);
     }
     if (done_) break;
     sender_waiting_ = true;
     sim.block(*this, sim::kNoDeadline, /*cancellable=*/false);
     sender_waiting_ = false;
   }
-  if (error_) throw PythonAppError(*error_);
+  if (error_ && !error_.is_none()) {
+    throw PythonAppError(
+        fmt::format("{}: {}", py::type::handle_of(error_).attr("__name__").cast<std::string>(),
+                    py::str(error_).cast<std::string>()),
+        error_);
+  }
 }
 
-void AppCall::serve_receives(const core::Receive& receive) {
-  sim::Simulation& sim = run_->simulation();
-  receiver_ = &sim.current_task();
-  for (;;) {
-    while (!receives_.empty() && receives_.front().attr("done")().cast<bool>()) receives_.pop_front();
-    if (receives_.empty()) {
-      receiver_waiting_ = true;
-      sim.block(*this, sim::kNoDeadline, /*cancellable=*/false);
-      receiver_waiting_ = false;
-      continue;
+void AppCall::serve_receive(std::list<ReceiveJob>::iterator job) {
+  sim::Task& task = run_->simulation().current_task();
+  job->task = &task;
+  sim::detail::RuntimeHooks::defer_wakes(task, this);
+  struct Leave {
+    AppCall& call;
+    std::list<ReceiveJob>::iterator job;
+    ~Leave() {
+      sim::detail::RuntimeHooks::defer_wakes(*job->task, nullptr);
+      call.receives_.erase(job);
     }
-    core::Message message;
-    std::exception_ptr failure;
-    if (stashed_) {
-      message = std::move(*stashed_);
-      stashed_.reset();
-    } else {
-      try {
-        const bool cut = sim::cancel_scope([&](sim::CancelScope& scope) {
-          receive_scope_ = &scope;
-          message = receive();
-        });
-        receive_scope_ = nullptr;
-        if (cut) continue;  // its future was cancelled: the message was not taken
-      } catch (const std::exception&) {
-        receive_scope_ = nullptr;
-        failure = std::current_exception();
-      }
+  } leave{*this, job};
+  if (job->future.attr("done")().cast<bool>()) return;
+  core::Message message;
+  std::exception_ptr failure;
+  if (stashed_) {
+    message = std::move(*stashed_);
+    stashed_.reset();
+  } else {
+    try {
+      const bool cut = sim::cancel_scope([&](sim::CancelScope& scope) {
+        job->scope = &scope;
+        message = receive_();
+      });
+      job->scope = nullptr;
+      if (cut) return;  // its future was cancelled: the message was not taken
+    } catch (const std::exception&) {
+      job->scope = nullptr;
+      failure = std::current_exception();
     }
-    py::object future = std::move(receives_.front());
-    receives_.pop_front();
-    if (future.attr("done")().cast<bool>()) {
-      if (!failure) stashed_ = std::move(message);  // uvicorn keeps it for the next receive()
-      continue;
-    }
-    complete(future, failure ? py::none() : py::object(message_to_python(message)),
-             failure ? python_exception_for(failure) : py::none());
   }
+  if (job->future.attr("done")().cast<bool>()) {
+    if (!failure) stashed_ = std::move(message);  // uvicorn keeps it for the next receive()
+    return;
+  }
+  run_->complete(job->future, failure ? py::none() : py::object(message_to_python(message)),
+                 failure ? python_exception_for(failure) : py::none(), job->armed);
 }
 
 core::App python_app(std::shared_ptr<BridgeRun> run, py::object host, std::string app_name) {

@@ -50,13 +50,8 @@ class ResyncChoiceSource final : public sim::ChoiceSource {
 
 class Shrinker {
  public:
-  Shrinker(const Scenario& scenario, ConfigKind config, const RunSettings& settings, std::size_t max_attempts,
-           RunOutcome failing)
-      : scenario_(scenario),
-        config_(config),
-        settings_(settings),
-        max_attempts_(max_attempts),
-        best_(std::move(failing)) {}
+  Shrinker(const ShrinkRunner& run, std::size_t max_attempts, RunOutcome failing)
+      : run_(run), max_attempts_(max_attempts), best_(std::move(failing)) {}
 
   void run() {
     // Coarse to fine: spans no shorter than `min_span_` until they stop
@@ -102,7 +97,7 @@ class Shrinker {
     ++attempts_;
     sim::DecisionLog log;
     for (const sim::Decision& d : candidate) log.record(d);
-    RunOutcome outcome = run_schedule(scenario_, config_, log, sim::ReplayMode::lenient, settings_);
+    RunOutcome outcome = run_({.kind = ShrinkRun::Kind::lenient, .log = &log});
     const Decisions& asked = outcome.decisions.decisions();
     aligned = asked.size() >= candidate.size() &&
               std::equal(candidate.begin(), candidate.end(), asked.begin(), [](const auto& a, const auto& b) {
@@ -114,8 +109,9 @@ class Shrinker {
   bool attempt_resync(const Decisions& candidate) {
     if (!budget_left()) return false;
     ++attempts_;
-    ResyncChoiceSource source(candidate);
-    return keep_if_better(run_source(scenario_, config_, source, settings_));
+    sim::DecisionLog log;
+    for (const sim::Decision& d : candidate) log.record(d);
+    return keep_if_better(run_({.kind = ShrinkRun::Kind::resync, .log = &log}));
   }
 
   bool keep_if_better(RunOutcome outcome) {
@@ -194,9 +190,7 @@ class Shrinker {
     return improved;
   }
 
-  const Scenario& scenario_;
-  const ConfigKind config_;
-  const RunSettings& settings_;
+  const ShrinkRunner& run_;
   const std::size_t max_attempts_;
   RunOutcome best_;
   std::size_t attempts_ = 0;
@@ -205,9 +199,36 @@ class Shrinker {
 
 }  // namespace
 
+RunOutcome run_for_shrink(const Scenario& scenario, ConfigKind config, const ShrinkRun& run,
+                          const RunSettings& settings) {
+  switch (run.kind) {
+    case ShrinkRun::Kind::seed:
+      return run_seed(scenario, config, run.seed, settings);
+    case ShrinkRun::Kind::lenient:
+      return run_schedule(scenario, config, *run.log, sim::ReplayMode::lenient, settings);
+    case ShrinkRun::Kind::resync: {
+      ResyncChoiceSource source(run.log->decisions());
+      return run_source(scenario, config, source, settings);
+    }
+    case ShrinkRun::Kind::strict:
+      break;
+  }
+  return run_schedule(scenario, config, *run.log, sim::ReplayMode::strict, settings);
+}
+
 ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
                     const RunSettings& settings, std::size_t max_attempts) {
-  RunOutcome original = run_seed(scenario, config, seed, settings);
+  RunSettings quiet = settings;
+  quiet.keep_trace = false;  // thousands of replays: no trace export
+  const ShrinkRunner run = [&](const ShrinkRun& which) {
+    const bool attempt = which.kind == ShrinkRun::Kind::lenient || which.kind == ShrinkRun::Kind::resync;
+    return run_for_shrink(scenario, config, which, attempt ? quiet : settings);
+  };
+  return shrink(seed, run, max_attempts);
+}
+
+ShrinkResult shrink(std::uint64_t seed, const ShrinkRunner& run, std::size_t max_attempts) {
+  RunOutcome original = run({.kind = ShrinkRun::Kind::seed, .seed = seed});
   ShrinkResult result;
   result.original_decisions = original.decisions.size();
   // A passing run has nothing to shrink; a nondeterministic one cannot be
@@ -217,9 +238,7 @@ ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t s
     result.outcome = std::move(original);
     return result;
   }
-  RunSettings quiet = settings;
-  quiet.keep_trace = false;  // thousands of replays: no trace export
-  Shrinker shrinker(scenario, config, quiet, max_attempts, original);
+  Shrinker shrinker(run, max_attempts, original);
   shrinker.run();
   result.attempts = shrinker.attempts();
   ASGISIM_ASSERT(result.attempts <= max_attempts);
@@ -232,7 +251,7 @@ ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t s
   result.log = shrinker.best().decisions;
   result.log.metadata["seed"] = std::to_string(seed);
   result.log.metadata["shrunk-from"] = std::to_string(result.original_decisions);
-  result.outcome = run_schedule(scenario, config, result.log, sim::ReplayMode::strict, settings);
+  result.outcome = run({.kind = ShrinkRun::Kind::strict, .log = &result.log});
   result.outcome.seed = seed;
   return result;
 }

@@ -153,6 +153,7 @@ Task* Simulation::allocate_task(std::string name, SpawnOptions options, bool pol
   task->domain_ = options.domain;
   task->daemon_ = options.daemon;
   task->poller_ = poller;
+  task->deferral_ = nullptr;
   task->unwind_requested_ = false;
   task->cancellable_wait_ = false;
   task->error_retrieved_ = false;

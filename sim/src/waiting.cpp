@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "asgisim/sim/detail/runtime_hooks.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "switching.hpp"
 
@@ -93,6 +94,10 @@ WakeReason Simulation::block(const Waitable& on, Nanoseconds deadline_ns, bool c
 
 bool Simulation::wake(Task& task, WakeReason reason) {
   if (task.state_ != Task::State::blocked) return false;
+  if (task.deferral_ != nullptr && reason == WakeReason::notified) {
+    task.deferral_->deferred(task);  // stays blocked until RuntimeHooks::wake_deferred()
+    return true;
+  }
   task.wake_reason_ = reason;
   trace_.record({now_ns_, task.id_, TraceKind::wake, static_cast<std::uint16_t>(reason),
                  task.waiting_on_ ? task.waiting_on_->object_id(*this) : 0, 0});

@@ -137,25 +137,7 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
   UvicornHarness harness(the_case, record);
   const core::App app = build_case_app(the_case, options.behaviour, pool, record);
 
-  // `with anyio.move_on_after(timebox_s): await cycle.run_asgi(app)`, with the
-  // recording stopped when the time box expires: the watcher is a daemon, so
-  // its timer is reached only when every other task is blocked (a hang), as
-  // the real runner's virtual clock advances only when its loop is idle.
-  sim::CancelScope* server_scope = nullptr;
-  simulation.spawn("run_asgi", [&] {
-    sim::cancel_scope([&](sim::CancelScope& scope) {
-      server_scope = &scope;
-      harness.run_asgi(app);
-    });
-    server_scope = nullptr;
-  });
-  simulation.spawn("time box",
-                   [&] {
-                     sim::sleep(the_case.timebox_ns);
-                     record.stop("timebox");
-                     if (server_scope != nullptr) server_scope->cancel();
-                   },
-                   {.daemon = true});
+  harness.spawn_run_asgi(simulation, app);
   const sim::RunResult result = simulation.run();
   if (result.status == sim::RunStatus::liveness_steps) record.stop("step_budget");
   if (options.trace) print_trace(simulation, the_case.id);

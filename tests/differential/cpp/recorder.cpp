@@ -21,6 +21,8 @@ std::optional<std::string> exception_name(const std::exception_ptr& error) {
     return std::nullopt;
   } catch (const sim::Cancelled&) {
     return "CancelledError";
+  } catch (const ForeignError& foreign) {
+    return std::string(foreign.what());
   } catch (const AppError&) {
     return "AppError";
   } catch (const core::ClientDisconnect&) {

@@ -16,6 +16,7 @@
 
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -25,6 +26,13 @@ namespace asgisim::differential {
 class AppError : public std::exception {
  public:
   const char* what() const noexcept override { return "AppError"; }
+};
+
+// An exception raised by code outside the model (a real Python app run
+// through the bridge), carrying the Python name it is recorded under.
+class ForeignError : public std::runtime_error {
+ public:
+  explicit ForeignError(const std::string& python_name) : std::runtime_error(python_name) {}
 };
 
 // "AppError", "ClientDisconnect", "ClientDisconnected", "RuntimeError",

@@ -160,4 +160,24 @@ void UvicornHarness::run_asgi(const core::App& app) {
   }
 }
 
+void UvicornHarness::spawn_run_asgi(sim::Simulation& simulation, const core::App& app) {
+  // The watcher is a daemon, so its timer is reached only when every other
+  // task is blocked (a hang), as the real runner's virtual clock advances
+  // only when its loop is idle.
+  simulation.spawn("run_asgi", [this, &app] {
+    sim::cancel_scope([&](sim::CancelScope& scope) {
+      server_scope_ = &scope;
+      run_asgi(app);
+    });
+    server_scope_ = nullptr;
+  });
+  simulation.spawn("time box",
+                   [this] {
+                     sim::sleep(case_.timebox_ns);
+                     record_.stop("timebox");
+                     if (server_scope_ != nullptr) server_scope_->cancel();
+                   },
+                   {.daemon = true});
+}
+
 }  // namespace asgisim::differential

@@ -16,6 +16,8 @@
 
 #include "asgisim/core/asgi.hpp"
 #include "asgisim/core/server.hpp"
+#include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/simulation.hpp"
 #include "case.hpp"
 #include "recorder.hpp"
 
@@ -32,6 +34,10 @@ class UvicornHarness {
   void send(core::Message message, const char* origin);
   // uvicorn's run_asgi: the app call, then the 500 or the connection close.
   void run_asgi(const core::App& app);
+  // Spawns run_asgi(app) as the runner does it, `with anyio.move_on_after(
+  // timebox_s): await cycle.run_asgi(app)`, with the recording stopped when
+  // the time box expires. `app` must outlive the run.
+  void spawn_run_asgi(sim::Simulation& simulation, const core::App& app);
 
  private:
   void client_disconnects();
@@ -47,6 +53,7 @@ class UvicornHarness {
   bool response_started_ = false;
   bool response_complete_ = false;
   core::detail::AsyncioEvent message_event_{"message_event"};
+  sim::CancelScope* server_scope_ = nullptr;
 };
 
 }  // namespace asgisim::differential

@@ -259,6 +259,25 @@ struct ShrinkResult {
 ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
                     const RunSettings& settings, std::size_t max_attempts = 2'000);
 
+// One run a shrink asks for: the failing seed (`seed`), a candidate replayed
+// leniently or re-synchronised by label, or the strict confirmation of the
+// result (`log`).
+struct ShrinkRun {
+  enum class Kind : std::uint8_t { seed, lenient, resync, strict };
+  Kind kind = Kind::seed;
+  std::uint64_t seed = 0;
+  const sim::DecisionLog* log = nullptr;  // all kinds but seed
+};
+// Runs one of them; the shrinker reads failure, invariant and decisions.
+using ShrinkRunner = std::function<RunOutcome(const ShrinkRun&)>;
+// shrink() with every run made by `run` (the Python bridge runs each in a
+// fresh fork, so that no state of one attempt reaches the next).
+ShrinkResult shrink(std::uint64_t seed, const ShrinkRunner& run, std::size_t max_attempts = 2'000);
+// The run shrink() makes in this process (lenient and resync runs with
+// `settings` as given: shrink() passes them without trace export).
+RunOutcome run_for_shrink(const Scenario& scenario, ConfigKind config, const ShrinkRun& run,
+                          const RunSettings& settings);
+
 // The one line that reproduces a run: "PROGRAM replay NAME --config buggy
 // --strategy random --seed 42 [--pct-depth D] [--stack ...] [--max-time S]"
 // (--pct-depth only under pct; --max-time in seconds, exact to the ns).

@@ -25,6 +25,11 @@ class StackAllocatorAdapter;
 class TaskGroup;
 class TaskHandle;
 
+namespace detail {
+class RuntimeHooks;  // detail/runtime_hooks.hpp
+class WakeDeferral;
+}  // namespace detail
+
 // Whether a task models a coroutine on the event loop or a simulated OS thread.
 enum class Domain : std::uint8_t { loop, thread };
 
@@ -48,6 +53,7 @@ class Task {
   friend class TaskGroup;
   friend class TaskHandle;
   friend class StackAllocatorAdapter;
+  friend class detail::RuntimeHooks;
   template <class Fn>
   friend class TaskEntry;
 
@@ -61,7 +67,8 @@ class Task {
   bool daemon_ = false;
   bool unwind_requested_ = false;
   bool cancellable_wait_ = false;
-  bool poller_ = false;  // see detail::RuntimeHooks::spawn_poller()
+  bool poller_ = false;                       // see detail::RuntimeHooks::spawn_poller()
+  detail::WakeDeferral* deferral_ = nullptr;  // see detail::RuntimeHooks::defer_wakes()
   bool error_retrieved_ = false;
   WakeReason wake_reason_ = WakeReason::notified;
   const std::string* name_ = nullptr;  // interned by the Simulation

@@ -23,6 +23,15 @@
 
 namespace asgisim::sim::detail {
 
+// Where a task's notifications go instead of making it ready (see
+// RuntimeHooks::defer_wakes()).
+class WakeDeferral {
+ public:
+  virtual ~WakeDeferral() = default;
+  // `task` was notified (not cancelled, not timed out); it stays blocked.
+  virtual void deferred(Task& task) = 0;
+};
+
 // A view of one Simulation; cheap to make and to copy, valid while it lives.
 class RuntimeHooks {
  public:
@@ -48,6 +57,23 @@ class RuntimeHooks {
   // How many times a task that is not a poller was picked to run: a poller
   // that sees it unchanged since its last turn knows that only pollers ran.
   std::uint64_t busy_picks() const { return sim_.busy_picks_; }
+
+  // ---- deferred wake-ups ----------------------------------------------------------
+  // A runtime whose own queue orders wake-ups (the bridge's asyncio loop:
+  // a waiter resumes when its callback comes up in the loop's ready queue)
+  // defers a task's notifications: wake() then calls `deferral` (nullptr
+  // ends it) and the runtime makes the task ready later with wake_deferred().
+  // Cancellations and deadlines still wake it at once.
+  static void defer_wakes(Task& task, WakeDeferral* deferral) { task.deferral_ = deferral; }
+  // Makes a task whose wake-up was deferred ready; false when it is no
+  // longer blocked (a cancellation woke it meanwhile).
+  bool wake_deferred(Task& task) {
+    WakeDeferral* deferral = task.deferral_;
+    task.deferral_ = nullptr;
+    const bool woken = sim_.wake(task);
+    task.deferral_ = deferral;
+    return woken;
+  }
 
   // ---- the scope chain, for a model's own rules ---------------------------------
   // The running task's innermost cancel scope (nullptr outside any).
