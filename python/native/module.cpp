@@ -228,7 +228,7 @@ PYBIND11_MODULE(_native, m) {
           last = std::move(result);
           return outcome;
         };
-        const scn::ShrinkResult result = scn::shrink(seed, runner, max_attempts);
+        const scn::ShrinkResult result = scn::shrink(seed, runner, {.max_attempts = max_attempts});
         py::dict shrunk = last;  // the dict of the result's own run (the strict confirmation)
         shrunk["log"] = result.log.to_text();
         shrunk["original_decisions"] = result.original_decisions;

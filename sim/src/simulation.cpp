@@ -322,7 +322,7 @@ std::uint64_t Simulation::choose(Label where, std::uint64_t n) {
     return 0;
   }
   ASGISIM_ASSERT(value < n);
-  if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value});
+  if (options_.record_decisions) log_.record(Decision{where.name, where.stream, n, value, current_->id_});
   trace_.record(
       {now_ns_, current_->id_, TraceKind::decision, static_cast<std::uint16_t>(where.stream), n, value});
   if (trace_.keeps_records()) trace_.annotate(where.name);

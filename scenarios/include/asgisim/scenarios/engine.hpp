@@ -247,17 +247,37 @@ bool running_seed(std::uint64_t& seed) noexcept;
 struct ShrinkResult {
   sim::DecisionLog log{};  // minimal; replays strictly to the same invariant
   std::size_t original_decisions = 0;
-  std::size_t attempts = 0;
+  std::size_t attempts = 0;  // runs made (a candidate may take two: lenient, then re-synchronised)
+  // The search stopped at ShrinkOptions::max_attempts or ::time_budget
+  // instead of at a fixpoint (no pass finds anything smaller).
+  bool budget_exhausted = false;
   RunOutcome outcome{};  // the run of `log`
 };
-// Shrinks the failing run of `seed` (Hypothesis style: truncate, delete
-// spans, zero spans, halve and decrement values; each candidate replayed
-// leniently, then re-synchronised by label; kept when it fails with the same
-// class and invariant and the consumed log is shortlex-smaller). The result
-// is confirmed by a strict replay (ShrinkResult::outcome). A passing or
+
+struct ShrinkOptions {
+  // The most runs the search makes.
+  std::size_t max_attempts = 100'000;
+  // Wall time the search may take; unset: no limit. A search that ends at a
+  // fixpoint is deterministic (the same failing run gives the same log); one
+  // cut short by this budget ends wherever the machine's speed left it.
+  std::optional<std::chrono::steady_clock::duration> time_budget = std::chrono::seconds(30);
+};
+
+// Shrinks the failing run of `seed` in the style of Hypothesis' shrinker
+// (docs/replay-and-shrink.md): passes over the decision log (the shortest
+// failing prefix; zero and binary-search each parameter; delete blocks, the
+// decisions of one task, of one label, adaptively growing each deletion;
+// zero blocks; minimise every value) repeated until none finds anything
+// smaller or the budget ends. Each candidate is replayed leniently, then
+// re-synchronised by label, and kept when it fails with the same class and
+// invariant and the log the run consumed is shortlex-smaller. The result is
+// confirmed by a strict replay (ShrinkResult::outcome). A passing or
 // nondeterministic seed is returned unshrunk (attempts == 0).
 ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
-                    const RunSettings& settings, std::size_t max_attempts = 2'000);
+                    const RunSettings& settings, const ShrinkOptions& options = {});
+// The same with at most `max_attempts` runs and no time budget.
+ShrinkResult shrink(const Scenario& scenario, ConfigKind config, std::uint64_t seed,
+                    const RunSettings& settings, std::size_t max_attempts);
 
 // One run a shrink asks for: the failing seed (`seed`), a candidate replayed
 // leniently or re-synchronised by label, or the strict confirmation of the
@@ -272,7 +292,7 @@ struct ShrinkRun {
 using ShrinkRunner = std::function<RunOutcome(const ShrinkRun&)>;
 // shrink() with every run made by `run` (the Python bridge runs each in a
 // fresh fork, so that no state of one attempt reaches the next).
-ShrinkResult shrink(std::uint64_t seed, const ShrinkRunner& run, std::size_t max_attempts = 2'000);
+ShrinkResult shrink(std::uint64_t seed, const ShrinkRunner& run, const ShrinkOptions& options = {});
 // The run shrink() makes in this process (lenient and resync runs with
 // `settings` as given: shrink() passes them without trace export).
 RunOutcome run_for_shrink(const Scenario& scenario, ConfigKind config, const ShrinkRun& run,

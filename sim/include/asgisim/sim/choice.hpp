@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "asgisim/sim/prng.hpp"
+#include "asgisim/sim/types.hpp"
 
 namespace asgisim::sim {
 
@@ -35,6 +36,11 @@ struct Decision {
   Stream stream = Stream::other;
   std::uint64_t n = 0;      // number of alternatives, > 1
   std::uint64_t value = 0;  // 0 <= value < n
+  // The task that asked (for sched.pick: the task that was running when the
+  // scheduler picked the next one); kNoTask for the main context and for a
+  // decision read from a file. In memory only, for the shrinker's spans: the
+  // file format does not store it, and replay never compares it.
+  TaskId task = kNoTask;
 };
 
 class ChoiceSource {
