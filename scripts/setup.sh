@@ -13,6 +13,11 @@ packages=(
   python3-dev pybind11-dev python3-pytest python3-httpx python3-fastapi
   chromium
 )
+# npm for the report's pinned JavaScript (below): Debian's own when the
+# machine has none (a machine with Node.js from elsewhere keeps its npm).
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 
 # The HTML report's JavaScript libraries, pinned by package-lock.json and
 # bundled into the page at build time (scenarios/report/CMakeLists.txt).
@@ -26,7 +31,7 @@ install_web_libraries() {
   fi
   if ! command -v npm >/dev/null 2>&1; then
     echo "setup: npm missing; the report's wait-for graph falls back to a list (install node and npm, run again)" >&2
-    return 0
+    return 0  # only when apt could not install it
   fi
   echo "setup: npm ci in scenarios/report"
   (cd "$report" && npm ci --no-audit --no-fund --ignore-scripts)

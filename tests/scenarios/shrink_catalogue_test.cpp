@@ -16,6 +16,7 @@
 #include <string>
 
 #include "asgisim/scenarios/engine.hpp"
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 
 namespace asgisim::scenarios {
@@ -89,7 +90,7 @@ TEST_P(ShrinkCatalogue, TheFirstFailureShrinksToAtMostATenthOrAHundredDecisions)
             << " decisions -> " << shrunk.log.size() << " in " << shrunk.attempts << " runs\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ShrinkCatalogue, ::testing::ValuesIn(Registry::global().all()), test_name);
+INSTANTIATE_TEST_SUITE_P(All, ShrinkCatalogue, ::testing::ValuesIn(built_in_catalogue().all()), test_name);
 
 }  // namespace
 }  // namespace asgisim::scenarios

@@ -9,6 +9,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include "asgisim/scenarios/catalogue.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 #include "scenarios/toy_scenarios.hpp"
 
@@ -53,7 +54,7 @@ TEST(Shrink, ARealStackFailureGetsShorterAndStillFailsTheSameWay) {
 // The same failing run shrinks to the same log, however often it is shrunk:
 // the passes, their order and the candidates tried depend on nothing else.
 TEST(Shrink, IsDeterministic) {
-  const Scenario& scenario = *Registry::global().find("random-stack");
+  const Scenario& scenario = *built_in_catalogue().find("random-stack");
   std::uint64_t seed = 0;
   while (!run_seed(scenario, ConfigKind::buggy, seed, random_settings()).failed()) ++seed;
   const ShrinkOptions options{.max_attempts = 100'000, .time_budget = {}};
