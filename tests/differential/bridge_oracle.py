@@ -2,7 +2,7 @@
 """The bridge's oracle: the differential small grid through the bridge under ``fifo``.
 
     PYTHONPATH=<build>/python:python /usr/bin/python3 tests/differential/bridge_oracle.py \\
-        --module-dir <build>/python/oracle [--grid small] [--jobs 2] [--only SUBSTRING]
+        --module-dir <build>/python/oracle [--grid small] [--jobs 2] [--only SUBSTRING] [--every N]
 
 Every case of the grid without sync code (no ``def`` endpoint, no sync background
 task: those need threads, the bridge's part 2) runs twice: on the real side
@@ -133,6 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--grid", choices=("small", "large", "regressions"), default="small")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", help="run only the cases whose id contains this")
+    parser.add_argument("--every", type=int, default=1,
+                        help="run every Nth case of the grid (a fixed sample, the same each time)")
     parser.add_argument("--show", type=int, default=20, help="differences to print")
     args = parser.parse_args(argv)
     try:
@@ -149,8 +151,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 77
 
     cases, skipped = [], []
-    for case in grid(args.grid):
+    for index, case in enumerate(grid(args.grid)):
         if args.only and args.only not in case["id"]:
+            continue
+        if index % max(1, args.every) != 0:
             continue
         reason = skip_reason(case)
         (skipped.append((case["id"], reason)) if reason else cases.append(case))
