@@ -15,8 +15,8 @@
 #include <iostream>
 #include <string>
 
-#include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/catalogue.hpp"
+#include "asgisim/scenarios/engine.hpp"
 #include "asgisim/scenarios/scenario.hpp"
 
 namespace asgisim::scenarios {
