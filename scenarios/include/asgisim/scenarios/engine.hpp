@@ -260,7 +260,8 @@ struct ShrinkOptions {
   // Wall time the search may take; unset: no limit. A search that ends at a
   // fixpoint is deterministic (the same failing run gives the same log); one
   // cut short by this budget ends wherever the machine's speed left it.
-  std::optional<std::chrono::steady_clock::duration> time_budget = std::chrono::seconds(30);
+  using Budget = std::chrono::nanoseconds;
+  std::optional<Budget> time_budget = std::chrono::seconds(30);
 };
 
 // Shrinks the failing run of `seed` in the style of Hypothesis' shrinker
