@@ -41,6 +41,7 @@ std::string printable(std::string_view bytes) {
 }  // namespace
 
 void RequestResponseCycle::fail(std::string message) {
+  protocol_error_raised = true;
   core->observe(ObservationKind::protocol_error, id, message);
   throw ProtocolError(message);
 }

@@ -87,6 +87,7 @@ class RequestResponseCycle {
   bool framing_known = false;  // uvicorn's chunked_encoding is not None
   std::uint64_t expected_content_length = 0;
   std::uint64_t body_bytes_sent = 0;
+  bool protocol_error_raised = false;  // fail() raised a ProtocolError into the app
 
  private:
   [[noreturn]] void fail(std::string message);

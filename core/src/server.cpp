@@ -1,4 +1,5 @@
-// uvicorn's HTTP protocol (uvicorn 0.28.x to 0.32.x, httptools_impl.py with
+// uvicorn's HTTP protocol (uvicorn 0.28.x to 0.32.x, run_asgi's close on an
+// app error to 0.51.0 and Kludex/uvicorn#3156; httptools_impl.py with
 // h11_impl.py where they agree) over an in-memory transport: the connection,
 // run_asgi and the server (the RequestResponseCycle is in
 // request_response_cycle.cpp). Messages and rules follow the Python source;
@@ -39,6 +40,16 @@ std::string describe_error(const std::exception_ptr& error, bool& client_disconn
 }
 
 }  // namespace
+
+std::string_view to_string(ErrorClose behaviour) {
+  switch (behaviour) {
+    case ErrorClose::always:
+      return "always";
+    case ErrorClose::incomplete_or_protocol_error:
+      return "incomplete_or_protocol_error";
+  }
+  return "?";
+}
 
 ServerOptions uvicorn_options(std::string_view version) {
   // "0.28.1" -> 28001; missing or malformed parts count as 0.
@@ -269,7 +280,8 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
     observe(ObservationKind::app_raised, cycle.id, what);
     if (!cycle.response_started) {
       send_500(cycle, "app raised before http.response.start");
-    } else if (!cycle.response_complete || options.close_after_complete_on_error) {
+    } else if (!cycle.response_complete || options.close_on_error == ErrorClose::always ||
+               cycle.protocol_error_raised) {
       connection->close_transport(cycle.id, "app raised after http.response.start");
     }
   } else {

@@ -35,13 +35,14 @@ ScenarioInfo make_info() {
   // The server: every uvicorn release closes the connection when an app
   // raises after its response started, even once that response completed,
   // which also cuts off the next keep-alive request already being served
-  // (found by this scenario as response-complete). The fixed configuration
-  // runs a server that closes only while the failing response is
-  // incomplete, so that it judges the Starlette side alone.
-  info.fixed = {.versions = {.starlette = "0.46.2"},
+  // (found by this scenario as response-complete; catalogue entry 10,
+  // keepalive-cut-after-error). The fixed configuration runs uvicorn with
+  // the open Kludex/uvicorn#3156, which closes only while the failing
+  // response is incomplete, so that it judges the Starlette side alone.
+  info.fixed = {.versions = {.starlette = "0.46.2", .uvicorn = "0.51.0+pr3156"},
                 .summary =
-                    "BaseHTTPMiddleware reraise_once only (Starlette 0.46.2); a server that does not "
-                    "close a completed keep-alive exchange on a later error"};
+                    "BaseHTTPMiddleware reraise_once only (Starlette 0.46.2); uvicorn 0.51.0 with "
+                    "Kludex/uvicorn#3156: no close of a completed keep-alive exchange on a later error"};
   info.invariants = stack_invariants();
   // A generated run takes well under a second of virtual time and a few
   // thousand steps; a hang shows up quickly.
@@ -67,9 +68,7 @@ class RandomStack final : public Scenario {
   void build(RunContext& run) const override {
     DrawOptions options;
     options.behaviours = allowed_behaviours(run);
-    core::ServerOptions server = run.stack.server;
-    if (run.config == ConfigKind::fixed) server.close_after_complete_on_error = false;
-    start_stack(run, draw_stack(run.sim, options), server);
+    start_stack(run, draw_stack(run.sim, options));
   }
 };
 

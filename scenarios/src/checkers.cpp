@@ -45,6 +45,8 @@ constexpr InvariantRow kInvariants[] = {
      "every context manager entered exits and its exit runs to the end; it sees a cancellation "
      "only if the client left before the response completed"},
     {"response-not-delayed", "the response's completion (more_body false) does not wait for background work"},
+    {"truncated-not-complete",
+     "a response whose app failed while sending its body does not reach the client as a complete one"},
     {"no-deadlock", "the run never reaches a state where tasks are blocked and nothing can wake them"},
     {"liveness", "every request finishes within the run's step and virtual-time budgets"},
     {"no-swallowed-error",
@@ -175,6 +177,8 @@ void install_checkers(core::Observer& observer, const std::vector<std::string>& 
       observer.add(detail::make_cleanup_runs());
     } else if (id == "response-not-delayed") {
       observer.add(detail::make_response_not_delayed());
+    } else if (id == "truncated-not-complete") {
+      observer.add(detail::make_truncated_not_complete());
     } else if (id == "no-swallowed-error") {
       observer.add(detail::make_no_swallowed_error());
     } else if (id == "request-latency") {

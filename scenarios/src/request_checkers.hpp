@@ -14,5 +14,7 @@ std::unique_ptr<core::Checker> make_cleanup_runs();
 std::unique_ptr<core::Checker> make_response_not_delayed();
 std::unique_ptr<core::Checker> make_no_swallowed_error();
 std::unique_ptr<core::Checker> make_request_latency(sim::Nanoseconds budget_ns);
+// truncation_checker.cpp
+std::unique_ptr<core::Checker> make_truncated_not_complete();
 
 }  // namespace asgisim::scenarios::detail

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace asgisim::scenarios {
@@ -46,6 +47,40 @@ Version require_version(std::string_view package, std::string_view text) {
 
 [[noreturn]] void unsupported(std::string_view package, std::string_view version, std::string_view why) {
   throw UsageError(fmt::format("--stack: {}=={} is not modelled: {}", package, version, why));
+}
+
+// An upstream pull request that no release has, applied on top of a release
+// with a PEP 440 local version label: `--stack uvicorn==0.51.0+pr3156`.
+struct PullRequest {
+  std::string_view package;
+  std::string_view label;  // after the '+'
+  std::string_view what;
+};
+constexpr PullRequest kPullRequests[] = {
+    {"uvicorn", "pr3156",
+     "Kludex/uvicorn#3156 (open): run_asgi closes the connection on an app error only while the response is "
+     "incomplete"},
+};
+
+// "0.51.0+pr3156" -> {"0.51.0", "pr3156"}; no '+': the label is empty.
+std::pair<std::string_view, std::string_view> split_local_label(std::string_view version) {
+  const std::size_t plus = version.find('+');
+  if (plus == std::string_view::npos) return {version, {}};
+  return {version.substr(0, plus), version.substr(plus + 1)};
+}
+
+void require_known_label(std::string_view package, std::string_view version) {
+  const std::string_view label = split_local_label(version).second;
+  if (label.empty() && version.find('+') == std::string_view::npos) return;
+  std::vector<std::string> known;
+  for (const PullRequest& pull : kPullRequests) {
+    if (pull.package != package) continue;
+    if (pull.label == label) return;
+    known.push_back(fmt::format("+{} ({})", pull.label, pull.what));
+  }
+  throw UsageError(fmt::format("--stack: {}=={}: unknown local label '+{}' ({})", package, version, label,
+                               known.empty() ? fmt::format("{} has none", package)
+                                             : fmt::format("known: {}", fmt::join(known, "; "))));
 }
 
 std::string* field(StackVersions& versions, std::string_view package) {
@@ -112,12 +147,14 @@ StackVersions parse_stack_spec(std::string_view spec) {
           "--stack: unknown package '{}' (known: starlette, uvicorn, python, anyio, fastapi)", package));
     }
     if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
-    require_version(package, version);
+    require_known_label(package, version);
+    const std::string_view release = split_local_label(version).first;
+    require_version(package, release);
     // Behaviour changes within a minor series (starlette 0.20.0 cancels
     // differently from 0.20.4): starlette, uvicorn and fastapi need their full
     // release; of python and anyio the model reads only the minor or major.
     const bool full = package == "starlette" || package == "uvicorn" || package == "fastapi";
-    if (full && std::count(version.begin(), version.end(), '.') != 2) {
+    if (full && std::count(release.begin(), release.end(), '.') != 2) {
       throw UsageError(fmt::format(
           "--stack: {}=={} is not a full release: give all three parts (e.g. {}==0.20.4); behaviour "
           "changes within a minor series",
@@ -158,8 +195,11 @@ Stack resolve(const StackVersions& versions) {
   stack.versions = versions;
   if (!versions.starlette.empty()) resolve_starlette(versions.starlette, stack);
   if (!versions.uvicorn.empty()) {
-    require_version("uvicorn", versions.uvicorn);
-    stack.server = core::uvicorn_options(versions.uvicorn);
+    require_known_label("uvicorn", versions.uvicorn);
+    const auto [release, label] = split_local_label(versions.uvicorn);
+    require_version("uvicorn", release);
+    stack.server = core::uvicorn_options(release);
+    if (label == "pr3156") stack.server.close_on_error = core::ErrorClose::incomplete_or_protocol_error;
   }
   if (!versions.python.empty()) resolve_python(versions.python, stack);
   if (!versions.anyio.empty()) resolve_anyio(versions.anyio, stack);
@@ -200,11 +240,14 @@ std::string describe_behaviours(const Stack& stack) {
   const auto version = [](const std::string& text) { return text.empty() ? std::string("default") : text; };
   return fmt::format(
       "starlette {} (BaseHTTPMiddleware {}, streaming {}), uvicorn {} (ASGI spec {}, send after disconnect "
-      "{}), python {} (thread pool {}), anyio {} (task-group errors {}), fastapi {} (yield exits {})",
+      "{}, close on an app error {}), python {} (thread pool {}), anyio {} (task-group errors {}), fastapi "
+      "{} "
+      "(yield exits {})",
       version(stack.versions.starlette), core::to_string(stack.base_http), core::to_string(stack.streaming),
       version(stack.versions.uvicorn), stack.server.spec_version,
       stack.server.send_after_disconnect == core::SendAfterDisconnect::raise ? "raises" : "dropped",
-      version(stack.versions.python), core::to_string(stack.python), version(stack.versions.anyio),
+      core::to_string(stack.server.close_on_error), version(stack.versions.python),
+      core::to_string(stack.python), version(stack.versions.anyio),
       task_group_errors_name(stack.task_group_errors), version(stack.versions.fastapi),
       core::to_string(stack.yield_exit));
 }
@@ -214,7 +257,8 @@ std::vector<std::string> stack_warnings(const StackVersions& versions) {
   StackVersions copy = versions;
   for (const Newest& newest : kNewestDistinguished) {
     const std::string& text = *field(copy, newest.package);
-    if (text.empty() || require_version(newest.package, text) <= newest.version) continue;
+    if (text.empty() || require_version(newest.package, split_local_label(text).first) <= newest.version)
+      continue;
     StackVersions alone;
     *field(alone, newest.package) = text;
     warnings.push_back(fmt::format(

@@ -1,11 +1,13 @@
 // Tests of the uvicorn model (server.hpp, uvicorn 0.28.x to 0.32.x): the
-// scope, receive merging and the 64 KiB read pause, disconnects, and both
-// send-after-disconnect modes.
+// scope, receive merging and the 64 KiB read pause, disconnects, both
+// send-after-disconnect modes, and the close on an app error with the open
+// Kludex/uvicorn#3156 (every release's close: server_response_test.cpp).
 #include "asgisim/core/server.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,7 @@ TEST(ServerOptions, UvicornReleases) {
   EXPECT_EQ(uvicorn_options("0.28.1").send_after_disconnect, SendAfterDisconnect::drop);
   EXPECT_EQ(uvicorn_options("0.32.0").spec_version, "2.4");
   EXPECT_EQ(uvicorn_options("0.32.1").spec_version, "2.3");
+  EXPECT_EQ(uvicorn_options("0.51.0").close_on_error, ErrorClose::always);  // every release read
 }
 
 TEST(Server, ScopeCarriesTheRequestAndIdsInArrivalOrder) {
@@ -255,6 +258,50 @@ TEST(Server, EveryDisconnectPointEndsCleanly) {
     EXPECT_EQ(run.records[0].disconnected, point != 0);
     EXPECT_EQ(run.records[0].complete, point == 0 || disconnect.point == DisconnectPoint::after_complete);
   }
+}
+
+// ---- an app error after the response completed (Kludex/uvicorn#3156) -----------------
+
+// Request 1 raises 10 ms after its response completed (background work);
+// request 2, sent on the same connection, answers at 20 ms.
+App raises_after_completing(bool send_after_completion) {
+  return [send_after_completion](Scope& scope, const Receive&, const Send& send) {
+    if (scope.request_id == 1) {
+      send(Message::start(200, {{"content-length", "2"}}));
+      send(Message::body_chunk("ok"));
+      sim::sleep(10 * ms);
+      if (send_after_completion) send(Message::body_chunk("more"));  // raises ProtocolError
+      throw std::runtime_error("background failed");
+    }
+    sim::sleep(20 * ms);
+    send(Message::start(200, {{"content-length", "2"}}));
+    send(Message::body_chunk("ok"));
+  };
+}
+
+TEST(Server, WithPr3156AnErrorAfterACompletedResponseKeepsTheConnection) {
+  Observer observer;
+  ASSERT_TRUE(in_sim([&](sim::Simulation& sim) {
+                TestClient client(sim, observer, raises_after_completing(false),
+                                  {.close_on_error = ErrorClose::incomplete_or_protocol_error});
+                EXPECT_TRUE(client.get("/1").complete);
+                const ClientRecord second = client.get("/2");
+                EXPECT_EQ(second.connection, 1U);
+                EXPECT_TRUE(second.complete);
+              }).ok());
+  EXPECT_EQ(find(observer, ObservationKind::connection_closed), nullptr);
+  EXPECT_NE(find(observer, ObservationKind::app_raised), nullptr);
+}
+
+TEST(Server, WithPr3156AProtocolErrorAfterCompletionStillCloses) {
+  Observer observer;
+  ASSERT_TRUE(in_sim([&](sim::Simulation& sim) {
+                TestClient client(sim, observer, raises_after_completing(true),
+                                  {.close_on_error = ErrorClose::incomplete_or_protocol_error});
+                EXPECT_TRUE(client.get("/1").complete);
+                EXPECT_TRUE(client.get("/2").closed_by_server);
+              }).ok());
+  EXPECT_EQ(find(observer, ObservationKind::connection_closed)->request, 1U);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -148,6 +150,37 @@ TEST(RealStack, ResponseCompleteCatchesAMiddlewareThatDropsTheFinalBody) {
   };
   EXPECT_TRUE(run_stack({"response-complete"}, {}, make(false)).empty());
   EXPECT_EQ(only(run_stack({"response-complete"}, {}, make(true))), "response-complete @Dropper");
+}
+
+TEST(RealStack, TruncatedNotCompleteCatchesBaseHttpFrom0460) {
+  // A stream that raises after one chunk, reporting the error as the
+  // catalogue's endpoints do, behind a pass-through BaseHTTPMiddleware.
+  const auto make = [](std::optional<core::BaseHttpBehaviour> behaviour) {
+    return [behaviour](core::Observer& observer) {
+      core::App endpoint = core::request_response([](core::Request& request) {
+        auto sent = std::make_shared<bool>(false);
+        const core::RequestId id = request.scope().request_id;
+        return core::StreamingResponse([sent, id]() -> std::optional<core::Bytes> {
+          if (*sent) {
+            core::observe({.kind = K::error_raised, .request = id, .layer = "endpoint", .detail = "boom"});
+            throw std::runtime_error("boom");
+          }
+          *sent = true;
+          return core::Bytes("row");
+        });
+      });
+      std::vector<core::NamedMiddleware> chain;
+      if (behaviour) chain.push_back(base_http(*behaviour, observer));
+      return core::validated_chain(std::move(chain), std::move(endpoint), observer);
+    };
+  };
+  EXPECT_EQ(only(run_stack({"truncated-not-complete"}, {}, make(core::BaseHttpBehaviour::reraise))),
+            "truncated-not-complete @BaseHTTPMiddleware");
+  EXPECT_EQ(only(run_stack({"truncated-not-complete"}, {}, make(core::BaseHttpBehaviour::reraise_once))),
+            "truncated-not-complete @BaseHTTPMiddleware");
+  EXPECT_TRUE(
+      run_stack({"truncated-not-complete"}, {}, make(core::BaseHttpBehaviour::dispatch_background)).empty());
+  EXPECT_TRUE(run_stack({"truncated-not-complete"}, {}, make(std::nullopt)).empty());
 }
 
 TEST(RealStack, RequestLatencyAgainstTheBudget) {

@@ -211,6 +211,54 @@ TEST(NoSwallowedError, AnErrorMustSurface) {
   EXPECT_NE(v[0].detail.find("ValueError: boom"), std::string::npos) << v[0].detail;
 }
 
+// server -> Base -> endpoint: the endpoint sends a start and one chunk, then
+// raises. `ending` says what follows: Base makes up the final body
+// ("made-up"), the connection closes ("closed"), or Base had already sent a
+// response of its own, complete before the error ("replaced").
+const std::vector<core::Violation>& truncated(Sequence& s, std::string_view ending) {
+  s.add(K::request_started, 1, "uvicorn", "GET /");
+  if (ending == "replaced") {
+    s.sent(1, "server->Base", Message::start(200)).sent(1, "server->Base", Message::body_chunk("own", false));
+    s.add(K::response_completed, 1, "uvicorn").add(K::client_got_complete, 1, "client", {}, 3);
+  }
+  s.sent(1, "Base->endpoint", Message::start(200)).sent(1, "Base->endpoint", Message::body_chunk("ab", true));
+  if (ending != "replaced") {
+    s.sent(1, "server->Base", Message::start(200)).sent(1, "server->Base", Message::body_chunk("ab", true));
+  }
+  s.add(K::error_raised, 1, "endpoint", "StreamError");
+  if (ending == "made-up") {
+    s.sent(1, "server->Base", Message::body_chunk("", false)).add(K::response_completed, 1, "uvicorn");
+    s.add(K::client_got_body, 1, "client", {}, 2).add(K::client_got_complete, 1, "client", {}, 2);
+  }
+  if (ending == "closed") s.add(K::app_raised, 1, "uvicorn").add(K::connection_closed, 1, "uvicorn");
+  return s.finish();
+}
+
+TEST(TruncatedNotComplete, AFinalBodyMadeUpAfterAMidBodyErrorFails) {
+  Sequence s({"truncated-not-complete"});
+  const auto& v = truncated(s, "made-up");
+  ASSERT_EQ(only(v), "truncated-not-complete @Base");
+  EXPECT_NE(v[0].detail.find("'endpoint' raised (StreamError) after 2 body byte(s) had crossed "
+                             "'Base->endpoint' without a final body, yet the client read a complete"),
+            std::string::npos)
+      << v[0].detail;
+}
+
+TEST(TruncatedNotComplete, AClosedConnectionOrAResponseCompleteBeforeTheErrorPasses) {
+  Sequence closed({"truncated-not-complete"});
+  EXPECT_TRUE(truncated(closed, "closed").empty());
+  Sequence replaced({"truncated-not-complete"});
+  EXPECT_TRUE(truncated(replaced, "replaced").empty());
+  // A background task that fails after a complete body is not a truncation.
+  Sequence background({"truncated-not-complete"});
+  background.add(K::request_started, 1, "uvicorn", "GET /");
+  background.sent(1, "server->endpoint", Message::start(200))
+      .sent(1, "server->endpoint", Message::body_chunk("ok", false))
+      .add(K::response_completed, 1, "uvicorn");
+  background.background(K::error_raised, 1, "notify").add(K::client_got_complete, 1, "client", {}, 2);
+  EXPECT_TRUE(background.finish().empty());
+}
+
 TEST(RequestLatency, JudgesFromTheRequestStartToItsCompletion) {
   Sequence s({"request-latency"}, {.latency_budget_ns = kSecond});
   s.add(K::request_started, 1, "uvicorn", "GET /fast").add(K::request_started, 2, "uvicorn", "GET /slow");
@@ -266,7 +314,7 @@ TEST(Install, RejectsUnknownIdsAndMissingParameters) {
 
 TEST(Table, EveryIdHasADescriptionInDesignOrder) {
   const auto& ids = invariant_ids();
-  ASSERT_EQ(ids.size(), 18u);
+  ASSERT_EQ(ids.size(), 19u);
   EXPECT_EQ(ids.front(), "start-once");
   EXPECT_EQ(ids.back(), "deterministic");
   for (const auto id : ids) EXPECT_FALSE(invariant_description(id).empty()) << id;

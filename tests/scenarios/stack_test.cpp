@@ -73,6 +73,23 @@ TEST(Resolve, UvicornSpecVersionAndSendAfterDisconnect) {
   EXPECT_EQ(resolve({.uvicorn = "0.32.1"}).server.spec_version, "2.3");
 }
 
+TEST(StackSpec, ALocalLabelAppliesAnUnreleasedPullRequest) {
+  EXPECT_EQ(parse_stack_spec("uvicorn==0.51.0+pr3156").uvicorn, "0.51.0+pr3156");
+  EXPECT_EQ(resolve({.uvicorn = "0.51.0"}).server.close_on_error, core::ErrorClose::always);
+  EXPECT_EQ(resolve({.uvicorn = "0.51.0+pr3156"}).server.close_on_error,
+            core::ErrorClose::incomplete_or_protocol_error);
+  EXPECT_EQ(resolve({.uvicorn = "0.51.0+pr3156"}).server.spec_version, "2.3");  // the release's own
+  EXPECT_NE(usage_error("uvicorn==0.51.0+pr1").find("unknown local label '+pr1'"), std::string::npos);
+  EXPECT_NE(usage_error("uvicorn==0.51.0+pr1").find("+pr3156"), std::string::npos);  // names the known ones
+  EXPECT_NE(usage_error("starlette==0.46.2+pr3156").find("starlette has none"), std::string::npos);
+  EXPECT_NE(usage_error("uvicorn==0.51+pr3156").find("not a full release"), std::string::npos);
+  EXPECT_THROW(resolve({.uvicorn = "0.51.0+nope"}), UsageError);
+  EXPECT_NE(describe_behaviours(resolve({.uvicorn = "0.51.0+pr3156"}))
+                .find("uvicorn 0.51.0+pr3156 (ASGI spec 2.3, send after disconnect dropped, close on an app "
+                      "error incomplete_or_protocol_error)"),
+            std::string::npos);
+}
+
 TEST(Resolve, PythonAnyioFastapi) {
   EXPECT_EQ(resolve({.python = "3.7"}).python, core::PythonVersion::py37);
   EXPECT_EQ(resolve({.python = "3.8"}).python, core::PythonVersion::py38);

@@ -1,6 +1,8 @@
 // The server model: uvicorn's HTTP/1.1 protocol (httptools_impl.py and
-// h11_impl.py) and its RequestResponseCycle, as of uvicorn 0.28.x to 0.32.x,
-// over an in-memory transport that a simulated client drives.
+// h11_impl.py) and its RequestResponseCycle, as of uvicorn 0.28.x to 0.32.x
+// (run_asgi's close on an app error: every release to 0.51.0, and the open
+// Kludex/uvicorn#3156), over an in-memory transport that a simulated client
+// drives.
 //
 //   Server server(sim, observer, app, {.spec_version = "2.4"});
 //   std::shared_ptr<Connection> connection = server.connect();
@@ -37,6 +39,23 @@ enum class SendAfterDisconnect : std::uint8_t {
   raise,  // raise ClientDisconnected into the app (uvicorn 0.28.0 only, reverted in 0.28.1)
 };
 
+// What run_asgi does when the app raises after http.response.start
+// (h11_impl.py and httptools_impl.py agree; read at tags 0.28.0, 0.32.1,
+// 0.40.0 and 0.51.0).
+enum class ErrorClose : std::uint8_t {
+  // Every release read, 0.28.0 to 0.51.0: `else: self.transport.close()`,
+  // even when the response had completed (a failing background task), which
+  // also cuts off the next request of a keep-alive connection that is already
+  // being served (catalogue entry 10).
+  always,
+  // Kludex/uvicorn#3156 (open, unreleased; from its description): close only
+  // while the failing response is incomplete, or when the server itself
+  // raised a protocol error into the app (a send after the response
+  // completed, a body that does not match Content-Length).
+  incomplete_or_protocol_error,
+};
+std::string_view to_string(ErrorClose behaviour);
+
 struct ServerOptions {
   // The ASGI spec_version advertised in every scope: "2.4" in uvicorn 0.28.0
   // to 0.32.0, "2.3" before and from 0.32.1 (PR #2513).
@@ -53,12 +72,9 @@ struct ServerOptions {
   // send() waits (flow.drain) until the client has read down to the low mark.
   std::size_t write_high_water_bytes = 65'536;
   std::size_t write_low_water_bytes = 16'384;
-  // An app that raises after http.response.start: uvicorn's run_asgi closes
-  // the transport even when the response had already completed, which also
-  // cuts off the next request of a keep-alive connection that is already
-  // being served. False models a server that closes only while the failing
-  // response is incomplete (no uvicorn release does this yet).
-  bool close_after_complete_on_error = true;
+  // An app that raises after http.response.start: whether run_asgi closes
+  // the transport once the response had already completed (see ErrorClose).
+  ErrorClose close_on_error = ErrorClose::always;
   // scope["root_path"] (uvicorn --root-path); prefixed to scope path too.
   std::string root_path{};
   // Also observe every message crossing the server/app boundary as
@@ -70,7 +86,8 @@ struct ServerOptions {
 };
 
 // The options of a uvicorn release ("0.28.0", "0.32.1", ...): spec_version
-// and the send-after-disconnect behaviour; everything else default.
+// and the send-after-disconnect behaviour; everything else default (every
+// release closes on an app error: ErrorClose::always).
 ServerOptions uvicorn_options(std::string_view version);
 
 namespace detail {

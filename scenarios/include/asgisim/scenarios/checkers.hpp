@@ -26,6 +26,12 @@
 //                   same request finished, and later in virtual time than the
 //                   task started. Blames the layer that held the final body
 //                   (it passed the boundary inside it before the task began).
+//   truncated-not-complete  at client_got_complete: the request's app had
+//                   raised (error_raised, not a background task's) while its
+//                   innermost boundary had sent http.response.start and no
+//                   final body, and the server completed the response after
+//                   that. Blames the layer that sent a final body after the
+//                   error while the boundary inside it had sent none.
 //   no-swallowed-error  at the end: an error_raised whose request shows no
 //                   app_raised, server_500, connection_closed or error status
 //                   (>= 400, at the client or any boundary). Blames the layer

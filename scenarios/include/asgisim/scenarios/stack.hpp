@@ -37,7 +37,10 @@ struct StackVersions {
 };
 
 // "starlette==0.20.4,uvicorn==0.28.0": packages starlette, uvicorn, python,
-// anyio, fastapi; each at most once. Throws UsageError naming the bad part.
+// anyio, fastapi; each at most once. A PEP 440 local label applies an
+// upstream pull request no release has yet (the only one modelled:
+// uvicorn==0.51.0+pr3156, Kludex/uvicorn#3156). Throws UsageError naming the
+// bad part.
 StackVersions parse_stack_spec(std::string_view spec);
 // The same text back, packages in the order above, unset ones left out.
 std::string to_string(const StackVersions& versions);
