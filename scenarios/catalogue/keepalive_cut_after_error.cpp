@@ -37,7 +37,8 @@ class KeepaliveCutAfterError final : public Scenario {
   void build(RunContext& run) const override {
     const core::Endpoint endpoint = [](core::Request& request) {
       // The request's own work (a query), then the response.
-      await_work(choose_duration(kHandle, {sim::kMillisecond, 10 * sim::kMillisecond, 100 * sim::kMillisecond}));
+      await_work(
+          choose_duration(kHandle, {sim::kMillisecond, 10 * sim::kMillisecond, 100 * sim::kMillisecond}));
       if (request.scope().query_string != "notify=1") return core::Response(core::PlainTextResponse("Hello"));
       // A notification left to the background, from a yield to a slow call
       // to another service, that fails (the service is down).
@@ -64,7 +65,9 @@ class KeepaliveCutAfterError final : public Scenario {
  private:
   ScenarioInfo info_{
       .name = "keepalive-cut-after-error",
-      .title = "An error after a completed response closes the keep-alive connection, cutting off the next request",
+      .title =
+          "An error after a completed response closes the keep-alive connection, cutting off the next "
+          "request",
       .upstream = "Kludex/uvicorn#3153, every release to 0.51.0; fix proposed in PR #3156 (open)",
       .buggy = {.versions = {.starlette = "0.46.2", .uvicorn = "0.51.0"},
                 .summary = "uvicorn 0.51.0: run_asgi closes the transport on any error after "

@@ -85,7 +85,8 @@ class TruncatedStream final : public Scenario {
  private:
   ScenarioInfo info_{
       .name = "truncated-stream",
-      .title = "A StreamingResponse that raises mid-body behind BaseHTTPMiddleware reaches the client complete",
+      .title =
+          "A StreamingResponse that raises mid-body behind BaseHTTPMiddleware reaches the client complete",
       .upstream =
           "Kludex/starlette PR #2812 (0.46.0) moved BaseHTTPMiddleware's re-raise after the response; no "
           "upstream report as of 2026-12 (found by random-stack)",

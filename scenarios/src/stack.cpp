@@ -55,11 +55,13 @@ struct PullRequest {
   std::string_view package;
   std::string_view label;  // after the '+'
   std::string_view what;
+  void (*apply)(Stack& stack);
 };
 constexpr PullRequest kPullRequests[] = {
     {"uvicorn", "pr3156",
      "Kludex/uvicorn#3156 (open): run_asgi closes the connection on an app error only while the response is "
-     "incomplete"},
+     "incomplete",
+     [](Stack& stack) { stack.server.close_on_error = core::ErrorClose::incomplete_or_protocol_error; }},
 };
 
 // "0.51.0+pr3156" -> {"0.51.0", "pr3156"}; no '+': the label is empty.
@@ -69,13 +71,15 @@ std::pair<std::string_view, std::string_view> split_local_label(std::string_view
   return {version.substr(0, plus), version.substr(plus + 1)};
 }
 
-void require_known_label(std::string_view package, std::string_view version) {
+// The pull request `version`'s local label names; nullptr without a label.
+// Throws UsageError for a label the model does not know.
+const PullRequest* pull_request(std::string_view package, std::string_view version) {
+  if (version.find('+') == std::string_view::npos) return nullptr;
   const std::string_view label = split_local_label(version).second;
-  if (label.empty() && version.find('+') == std::string_view::npos) return;
   std::vector<std::string> known;
   for (const PullRequest& pull : kPullRequests) {
     if (pull.package != package) continue;
-    if (pull.label == label) return;
+    if (pull.label == label) return &pull;
     known.push_back(fmt::format("+{} ({})", pull.label, pull.what));
   }
   throw UsageError(fmt::format("--stack: {}=={}: unknown local label '+{}' ({})", package, version, label,
@@ -147,7 +151,7 @@ StackVersions parse_stack_spec(std::string_view spec) {
           "--stack: unknown package '{}' (known: starlette, uvicorn, python, anyio, fastapi)", package));
     }
     if (!slot->empty()) throw UsageError(fmt::format("--stack: {} given twice", package));
-    require_known_label(package, version);
+    (void)pull_request(package, version);  // an unknown local label is bad input
     const std::string_view release = split_local_label(version).first;
     require_version(package, release);
     // Behaviour changes within a minor series (starlette 0.20.0 cancels
@@ -195,11 +199,10 @@ Stack resolve(const StackVersions& versions) {
   stack.versions = versions;
   if (!versions.starlette.empty()) resolve_starlette(versions.starlette, stack);
   if (!versions.uvicorn.empty()) {
-    require_known_label("uvicorn", versions.uvicorn);
-    const auto [release, label] = split_local_label(versions.uvicorn);
+    const std::string_view release = split_local_label(versions.uvicorn).first;
     require_version("uvicorn", release);
     stack.server = core::uvicorn_options(release);
-    if (label == "pr3156") stack.server.close_on_error = core::ErrorClose::incomplete_or_protocol_error;
+    if (const PullRequest* pull = pull_request("uvicorn", versions.uvicorn)) pull->apply(stack);
   }
   if (!versions.python.empty()) resolve_python(versions.python, stack);
   if (!versions.anyio.empty()) resolve_anyio(versions.anyio, stack);
@@ -240,9 +243,8 @@ std::string describe_behaviours(const Stack& stack) {
   const auto version = [](const std::string& text) { return text.empty() ? std::string("default") : text; };
   return fmt::format(
       "starlette {} (BaseHTTPMiddleware {}, streaming {}), uvicorn {} (ASGI spec {}, send after disconnect "
-      "{}, close on an app error {}), python {} (thread pool {}), anyio {} (task-group errors {}), fastapi "
-      "{} "
-      "(yield exits {})",
+      "{}, close on an app error {}), python {} (thread pool {}), anyio {} (task-group errors {}), "
+      "fastapi {} (yield exits {})",
       version(stack.versions.starlette), core::to_string(stack.base_http), core::to_string(stack.streaming),
       version(stack.versions.uvicorn), stack.server.spec_version,
       stack.server.send_after_disconnect == core::SendAfterDisconnect::raise ? "raises" : "dropped",

@@ -144,7 +144,8 @@ class TruncatedNotComplete final : public core::Checker {
              "yet the client read a complete {} response of {} byte(s); {} sent the final body (more_body "
              "false) after the error",
              o.request, facts->what.empty() ? std::string() : " (" + facts->what + ")", failed.layer,
-             failed.detail, failed.body_bytes, failed.boundary, facts->client_status, client_bytes_[o.request],
+             failed.detail, failed.body_bytes, failed.boundary, facts->client_status,
+             client_bytes_[o.request],
              layer == "app" ? std::string("a layer of the app") : "'" + layer + "'"),
          .warning = false});
   }
@@ -158,6 +159,8 @@ class TruncatedNotComplete final : public core::Checker {
 
 }  // namespace
 
-std::unique_ptr<core::Checker> make_truncated_not_complete() { return std::make_unique<TruncatedNotComplete>(); }
+std::unique_ptr<core::Checker> make_truncated_not_complete() {
+  return std::make_unique<TruncatedNotComplete>();
+}
 
 }  // namespace asgisim::scenarios::detail
