@@ -233,7 +233,7 @@ function renderTimeline(panes, options) {
     for (const pane of panes) {
       pane.width = width;
       pane.px = (i) => (pane.axis.pos(i) - view.from) * scale;
-      pane.world = (x) => view.from + x / scale;
+      pane.world = (x) => view.from + (x / width) * (view.to - view.from);
       pane.toX = (world) => (world - view.from) * scale;
       pane.draw();
     }
