@@ -33,14 +33,14 @@ struct ClientEvent {
 };
 
 // One run's trace_data(), read back: its clients' events by client name.
+using Observed = std::vector<std::pair<std::int64_t, std::string>>;  // record, what
+
 struct Run {
   std::map<std::string, std::vector<ClientEvent>> clients{};
-  std::int64_t records = 0;
   std::uint64_t first_record = 0;
   json trace{};
 
   explicit Run(const std::string& text) : trace(json::parse(text)) {
-    records = trace.value("records", std::int64_t{0});
     first_record = trace.value("first_record", std::uint64_t{0});
     std::map<std::int64_t, std::string> names;
     for (const json& task : trace["tasks"]) names[task["id"].get<std::int64_t>()] = task["name"];
@@ -52,26 +52,27 @@ struct Run {
     }
   }
 
-  // What the stack observed of `request`, in order: notes and messages.
-  std::vector<std::pair<std::int64_t, std::string>> observed(std::int64_t request) const {
-    std::vector<std::pair<std::int64_t, std::string>> out;  // record, what
-    const json& strings = trace["strings"];
-    const json& layers = trace["layers"];
-    const std::vector<std::int64_t> events = trace["events"];
+  // What the stack observed of each request, in order: notes and messages.
+  std::map<std::int64_t, Observed> observed() const {
+    std::map<std::int64_t, Observed> out;
+    const json& strings = trace.at("strings");
+    const json& layers = trace.at("layers");
+    const std::vector<std::int64_t> events = trace.at("events");
     for (std::size_t k = 0; k + 6 <= events.size(); k += 6) {
       const std::string text = strings[static_cast<std::size_t>(events[k + 3])];
-      if (events[k + 5] == request && !text.starts_with("client_")) out.emplace_back(events[k], text);
+      if (events[k + 5] != 0 && !text.starts_with("client_"))
+        out[events[k + 5]].emplace_back(events[k], text);
     }
-    const std::vector<std::int64_t> messages = trace["messages"];
+    const std::vector<std::int64_t> messages = trace.at("messages");
     for (std::size_t k = 0; k + 7 <= messages.size(); k += 7) {
-      if (messages[k + 6] != request) continue;
-      out.emplace_back(
+      if (messages[k + 6] == 0) continue;
+      out[messages[k + 6]].emplace_back(
           messages[k],
           fmt::format("{} {} -> {}", strings[static_cast<std::size_t>(messages[k + 4])].get<std::string>(),
                       layers[static_cast<std::size_t>(messages[k + 2])].get<std::string>(),
                       layers[static_cast<std::size_t>(messages[k + 3])].get<std::string>()));
     }
-    std::sort(out.begin(), out.end());
+    for (auto& [request, seen] : out) std::sort(seen.begin(), seen.end());
     return out;
   }
 };
@@ -113,13 +114,11 @@ std::string describe(const ClientEvent& e) {
   }
 }
 
-using Observed = std::vector<std::pair<std::int64_t, std::string>>;
-
 // The first observation of each sequence outside a longest common
 // subsequence of the two (their size when none is): what one run has that
 // the other has not, or has elsewhere. Only the first kMax of each count.
 std::pair<std::size_t, std::size_t> first_unmatched(const Observed& a, const Observed& b) {
-  constexpr std::size_t kMax = 2'000;
+  constexpr std::size_t kMax = 500;
   const std::size_t n = std::min(a.size(), kMax);
   const std::size_t m = std::min(b.size(), kMax);
   // common[i][j]: the longest common subsequence of a[i..] and b[j..].
@@ -225,6 +224,81 @@ void choose_anchors(std::vector<Pair>& pairs) {
   }
 }
 
+struct Parting {
+  std::string client{};
+  std::size_t index = 0;  // the client's index-th event
+  std::int64_t a = -1;    // its record in each run (-1: the run has no such event)
+  std::int64_t b = -1;
+};
+
+// Where the runs part at a client's event, in words.
+std::string client_parting(const std::array<Run, 2>& runs, const std::array<std::string, 2>& labels,
+                           const Parting& p) {
+  const auto event = [&runs, &p](int run) -> const ClientEvent& {
+    return events_of(runs[static_cast<std::size_t>(run)], p.client)[p.index];
+  };
+  std::string text;
+  if (p.a < 0 || p.b < 0) {
+    const int has = p.a < 0 ? 1 : 0;
+    const int lacks = 1 - has;
+    const std::vector<ClientEvent>& seen = events_of(runs[static_cast<std::size_t>(lacks)], p.client);
+    text =
+        fmt::format("Here the runs part: in the {} run, {} never {}{}; in the {} run it does, at step #{}.",
+                    labels[static_cast<std::size_t>(lacks)], p.client, describe(event(has)),
+                    p.index > 0 ? fmt::format(" after it {}", describe(seen[p.index - 1])) : std::string(),
+                    labels[static_cast<std::size_t>(has)], has == 0 ? p.a : p.b);
+  } else {
+    text = fmt::format(
+        "Here the runs part: the {} event of {} is that it {} in the {} run (step #{}), {} in the {} "
+        "run (step #{}).",
+        ordinal(p.index + 1), p.client, describe(event(0)), labels[0], p.a, describe(event(1)), labels[1],
+        p.b);
+  }
+  return text;
+}
+
+// Where the runs part inside the stack when the clients see the same: the
+// request (matched by the clients' events) whose observations first differ,
+// the earliest on the shared axis (`where`).
+template <typename Where>
+std::optional<Divergence> stack_parting(const std::array<Run, 2>& runs,
+                                        const std::map<std::int64_t, std::int64_t>& request_in_b,
+                                        const std::array<std::string, 2>& labels, const Where& where) {
+  std::optional<Divergence> divergence;
+  const std::array<std::map<std::int64_t, Observed>, 2> observed{runs[0].observed(), runs[1].observed()};
+  for (const auto& [request_a, request_b] : request_in_b) {
+    static const Observed kNothing;
+    const auto seen = [&observed](std::size_t run, std::int64_t request) -> const Observed& {
+      const auto found = observed[run].find(request);
+      return found == observed[run].end() ? kNothing : found->second;
+    };
+    const Observed& seen_a = seen(0, request_a);
+    const Observed& seen_b = seen(1, request_b);
+    const auto [i, j] = first_unmatched(seen_a, seen_b);
+    if (i == seen_a.size() && j == seen_b.size()) continue;
+    const auto side = [](const auto& seen, std::size_t k, const std::string& label) {
+      return k < seen.size()
+                 ? fmt::format("the {} run has \"{}\" (step #{})", label, seen[k].second, seen[k].first)
+                 : fmt::format("the {} run has nothing more", label);
+    };
+    const std::int64_t a = i < seen_a.size() ? seen_a[i].first : -1;
+    const std::int64_t b = j < seen_b.size() ? seen_b[j].first : -1;
+    if (divergence && where({"", 0, divergence->a, divergence->b}) <= where({"", 0, a, b})) continue;
+    const bool moved = a >= 0 && b >= 0 && seen_a[i].second == seen_b[j].second;
+    const std::string what =
+        moved ? fmt::format(
+                    "\"{}\" comes in another order: at step #{} in the {} run, at step #{} in the {} run",
+                    seen_a[i].second, a, labels[0], b, labels[1])
+              : fmt::format("{}, where {}", side(seen_a, i, labels[0]), side(seen_b, j, labels[1]));
+    divergence =
+        Divergence{"stack", a, b,
+                   fmt::format("The clients see the same in both runs; the runs part inside the stack, in "
+                               "request {}: {}.",
+                               request_a, what)};
+  }
+  return divergence;
+}
+
 }  // namespace
 
 std::string compare_data(const std::string& trace_a, const std::string& trace_b, const std::string& label_a,
@@ -233,12 +307,6 @@ std::string compare_data(const std::string& trace_a, const std::string& trace_b,
   const std::array<std::string, 2> labels{label_a, label_b};
   std::vector<Pair> pairs;
   std::map<std::int64_t, std::int64_t> request_in_b;  // request of run a -> the same client's in run b
-  struct Parting {
-    std::string client;
-    std::size_t index;
-    std::int64_t a;
-    std::int64_t b;
-  };
   std::vector<Parting> partings;
   std::map<std::string, int> clients;
   for (const Run& run : runs)
@@ -271,54 +339,9 @@ std::string compare_data(const std::string& trace_a, const std::string& trace_b,
                        [&where](const Parting& x, const Parting& y) { return where(x) < where(y); });
   if (first != partings.end()) {
     const Parting& p = *first;
-    const auto event = [&runs, &p](int run) -> const ClientEvent& {
-      return events_of(runs[static_cast<std::size_t>(run)], p.client)[p.index];
-    };
-    std::string text;
-    if (p.a < 0 || p.b < 0) {
-      const int has = p.a < 0 ? 1 : 0;
-      const int lacks = 1 - has;
-      const std::vector<ClientEvent>& seen = events_of(runs[static_cast<std::size_t>(lacks)], p.client);
-      text =
-          fmt::format("Here the runs part: in the {} run, {} never {}{}; in the {} run it does, at step #{}.",
-                      labels[static_cast<std::size_t>(lacks)], p.client, describe(event(has)),
-                      p.index > 0 ? fmt::format(" after it {}", describe(seen[p.index - 1])) : std::string(),
-                      labels[static_cast<std::size_t>(has)], has == 0 ? p.a : p.b);
-    } else {
-      text = fmt::format(
-          "Here the runs part: the {} event of {} is that it {} in the {} run (step #{}), {} in the {} "
-          "run (step #{}).",
-          ordinal(p.index + 1), p.client, describe(event(0)), labels[0], p.a, describe(event(1)), labels[1],
-          p.b);
-    }
-    divergence = Divergence{"client", p.a, p.b, text};
+    divergence = Divergence{"client", p.a, p.b, client_parting(runs, labels, p)};
   } else {
-    // The clients saw the same: the first request whose observations differ.
-    for (const auto& [request_a, request_b] : request_in_b) {
-      const auto seen_a = runs[0].observed(request_a);
-      const auto seen_b = runs[1].observed(request_b);
-      const auto [i, j] = first_unmatched(seen_a, seen_b);
-      if (i == seen_a.size() && j == seen_b.size()) continue;
-      const auto side = [](const auto& seen, std::size_t k, const std::string& label) {
-        return k < seen.size()
-                   ? fmt::format("the {} run has \"{}\" (step #{})", label, seen[k].second, seen[k].first)
-                   : fmt::format("the {} run has nothing more", label);
-      };
-      const std::int64_t a = i < seen_a.size() ? seen_a[i].first : -1;
-      const std::int64_t b = j < seen_b.size() ? seen_b[j].first : -1;
-      if (divergence && where({"", 0, divergence->a, divergence->b}) <= where({"", 0, a, b})) continue;
-      const bool moved = a >= 0 && b >= 0 && seen_a[i].second == seen_b[j].second;
-      const std::string what =
-          moved ? fmt::format(
-                      "\"{}\" comes in another order: at step #{} in the {} run, at step #{} in the {} run",
-                      seen_a[i].second, a, labels[0], b, labels[1])
-                : fmt::format("{}, where {}", side(seen_a, i, labels[0]), side(seen_b, j, labels[1]));
-      divergence =
-          Divergence{"stack", a, b,
-                     fmt::format("The clients see the same in both runs; the runs part inside the stack, in "
-                                 "request {}: {}.",
-                                 request_a, what)};
-    }
+    divergence = stack_parting(runs, request_in_b, labels, where);
   }
   json flat = json::array();
   std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.a < y.a; });
