@@ -108,6 +108,13 @@ TEST_F(ReportInBrowser, FirstFailureOfEveryCatalogueScenario) {
       }
     }
     if (name == "background-cancelled") screenshot(page, "run-view");
+    // `--compare fixed` of this failure names where the runs part (the fix
+    // changes what a client sees, or what the stack does with a request).
+    const scenarios::RunOutcome fixed =
+        scenarios::run_seed(*scenario, scenarios::ConfigKind::fixed, sweep.first_failure->seed, settings);
+    const nlohmann::json compare =
+        nlohmann::json::parse(compare_data(failing->report_trace, fixed.report_trace, "buggy", "fixed"));
+    EXPECT_FALSE(compare["divergence"].is_null()) << "the compared runs do not part: " << compare["summary"];
   }
   EXPECT_GE(deadlocks, 1) << "the catalogue's deadlock scenarios did not deadlock";
   EXPECT_GE(scenarios_shown + 1, scenarios::built_in_catalogue().all().size()) << "too few scenarios failed";
