@@ -44,9 +44,22 @@ bash scripts/setup.sh
 section "format check (clang-format-14)"
 bash scripts/check-format.sh
 
-# 1. Everything, on the dev build.
+# 1. Everything, on the dev build. The browser tests leave a screenshot of
+# each kind of HTML report where CI keeps it as an artifact
+# (docs/reading-a-failure.md); said at the end of the stage, passed or not.
 configure_and_build dev
-run_tests dev --label-exclude slow
+screenshots="$(build_dir dev)/artifacts/screenshots"
+rm -rf "$screenshots"  # none left from an earlier run
+say_screenshots() {
+  if compgen -G "$screenshots/*.png" >/dev/null; then
+    echo "HTML report screenshots (browser tests): $screenshots/"
+    ls -l "$screenshots"
+  else
+    echo "HTML report screenshots: none in $screenshots/ (no chromium: the browser tests skipped)"
+  fi
+}
+run_tests dev --label-exclude slow || { status=$?; say_screenshots; exit "$status"; }
+say_screenshots
 
 # 1b. Packaging: an outside project against the installed dev build, and a
 # plain Release build (NDEBUG, no preset).

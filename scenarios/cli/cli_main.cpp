@@ -243,7 +243,8 @@ void add_replay(CLI::App& app, Parsed& parsed) {
       ->type_name("FILE");
   replay
       ->add_option("--compare", parsed.replay.compare,
-                   "With --html: also run the same seed under this configuration and show both runs")
+                   "With --html: also run the same seed under this configuration and show both runs, "
+                   "aligned on the client's events, with where they part")
       ->check(CLI::IsMember({"buggy", "fixed"}))
       ->type_name("buggy|fixed");
   replay->footer(R"(Exits with the run's failure class (0 when it passes).

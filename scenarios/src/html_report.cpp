@@ -49,7 +49,14 @@ std::string html_report(const std::vector<RunOutcome>& outcomes, const RunSettin
     title += (title.empty() ? "" : " | ") + info.title;
     runs.push_back(report::run_data(info, outcome.report_trace));
   }
-  return report::html_page(runs, title.empty() ? "asgisim" : title);
+  // Two runs with their traces (`--compare`): aligned on the client's events.
+  std::string compare;
+  if (outcomes.size() == 2 && !outcomes[0].report_trace.empty() && !outcomes[1].report_trace.empty()) {
+    compare = report::compare_data(outcomes[0].report_trace, outcomes[1].report_trace,
+                                   std::string(to_string(outcomes[0].config)),
+                                   std::string(to_string(outcomes[1].config)));
+  }
+  return report::html_page(runs, title.empty() ? "asgisim" : title, "", compare);
 }
 
 }  // namespace asgisim::scenarios

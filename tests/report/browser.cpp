@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 namespace asgisim::report::testing {
 namespace {
@@ -52,9 +54,9 @@ Loaded load(const std::string& chromium, const std::filesystem::path& page,
   std::string command = fmt::format(
       "{} --headless --disable-gpu --no-sandbox --no-first-run --no-default-browser-check "
       "--disable-extensions --disable-background-networking --no-proxy-server "
-      "--host-resolver-rules='MAP * ~NOTFOUND' --user-data-dir={} --window-size=1400,1000 ",
-      quoted(chromium),
-      quoted((page.parent_path() / (".chromium-profile-" + page.stem().string())).string()));
+      "--host-resolver-rules='MAP * ~NOTFOUND' --user-data-dir={} --window-size={},{} ",
+      quoted(chromium), quoted((page.parent_path() / (".chromium-profile-" + page.stem().string())).string()),
+      kWindowWidth, kWindowHeight);
   command += screenshot ? fmt::format("--screenshot={} ", quoted(screenshot->string())) : "--dump-dom ";
   command += quoted("file://" + std::filesystem::absolute(page).string()) + " 2>/dev/null";
   Loaded loaded;
@@ -70,6 +72,26 @@ Loaded load(const std::string& chromium, const std::filesystem::path& page,
                        .count();  // nondeterminism-ok: as above
   loaded.ok = status == 0;
   return loaded;
+}
+
+std::string png_problem(const std::filesystem::path& png) {
+  std::ifstream in(png, std::ios::binary);
+  if (!in) return fmt::format("{} is missing", png.string());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The signature, then the IHDR chunk: length 13, "IHDR", width, height (big-endian).
+  if (bytes.size() < 24 || bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || bytes.compare(12, 4, "IHDR") != 0)
+    return fmt::format("{} is not a PNG file ({} bytes)", png.string(), bytes.size());
+  const auto be32 = [&bytes](std::size_t at) {
+    std::uint32_t value = 0;
+    for (std::size_t k = 0; k < 4; ++k) value = (value << 8) | static_cast<unsigned char>(bytes[at + k]);
+    return value;
+  };
+  if (be32(16) != kWindowWidth || be32(20) != kWindowHeight)
+    return fmt::format("{} is {}x{}, not the window's {}x{}", png.string(), be32(16), be32(20), kWindowWidth,
+                       kWindowHeight);
+  // A blank window compresses to a few kilobytes; a drawn report to tens.
+  if (bytes.size() < 20'000) return fmt::format("{} is nearly blank ({} bytes)", png.string(), bytes.size());
+  return {};
 }
 
 std::size_t count(const std::string& text, const std::string& needle) {

@@ -23,6 +23,15 @@ struct Loaded {
 Loaded load(const std::string& chromium, const std::filesystem::path& page,
             const std::optional<std::filesystem::path>& screenshot = std::nullopt);
 
+// The browser's window, and so the size of a screenshot.
+inline constexpr int kWindowWidth = 1400;
+inline constexpr int kWindowHeight = 1000;
+
+// What is wrong with `png` as a screenshot of a drawn page: not a PNG file
+// (signature, IHDR chunk), not kWindowWidth x kWindowHeight, or too small to
+// hold more than a blank page; empty when nothing is.
+std::string png_problem(const std::filesystem::path& png);
+
 // How often `needle` occurs in `text`.
 std::size_t count(const std::string& text, const std::string& needle);
 

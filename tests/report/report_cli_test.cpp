@@ -30,6 +30,10 @@ TEST_F(CliTest, ReplayHtmlWritesTheRunAndComparesWithTheFix) {
   EXPECT_EQ(data["runs"][1]["failure"]["class"], "");
   EXPECT_GE(data["runs"][0]["trace"]["tasks"].size(), 3U);
   EXPECT_TRUE(data["sweep"].is_null());
+  // Aligned on the client's events: client-1's 8 events (two requests) are
+  // matched; it sees the same in both runs, so they part inside the stack.
+  EXPECT_EQ(data["compare"]["pairs"].size(), 4U * 8U);
+  EXPECT_EQ(data["compare"]["divergence"]["kind"], "stack");
 }
 
 TEST_F(CliTest, CompareNeedsHtml) {

@@ -48,7 +48,7 @@ std::string escape_for_script(std::string_view json) {
 }
 
 std::string html_page(const std::vector<std::string>& runs, const std::string& title,
-                      const std::string& sweep) {
+                      const std::string& sweep, const std::string& compare) {
   // Appends, not "literal" + std::string: GCC 12's -Wrestrict misfires on
   // those at -O3 (GCC bug 105651) and a plain Release build has -Werror.
   std::string data = "{\"sweep\":";
@@ -58,11 +58,14 @@ std::string html_page(const std::vector<std::string>& runs, const std::string& t
     if (i > 0) data += ',';
     data += escape_for_script(runs[i]);
   }
-  data += "]}";
+  data += "],\"compare\":";
+  data += compare.empty() ? std::string("null") : escape_for_script(compare);
+  data += '}';
   // Filled from the last marker to the first: each marker is then the first
   // occurrence of its text, whatever the text inserted after it holds.
   std::string page(web::kReportHtml);
-  fill(page, "/*@SCRIPT@*/", fmt::format("{}\n{}\n{}", web::kGraphJs, web::kLanesJs, web::kReportJs));
+  fill(page, "/*@SCRIPT@*/",
+       fmt::format("{}\n{}\n{}\n{}", web::kGraphJs, web::kLanesJs, web::kCompareJs, web::kReportJs));
   fill(page, "/*@LAYOUT@*/", web::kDagreJs);
   fill(page, "@DATA@", data);
   fill(page, "/*@STYLE@*/", web::kReportCss);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +32,19 @@ EventClass classify_note(std::string_view text) {
     if (text.starts_with(error)) return EventClass::error;
   }
   return EventClass::note;
+}
+
+// The client's observations, in the order the comparison of two runs knows
+// them (compare.cpp): the note's first word.
+constexpr std::array<std::string_view, 5> kClientEvents = {"client_sent_request", "client_got_start",
+                                                           "client_got_body", "client_got_complete",
+                                                           "client_disconnected"};
+
+std::optional<std::int64_t> client_event(std::string_view note) {
+  const std::string_view kind = note.substr(0, note.find(' '));
+  const auto* found = std::find(kClientEvents.begin(), kClientEvents.end(), kind);
+  if (found == kClientEvents.end()) return std::nullopt;
+  return found - kClientEvents.begin();
 }
 
 class Builder {
@@ -61,6 +75,7 @@ class Builder {
     out["runs"] = std::move(runs_);
     out["blocks"] = std::move(blocks_);
     out["events"] = std::move(events_);
+    out["client"] = std::move(client_);
     out["messages"] = messages_.flat();
     out["layers"] = messages_.layers();
     out["strings"] = std::move(strings_);
@@ -148,6 +163,10 @@ class Builder {
           tasks_seen_[task] = true;
           return;
         }
+        if (const std::optional<std::int64_t> kind = client_event(text)) {
+          client_.insert(client_.end(),
+                         {at, task, *kind, string_id(content), static_cast<std::int64_t>(r.value)});
+        }
         event(at, task, classify_note(text), text, content, r.value);
         return;
       }
@@ -187,6 +206,8 @@ class Builder {
   std::vector<std::int64_t> runs_;    // task, from, to
   std::vector<std::int64_t> blocks_;  // task, from, to, waits-on string, wake reason (3: never woken)
   std::vector<std::int64_t> events_;  // record, task, class, text string, content string, request
+  std::vector<std::int64_t>
+      client_;  // the client's events: record, task, kClientEvents index, content, request
   MessageLayers messages_;
   std::optional<std::int64_t> running_;
   std::int64_t run_start_ = 0;

@@ -12,7 +12,9 @@ function el(tag, props, ...children) {
   return node;
 }
 
-function renderRun(run, index) {
+// A run's section; its swimlanes unless `withLanes` is false (a compared
+// run's are drawn by renderCompare). Returns the violation to mark too.
+function renderRun(run, index, withLanes) {
   const section = el('section', { className: 'run' });
   section.dataset.run = index;
   section.id = 'run-' + index;
@@ -59,21 +61,24 @@ function renderRun(run, index) {
     section.append(el('h2', {}, 'Violations'), list);
   }
   let lanes = null;
+  let marker = null;
   if (trace) {
     // A violation follows the record that showed it; one reported at the end
     // of the run (or before the records kept) is marked at the end.
     const end = Math.max(trace.records - 1, 0);
     const at = (v) => (v.trace_records > trace.first_record && v.trace_records - trace.first_record <= trace.records
       ? v.trace_records - trace.first_record - 1 : end);
-    const marker = first ? { at: at(first), invariant: first.invariant, layer: first.layer, request: first.request }
+    marker = first ? { at: at(first), invariant: first.invariant, layer: first.layer, request: first.request }
                          : failure.class ? { at: end, invariant: failure.invariant, layer: failure.layer, request: 0 }
                                          : null;
-    section.appendChild(el('h2', {}, 'Run'));
-    lanes = renderLanes(trace, marker);
-    section.appendChild(lanes.box);
+    if (withLanes) {
+      section.appendChild(el('h2', {}, 'Run'));
+      lanes = renderLanes(trace, marker);
+      section.appendChild(lanes.box);
+    }
   }
   if (run.blocked.length) section.appendChild(renderWaitForGraph(run));
-  return { section, lanes };
+  return { section, lanes, marker };
 }
 
 // The sweep view: per scenario and configuration, the seeds run, their rate,
@@ -115,7 +120,11 @@ function main() {
   const runs = data.runs;
   const root = document.getElementById('report');
   if (data.sweep) root.appendChild(renderSweep(data.sweep));
-  const shown = runs.map((run, k) => renderRun(run, k));
+  // Two runs compared: first their lanes one above the other on one axis,
+  // then each run's verdict, metadata and wait-for graph.
+  const compared = data.compare && runs.length >= 2 && runs[0].trace && runs[1].trace;
+  const shown = runs.map((run, k) => renderRun(run, k, !(compared && k < 2)));
+  if (compared) shown.unshift(renderCompare(runs.slice(0, 2), data.compare, [shown[0].marker, shown[1].marker]));
   for (const { section } of shown) root.appendChild(section);
   for (const { lanes } of shown) if (lanes) lanes.draw();
   if (runs.length === 1) document.title = runs[0].title + ' - asgisim';

@@ -81,11 +81,28 @@ struct SweepRow {
 // The sweep view's data: a table of `rows`.
 std::string sweep_data(const std::vector<SweepRow>& rows);
 
+// Two runs of one seed (`--compare fixed`: the buggy and the fixed
+// configuration), each a trace_data() string, aligned on their clients'
+// events: the k-th event of a client (by task name) in one run is matched
+// with its k-th in the other while both are of the same kind (request sent,
+// response start, body bytes, response end, disconnect); the pairs in the same
+// order in both runs anchor the page's shared axis; and the first place where
+// the runs part is named: the first client event that differs or that one
+// run never has, else the first observation of a request (a note, an ASGI
+// message) that differs. `label_a` and `label_b` name the runs ("buggy").
+// The JSON for html_page()'s `compare`: {"labels", "pairs": flat [record a,
+// record b, anchor 0/1, kind], "summary", "divergence": null or {"kind":
+// "client"|"stack", "a", "b" (records, -1: none in that run), "text"}}.
+std::string compare_data(const std::string& trace_a, const std::string& trace_b, const std::string& label_a,
+                         const std::string& label_b);
+
 // The page for one or more runs (each a run_data() string), shown one after
 // the other, after a sweep's table when `sweep` (a sweep_data() string) is
-// given; `title` names the page.
+// given; `title` names the page. With `compare` (a compare_data() string of
+// the first two runs), their swimlanes are drawn one above the other on the
+// shared axis, the matched client events connected, the parting marked.
 std::string html_page(const std::vector<std::string>& runs, const std::string& title = "asgisim run",
-                      const std::string& sweep = "");
+                      const std::string& sweep = "", const std::string& compare = "");
 
 // `text` made safe inside a <script> element of an HTML page: '<', '>' and
 // '&' as JSON's \u escapes (valid only inside JSON strings, where a run's
