@@ -42,6 +42,8 @@ _native: Any = None  # _differential_bridge, imported in main()
 
 def skip_reason(case: Dict[str, Any]) -> Optional[str]:
     """Why the bridge cannot run this case yet (sync code runs on threads: part 2)."""
+    if os.environ.get("ASGISIM_ORACLE_SYNC") == "1":
+        return None
     endpoint = case["stack"]["endpoint"]
     if endpoint["kind"] == "sync":
         return "sync endpoint (run_in_threadpool)"
