@@ -12,6 +12,10 @@ BackgroundTask), N GET requests one after another:
 
   PYTHONPATH=build/dev/python:python /usr/bin/python3 bench/python_bridge_bench.py --count 2000
 
+``--sync`` (issue 14, done-when 5): the endpoint is a ``def`` (Starlette runs it through
+anyio's ``to_thread``): on stock asyncio with real worker threads, and under the bridge with
+the worker threads under the kernel's baton. CPU time counts every thread of the process.
+
 Wall-clock reads here are outside any run (they time it).
 """
 
@@ -28,10 +32,24 @@ sys.path.insert(0, HERE)
 import starlette_bench  # noqa: E402
 
 
-def stock_seconds(count: int) -> float:
+def build(counter: "starlette_bench.Counter", sync: bool):
+    if not sync:
+        return starlette_bench.build_app(0, counter)
+    from starlette.middleware.errors import ServerErrorMiddleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, Router
+
+    def endpoint(request):
+        counter.finished += 1
+        return PlainTextResponse("Hello")
+
+    return ServerErrorMiddleware(Router(routes=[Route("/", endpoint)]))
+
+
+def stock_seconds(count: int, sync: bool) -> float:
     import anyio
     counter = starlette_bench.Counter()
-    app = starlette_bench.build_app(0, counter)
+    app = build(counter, sync)
 
     async def serve() -> None:
         for i in range(count):
@@ -46,12 +64,13 @@ def stock_seconds(count: int) -> float:
     return time.process_time() - start  # nondeterminism-ok: benchmark timing
 
 
-def bridge_seconds(count: int) -> float:
-    from asgisim import NEVER, Request
+def bridge_seconds(count: int, sync: bool) -> float:
+    from asgisim import NEVER, Request, threads
     from asgisim.session import Target
 
+    threads.install()
     counter = starlette_bench.Counter()
-    app = starlette_bench.build_app(0, counter)
+    app = build(counter, sync)
 
     def scenario(s):
         s.client(*[Request("GET", "/", chunks=[], chunk_pause=0, read_pause=0, disconnect=NEVER)
@@ -72,10 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sync", action="store_true", help="a `def` endpoint on anyio's worker threads")
     args = parser.parse_args()
-    stock = min(stock_seconds(args.count) for _ in range(args.runs))
-    bridge = min(bridge_seconds(args.count) for _ in range(args.runs))
-    print(f"requests={args.count} stock_us_per_request={stock / args.count * 1e6:.1f} "
+    stock = min(stock_seconds(args.count, args.sync) for _ in range(args.runs))
+    bridge = min(bridge_seconds(args.count, args.sync) for _ in range(args.runs))
+    print(f"{'sync' if args.sync else 'async'} requests={args.count} "
+          f"stock_us_per_request={stock / args.count * 1e6:.1f} "
           f"bridge_us_per_request={bridge / args.count * 1e6:.1f} ratio={bridge / stock:.3f}")
 
 

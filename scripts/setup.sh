@@ -10,7 +10,7 @@ packages=(
   libbenchmark-dev libcli11-dev nlohmann-json3-dev
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format-14
   python3-starlette python3-anyio python3-hypothesis
-  python3-dev pybind11-dev python3-pytest python3-httpx python3-fastapi
+  python3-dev pybind11-dev python3-pytest python3-httpx python3-fastapi python3-sqlalchemy
   chromium
 )
 # npm for the report's pinned JavaScript (below): Debian's own when the

@@ -41,6 +41,9 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reorder-callbacks", action="store_true",
                         help="also reorder ready asyncio callbacks (a schedule stock asyncio does not produce)")
     parser.add_argument("--max-time", type=float, metavar="SECONDS", help="virtual-time budget per run")
+    parser.add_argument("--watchdog", type=float, default=10.0, metavar="SECONDS",
+                        help="wall-clock seconds a Python thread may run without coming back to the "
+                             "kernel before the run stops as escaped (exit 4; default 10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,12 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _target(args: argparse.Namespace) -> Target:
+    if not args.watchdog > 0:
+        raise UsageError(f"--watchdog {args.watchdog}: expected a number of seconds above 0")
     invariants = tuple(i.strip() for i in args.invariants.split(",") if i.strip())
     app = load_object(args.app, "--app")
     scenario = load_scenario(args.scenario)
     target = Target(app_spec=args.app, scenario_spec=args.scenario, app=app, scenario=scenario,
                     invariants=invariants, strategy=args.strategy, pct_depth=args.pct_depth,
-                    max_time_s=args.max_time, reorder_callbacks=args.reorder_callbacks)
+                    max_time_s=args.max_time, reorder_callbacks=args.reorder_callbacks,
+                    watchdog_s=args.watchdog)
     target.check()
     return target
 

@@ -53,6 +53,8 @@ def _start(work: Callable[[], Dict[str, Any]]) -> Tuple[int, int]:
         code = 0
         try:
             ignore_in_child()
+            from . import threads
+            threads.in_forked_child = True
             os.close(read_fd)
             _child(write_fd, work)
         except BaseException:

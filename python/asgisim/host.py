@@ -13,7 +13,7 @@ import contextvars
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-from . import layers, pins
+from . import layers, pins, threads
 from .loop import SimLoop
 from .scenario import Scenario
 
@@ -57,6 +57,8 @@ class Plan:
     server: Dict[str, Any]
     clients: List[Dict[str, Any]]
     latency_budget_ns: Optional[int]
+    threads_bound: Optional[int] = None
+    memory_budget: Optional[int] = None
 
 
 class Host:
@@ -70,6 +72,10 @@ class Host:
         self.app_name = layers.layer_name(app)
         self.loop: Optional[SimLoop] = None
         self.run: Any = None
+        self.watchdog_s = 10.0
+        # False in a forked child about to exit: its parked threads need not unwind.
+        self.unwind_threads = not threads.in_forked_child
+        self.last_stacks = ""
 
     def prepare_process(self) -> None:
         """Once per forked child: pins and hooks, then the app's layers wrapped."""
@@ -88,7 +94,20 @@ class Host:
         self.loop = SimLoop(run, reorder_callbacks=self.reorder_callbacks, vary_timer_ties=self.vary_timer_ties)
         self.loop._bridge_enter()
         pins.pin_run(run)
+        self._start_server_task()
         return self.loop
+
+    def _start_server_task(self) -> None:
+        """The server's main task, as uvicorn's ``asyncio.run(serve())`` has: anyio finds it
+        as the root task (run_until_complete's callback marks it), so its worker threads live
+        as long as the server, not as one request."""
+        from asyncio import base_events
+        async def serve(forever: asyncio.Future) -> None:
+            await forever
+
+        main = self.loop.create_task(serve(self.loop.create_future()), name="server")
+        main.add_done_callback(base_events._run_until_complete_cb)
+        main._log_destroy_pending = False
 
     def begin_run(self, run: Any) -> Plan:
         self.begin_loop(run)
@@ -96,16 +115,28 @@ class Host:
         self.scenario(builder)
         if not builder.clients:
             raise ValueError("the scenario made no client: call s.client(Request(...)) at least once")
+        run.configure_threads(self.watchdog_s, threads.watchdog_report, int(builder.thread_memory or 0))
         return Plan(loop=self.loop, app_name=self.app_name, server=builder.server_plan(),
-                    clients=builder.clients, latency_budget_ns=int(builder.latency_budget * 1e9))
+                    clients=builder.clients, latency_budget_ns=int(builder.latency_budget * 1e9),
+                    threads_bound=builder.threads_bound,
+                    memory_budget=None if builder.memory_budget is None else int(builder.memory_budget))
+
+    def python_stacks(self) -> str:
+        """Every parked Python thread and pending asyncio task with its stack (reports)."""
+        if self.run is None:
+            return ""
+        return threads.python_stacks(self.run, self.loop)
 
     def end_run(self) -> None:
+        run = self.run
         if self.loop is not None:
             self.loop._bridge_leave()
             self.loop = None
         layers.RunSlot.run = None
         self.run = None
         pins.unpin_run()
+        if run is not None:
+            threads.end_run(run, self.unwind_threads)
 
     def start_app_call(self, scope: Dict[str, Any], call: Any) -> None:
         request = call.request

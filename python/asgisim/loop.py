@@ -4,7 +4,9 @@ The kernel is the master loop. asyncio runs as one kernel task, the loop task, w
 calls ``_bridge_step()`` once per kernel step: due timers move to the ready queue (as
 ``BaseEventLoop._run_once`` does) and exactly one ready handle runs. Time is the
 kernel's virtual clock; timers wake the loop task through kernel timers; there is no
-selector, so real I/O inside a run raises ``EscapesSimulation`` naming the call.
+selector, so real I/O inside a run raises ``EscapesSimulation`` naming the call. Threads
+(``run_in_executor``, ``call_soon_threadsafe``) run under the kernel's baton
+(asgisim/threads.py).
 Everything else (Task, Future, call_soon, cancellation) is asyncio's own code.
 """
 
@@ -19,32 +21,23 @@ IDLE = -2  # _bridge_step(): nothing ready and no timer
 
 
 class EscapesSimulation(RuntimeError):
-    """A call inside a run needs the real world (I/O, threads, signals)."""
+    """A call inside a run needs the real world (I/O, signals)."""
 
 
 _ESCAPES = ("escapes the simulation: asgisim runs the app without real I/O "
             "(the uvicorn model is the server; use the scenario's clients)")
-_THREADS = ("runs code on a thread: sync code on threads is not yet supported by the asgisim "
-            "bridge (make the endpoint or dependency `async def`)")
-
-
 def _refused(name: str, why: str):
-    """A loop method a run cannot serve: recorded (the CLI stops with exit 2) and raised."""
+    """A loop method a run cannot serve: the run stops as escaped (exit 4), with the call
+    and every thread's Python stack, and the caller gets EscapesSimulation."""
     def method(self, *args, **kwargs):
-        from .host import record_unsupported
-        message = f"loop.{name}() {why}"
-        record_unsupported(message)
-        raise EscapesSimulation(message)
+        from .threads import escape
+        escape(self._bridge_run, f"loop.{name}() {why}")
     method.__name__ = name
     return method
 
 
 def _escapes(name: str):
     return _refused(name, _ESCAPES)
-
-
-def _threads_unsupported(name: str):
-    return _refused(name, _THREADS)
 
 
 class SimLoop(base_events.BaseEventLoop):
@@ -174,9 +167,15 @@ class SimLoop(base_events.BaseEventLoop):
     def _write_to_self(self):
         pass
 
-    run_in_executor = _threads_unsupported("run_in_executor")
-    call_soon_threadsafe = _threads_unsupported("call_soon_threadsafe")
-    set_default_executor = _threads_unsupported("set_default_executor")
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        """From a Python thread under the baton (asgisim.threads): the handle joins the
+        ready queue at once, and the loop task wakes through the kernel."""
+        self._check_closed()
+        handle = self._call_soon(callback, args, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        return handle
+
     getaddrinfo = _escapes("getaddrinfo")
     getnameinfo = _escapes("getnameinfo")
     create_connection = _escapes("create_connection")

@@ -4,8 +4,8 @@ During a run: ``time.*`` reads the kernel's virtual clock; ``random``, ``os.uran
 and so ``uuid.uuid4``/``secrets`` are answered from a generator seeded through the
 choice stream; asyncio task names restart from Task-1; automatic GC is off (collected
 at fixed points); anyio's CancelScope keeps its tasks in insertion order (it cancels
-them in set order, which otherwise follows memory addresses); starting a thread is
-refused clearly (sync code on threads is the next issue). PYTHONHASHSEED is fixed by
+them in set order, which otherwise follows memory addresses); threads run under the
+kernel's baton (asgisim/threads.py). PYTHONHASHSEED is fixed by
 the command line, which re-executes itself when it is not.
 """
 
@@ -15,7 +15,6 @@ import gc
 import itertools
 import os
 import random
-import threading
 import time
 from typing import Any, Dict, Iterator
 
@@ -85,26 +84,43 @@ def install_cancel_order(order: str = "insertion") -> None:
     scope_class._probe_installed = True
 
 
-class _RefusedThread(RuntimeError):
-    pass
-
-
-def _refuse_thread_start(self, *args, **kwargs):
-    from . import host
-    message = (f"threading.Thread.start() for {self.name!r}: sync code on threads is not yet "
-               "supported by the asgisim bridge (make the endpoint, dependency or background "
-               "function `async def`)")
-    host.record_unsupported(message)
-    raise _RefusedThread(message)
-
-
 def pin_process() -> None:
     """Once per forked child, before its first run."""
     gc.disable()
     install_cancel_order("insertion")
-    if "Thread.start" not in _originals:
-        _originals["Thread.start"] = threading.Thread.start
-        threading.Thread.start = _refuse_thread_start
+    from . import threads
+    threads.install()
+
+
+_CLOCKS = {"time": lambda ns: (EPOCH_NS + ns) / 1e9, "time_ns": lambda ns: EPOCH_NS + ns,
+           "monotonic": lambda ns: ns / 1e9, "monotonic_ns": lambda ns: ns,
+           "perf_counter": lambda ns: ns / 1e9, "perf_counter_ns": lambda ns: ns}
+
+
+def _clock(name: str) -> Any:
+    from .layers import RunSlot
+    real = getattr(time, name)
+    virtual = _CLOCKS[name]
+
+    def clock():
+        run = RunSlot.run
+        return real() if run is None else virtual(run.now_ns())
+    clock.__name__ = name
+    clock.__doc__ = f"time.{name}(): the kernel's virtual clock inside an asgisim run, else the real one."
+    return clock
+
+
+def install_clocks() -> None:
+    """Once per process, before the app is imported: ``from time import time`` (SQLAlchemy's
+    pool timeouts, ``queue``, ``threading``) must read the virtual clock inside a run too, not
+    only ``time.time`` looked up at call time."""
+    import queue
+    import threading
+    clocks = {name: _clock(name) for name in _CLOCKS}
+    for name, clock in clocks.items():
+        setattr(time, name, clock)
+    threading._time = clocks["monotonic"]  # Condition.wait_for, Semaphore.acquire(timeout=)
+    queue.time = clocks["monotonic"]  # Queue.get/put(timeout=)
 
 
 def pin_run(run: Any) -> None:
@@ -142,5 +158,5 @@ def unpin_run() -> None:
     import sys
     for key, original in list(_originals.items()):
         module_name, _, name = key.rpartition(".")
-        if module_name in sys.modules and key != "Thread.start":
+        if module_name in sys.modules:
             setattr(sys.modules[module_name], name, original)

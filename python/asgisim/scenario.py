@@ -88,6 +88,9 @@ class Scenario:
     keep_alive: bool = True
     send_after_disconnect_raises: bool = False  # uvicorn 0.28.0's behaviour
     extra_invariants: List[str] = field(default_factory=list)
+    threads_bound: Optional[int] = None  # threads-bounded: most Python threads alive at once
+    thread_memory: Optional[int] = None  # memory-budget: bytes each Python thread retains
+    memory_budget: Optional[int] = None  # memory-budget: bytes the threads may retain together
     _run: Any = None
 
     def check(self, *invariant_ids: str) -> None:

@@ -52,6 +52,7 @@ class Target:
     max_time_s: Optional[float] = None
     reorder_callbacks: bool = False
     steps_max: int = 2_000_000
+    watchdog_s: float = 10.0  # wall-clock seconds a thread may keep the baton (then: escaped)
     extra_metadata: Dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -87,8 +88,10 @@ class Target:
                 "max_time_ns": None if self.max_time_s is None else int(self.max_time_s * 1e9)}
 
     def _host(self) -> host_module.Host:
-        return host_module.Host(self.app, self.scenario, self.reorder_callbacks,
+        host = host_module.Host(self.app, self.scenario, self.reorder_callbacks,
                                 vary_timer_ties=self.strategy != "fifo")
+        host.watchdog_s = self.watchdog_s
+        return host
 
     def _scenario_object(self, host: host_module.Host):
         # Checkers judge `no-deadlock` and `liveness` from the run itself; the engine
@@ -98,6 +101,15 @@ class Target:
                                  int(3600 * 1e9))
 
     def _finish(self, host: host_module.Host, result: Dict[str, Any]) -> Dict[str, Any]:
+        if result["failure"] in (3, 4):
+            # Who waits on what, in Python terms: each parked thread and pending task.
+            stacks = host.python_stacks()
+            if stacks:
+                result["report"] = result["report"].rstrip("\n") + "\n" + stacks
+                result["describe"] = result["describe"].rstrip("\n") + "\n" + stacks
+        if host.run is not None:
+            result["threads_started"] = host.run.threads_started
+            result["threads_alive_max"] = host.run.threads_alive_max
         host.end_run()
         result["unsupported"] = host_module.unsupported()
         result["python_handles"] = 0

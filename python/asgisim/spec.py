@@ -15,6 +15,8 @@ class UsageError(Exception):
 def _import(module_name: str, flag: str, spec: str) -> Any:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
+    from . import threads
+    threads.install()  # before the app's import: the locks it makes are asgisim's too
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as error:

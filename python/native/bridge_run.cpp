@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <set>
+#include <utility>
 
 #include "asgisim/core/validator.hpp"
 #include "asgisim/sim/detail/runtime_hooks.hpp"
@@ -67,6 +69,10 @@ void BridgeRun::loop_main() {
       }
       in_step_ = false;
     }
+    if (busy_ns_ > 0) {
+      const sim::Nanoseconds busy = std::exchange(busy_ns_, 0);
+      sim_.sleep(busy);
+    }
     if (next == kMoreReady) {
       sim_.checkpoint();
       continue;
@@ -104,18 +110,29 @@ void BridgeRun::call_soon(std::function<void()> fn) {
 }
 
 void BridgeRun::wake_loop() {
-  if (!live() || loop_task_ == nullptr || !idle_) return;
-  sim_.wake(*loop_task_);
+  threads_.in_kernel([this] {
+    if (!live() || loop_task_ == nullptr || !idle_) return;
+    sim_.wake(*loop_task_);
+  });
+}
+
+void BridgeRun::loop_busy(double seconds) {
+  if (seconds < 0) throw std::invalid_argument("sleep length must be non-negative");
+  busy_ns_ += static_cast<sim::Nanoseconds>(std::llround(seconds * 1e9));
 }
 
 std::uint64_t BridgeRun::choose(const std::string& label, std::uint64_t n) {
   const std::string name = "py." + label;
   if (!sim::is_valid_label_name(name)) throw std::invalid_argument("bad choice label: " + label);
-  return sim_.choose(sim::Label{intern_label(name), sim::Stream::other}, n);
+  std::uint64_t value = 0;
+  threads_.in_kernel([&] { value = sim_.choose(sim::Label{intern_label(name), sim::Stream::other}, n); });
+  return value;
 }
 
 void BridgeRun::note(const std::string& what, std::uint64_t value) {
-  if (live()) sim_.note(what, value);
+  threads_.in_kernel([&] {
+    if (live()) sim_.note(what, value);
+  });
 }
 
 namespace {

@@ -14,6 +14,7 @@
 
 #include "asgisim/core/observe.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "threads.hpp"
 
 namespace asgisim::python {
 
@@ -29,7 +30,8 @@ class LoopIdle final : public sim::Waitable {
 
 class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
  public:
-  BridgeRun(sim::Simulation& sim, core::Observer& observer) : sim_(sim), observer_(observer) {}
+  BridgeRun(sim::Simulation& sim, core::Observer& observer)
+      : sim_(sim), observer_(observer), threads_(sim, observer) {}
 
   // Spawns the loop task (a daemon: an idle loop does not keep a run alive)
   // around `loop`, an asgisim.loop.SimLoop.
@@ -76,6 +78,12 @@ class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
 
   std::uint64_t handles_run() const { return handles_run_; }
 
+  // The run's Python threads (threads.hpp).
+  BridgeThreads& threads() { return threads_; }
+  // time.sleep() on the loop's own thread: the loop is busy that long of
+  // virtual time after the current handle (nothing else on it runs).
+  void loop_busy(double seconds);
+
  private:
   void loop_main();
 
@@ -89,6 +97,8 @@ class BridgeRun : public std::enable_shared_from_this<BridgeRun> {
   bool in_step_ = false;
   std::size_t front_ = 0;  // where the next in-place wake-up goes (BridgeRun::complete)
   std::uint64_t handles_run_ = 0;
+  sim::Nanoseconds busy_ns_ = 0;
+  BridgeThreads threads_;
 };
 
 }  // namespace asgisim::python

@@ -99,6 +99,10 @@ void PythonScenario::build(scenarios::RunContext& run) const {
   }
   const py::object latency = plan.attr("latency_budget_ns");
   if (!latency.is_none()) run.params.latency_budget_ns = latency.cast<sim::Nanoseconds>();
+  const py::object threads_bound = plan.attr("threads_bound");
+  if (!threads_bound.is_none()) run.params.threads_bound = threads_bound.cast<std::uint64_t>();
+  const py::object memory_budget = plan.attr("memory_budget");
+  if (!memory_budget.is_none()) run.params.memory_budget_bytes = memory_budget.cast<std::uint64_t>();
 }
 
 }  // namespace asgisim::python

@@ -77,6 +77,12 @@ void classify(RunOutcome& outcome, const core::Observer& observer) {
       outcome.layer = "scheduler";
       outcome.report = result.report;
       return;
+    case sim::RunStatus::escaped:
+      outcome.failure = FailureClass::liveness;
+      outcome.invariant = "escape";
+      outcome.layer = "simulation";
+      outcome.report = result.report;
+      return;
     case sim::RunStatus::task_error:
       outcome.failure = FailureClass::invariant;
       outcome.invariant = "no-swallowed-error";

@@ -63,6 +63,8 @@ std::string_view to_string(RunStatus status) {
       return "replay_divergence";
     case RunStatus::abandoned:
       return "abandoned";
+    case RunStatus::escaped:
+      return "escaped";
   }
   return "?";
 }
@@ -304,6 +306,8 @@ void Simulation::unwind_remaining() {
     }
   }
 }
+
+void Simulation::stop_escaped(std::string report) { stop_run(RunStatus::escaped, std::move(report)); }
 
 void Simulation::stop_run(RunStatus status, std::string report) {
   if (status_ != RunStatus::not_run) return;  // the first failure is the one reported

@@ -4,16 +4,15 @@
     PYTHONPATH=<build>/python:python /usr/bin/python3 tests/differential/bridge_oracle.py \\
         --module-dir <build>/python/oracle [--grid small] [--jobs 2] [--only SUBSTRING] [--every N]
 
-Every case of the grid without sync code (no ``def`` endpoint, no sync background
-task: those need threads, the bridge's part 2) runs twice: on the real side
+Every case of the grid (``def`` endpoints and sync background tasks included: their
+worker threads run under the kernel's baton, asgisim/threads.py) runs twice: on the real side
 (``starlette_runner.py`` on stock asyncio, in its own process) and through the
 bridge: the same real Starlette stack (``stack.build_app``) as an asgisim PythonApp
 on the bridge's SimLoop, stepped by the kernel with the ``fifo`` strategy, behind
 the model's server harness (``cpp/uvicorn_harness.cpp``, CASE_FORMAT.md 1.3), in
 ``_differential_bridge``. The two observations (CASE_FORMAT.md 2, summaries by
 ``case_format.summarise``) must be equal at the events level, case by case; a
-difference names the case and the first differing part. The skipped cases are
-listed with the reason. Exit status 0 all agree, 1 a difference, 2 bad usage,
+difference names the case and the first differing part. Exit status 0 all agree, 1 a difference, 2 bad usage,
 77 skipped (no starlette, or the module is not built).
 """
 
@@ -38,16 +37,6 @@ from compare_observations import projection  # noqa: E402
 from generate_cases import grid  # noqa: E402
 
 _native: Any = None  # _differential_bridge, imported in main()
-
-
-def skip_reason(case: Dict[str, Any]) -> Optional[str]:
-    """Why the bridge cannot run this case yet (sync code runs on threads: part 2)."""
-    endpoint = case["stack"]["endpoint"]
-    if endpoint["kind"] == "sync":
-        return "sync endpoint (run_in_threadpool)"
-    if endpoint["background"] is not None and endpoint["background"]["kind"] == "sync":
-        return "sync background task (run_in_threadpool)"
-    return None
 
 
 class _Record:
@@ -150,17 +139,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"SKIP: _differential_bridge is not built ({error})")
         return 77
 
-    cases, skipped = [], []
+    cases = []
     for index, case in enumerate(grid(args.grid)):
         if args.only and args.only not in case["id"]:
             continue
         if index % max(1, args.every) != 0:
             continue
-        reason = skip_reason(case)
-        (skipped.append((case["id"], reason)) if reason else cases.append(case))
-    print(f"grid {args.grid}: {len(cases)} cases through the bridge, {len(skipped)} skipped (sync code)")
-    for case_id, reason in skipped:
-        print(f"skipped {case_id}: {reason}")
+        cases.append(case)
+    print(f"grid {args.grid}: {len(cases)} cases through the bridge")
 
     with tempfile.TemporaryDirectory() as work:
         cases_path, real_path = os.path.join(work, "cases.jsonl"), os.path.join(work, "real.jsonl")
@@ -185,8 +171,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             differences.append((case["id"], found))
     for case_id, found in differences[:args.show]:
         print(f"DIFFERENT {case_id}: {found}")
-    print(f"{len(cases) - len(differences)}/{len(cases)} cases agree at the events level "
-          f"({len(skipped)} skipped: sync code)")
+    print(f"{len(cases) - len(differences)}/{len(cases)} cases agree at the events level")
     return 1 if differences else 0
 
 

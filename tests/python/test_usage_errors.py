@@ -1,4 +1,4 @@
-"""Bad input: one clear line and exit 2; a sync endpoint says "not yet supported", no hang."""
+"""Bad input: one clear line and exit 2; real I/O from the loop is an escape report (exit 4)."""
 
 import pytest
 
@@ -34,15 +34,15 @@ def test_unknown_invariant(cli):
     assert result.returncode == 2 and "unknown invariant id 'no-such-thing'" in result.output
 
 
-def test_sync_endpoint_is_not_yet_supported(cli):
+def test_sync_endpoint_runs_on_a_thread(cli):
     result = cli("run", "--app", "sync_endpoint:app", "--scenario", "sync_endpoint:scenario", "--seeds", "3",
                  timeout=120)
-    assert result.returncode == 2, result.output
-    assert "not yet supported" in result.output
+    assert result.returncode == 0, result.output
 
 
 def test_real_io_escapes_the_simulation(cli):
     result = cli("run", "--app", "sync_endpoint:io_app", "--scenario", "sync_endpoint:scenario", "--seeds", "1",
                  timeout=120)
-    assert result.returncode == 2, result.output
-    assert "loop.create_connection() escapes the simulation" in result.output
+    assert result.returncode == 4, result.output
+    assert "escapes the simulation in the event loop's thread: loop.create_connection()" in result.output
+    assert "in fetch" in result.output

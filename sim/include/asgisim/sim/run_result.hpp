@@ -21,6 +21,7 @@ enum class RunStatus : std::uint8_t {
   task_error,         // a task raised and nobody could receive the exception
   replay_divergence,  // a strict replay met a decision it cannot answer
   abandoned,          // SimulationOptions::abandon was set (an interrupted sweep)
+  escaped,            // code under test left the simulation (Simulation::stop_escaped)
 };
 std::string_view to_string(RunStatus status);
 

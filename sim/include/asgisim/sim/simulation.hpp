@@ -152,6 +152,11 @@ class Simulation {
   // because a cancellation or deadline already woke it.
   bool wake(Task& task, WakeReason reason = WakeReason::notified);
   bool is_cancelled(const Task& task) const;
+  // Code under test left the simulation (a real thread blocked outside it, a
+  // real socket): the run stops with RunStatus::escaped and `report` before
+  // the next task is picked. Never switches, so that it can be called with
+  // foreign frames (Python's) on the current stack; the first failure wins.
+  void stop_escaped(std::string report);
   // Throws WrongSideError unless the current task is in `domain`.
   void require_domain(Domain domain, std::string_view operation);
 
