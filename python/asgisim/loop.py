@@ -16,6 +16,7 @@ from asyncio import base_events
 
 MORE_READY = -1  # _bridge_step(): another handle is ready
 IDLE = -2  # _bridge_step(): nothing ready and no timer
+_base_call_soon = base_events.BaseEventLoop._call_soon
 
 
 class EscapesSimulation(RuntimeError):
@@ -75,7 +76,7 @@ class SimLoop(base_events.BaseEventLoop):
 
     # ---- scheduling: wake the loop task when it is idle -------------------------
     def _call_soon(self, callback, args, context):
-        handle = super()._call_soon(callback, args, context)
+        handle = _base_call_soon(self, callback, args, context)  # (no super(): every handle)
         if self._bridge_front is not None:
             # A future the server answered within the Task's own call: its wake-up
             # runs next, as if the call had returned without yielding.
@@ -97,6 +98,8 @@ class SimLoop(base_events.BaseEventLoop):
     # ---- the step the kernel calls ----------------------------------------------
     def _bridge_move_due_timers(self) -> None:
         scheduled = self._scheduled
+        if not scheduled:
+            return  # (most steps: no clock read, no crossing)
         while scheduled and scheduled[0]._cancelled:
             self._timer_cancelled_count -= 1
             heapq.heappop(scheduled)._scheduled = False
