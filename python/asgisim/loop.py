@@ -14,6 +14,8 @@ import asyncio
 import heapq
 from asyncio import base_events
 
+from . import pins
+
 MORE_READY = -1  # _bridge_step(): another handle is ready
 IDLE = -2  # _bridge_step(): nothing ready and no timer
 _base_call_soon = base_events.BaseEventLoop._call_soon
@@ -63,6 +65,7 @@ class SimLoop(base_events.BaseEventLoop):
         self._bridge_vary_ties = vary_timer_ties
         self._clock_resolution = 1e-9
         self._bridge_old_hooks = None
+        self._bridge_gc_countdown = pins.GC_YOUNG_STEPS
 
     # ---- time --------------------------------------------------------------------
     def time(self) -> float:
@@ -141,6 +144,10 @@ class SimLoop(base_events.BaseEventLoop):
             if not handle._cancelled:
                 handle._run()
             handle = None
+            self._bridge_gc_countdown -= 1
+            if not self._bridge_gc_countdown:  # a fixed point of the schedule (pins.py)
+                self._bridge_gc_countdown = pins.GC_YOUNG_STEPS
+                pins.collect_young()
         if not ready:
             self._bridge_move_due_timers()
         if ready:
