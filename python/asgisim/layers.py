@@ -54,19 +54,21 @@ class Boundary:
         if run is None or scope.get("type") != "http":
             return await self.inner(scope, receive, send)
         self.calls += 1
-        call, request = self.calls, current_request.get()
-        detail = f"http {scope.get('method', 'GET')}"
-        boundary, outer, inner = self.boundary, self.outer_name, self.inner_name
+        outer, inner = self.outer_name, self.inner_name
+        # The call's observer (native): each message below is one crossing.
+        observer = run.boundary_call(outer, inner, current_request.get(), self.calls,
+                                     f"http {scope.get('method', 'GET')}")
+        observe_received, observe_sent = observer.received, observer.sent
 
         async def observed_receive():
             message = await receive()
-            problem = run.observe_message(False, boundary, outer, request, call, detail, message)
+            problem = observe_received(message)
             if problem:
                 raise RuntimeError(f"{outer} passed a malformed ASGI message to {inner}: {problem}")
             return message
 
         async def observed_send(message):
-            problem = run.observe_message(True, boundary, inner, request, call, detail, message)
+            problem = observe_sent(message)
             if problem:
                 raise RuntimeError(f"{inner} sent a malformed ASGI message: {problem}")
             await send(message)

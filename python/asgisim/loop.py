@@ -16,8 +16,11 @@ import asyncio
 import heapq
 from asyncio import base_events
 
+from . import pins
+
 MORE_READY = -1  # _bridge_step(): another handle is ready
 IDLE = -2  # _bridge_step(): nothing ready and no timer
+_base_call_soon = base_events.BaseEventLoop._call_soon
 
 
 class EscapesSimulation(RuntimeError):
@@ -55,6 +58,7 @@ class SimLoop(base_events.BaseEventLoop):
         self._bridge_vary_ties = vary_timer_ties
         self._clock_resolution = 1e-9
         self._bridge_old_hooks = None
+        self._bridge_gc_countdown = pins.GC_YOUNG_STEPS
 
     # ---- time --------------------------------------------------------------------
     def time(self) -> float:
@@ -68,7 +72,7 @@ class SimLoop(base_events.BaseEventLoop):
 
     # ---- scheduling: wake the loop task when it is idle -------------------------
     def _call_soon(self, callback, args, context):
-        handle = super()._call_soon(callback, args, context)
+        handle = _base_call_soon(self, callback, args, context)  # (no super(): every handle)
         if self._bridge_front is not None:
             # A future the server answered within the Task's own call: its wake-up
             # runs next, as if the call had returned without yielding.
@@ -90,6 +94,8 @@ class SimLoop(base_events.BaseEventLoop):
     # ---- the step the kernel calls ----------------------------------------------
     def _bridge_move_due_timers(self) -> None:
         scheduled = self._scheduled
+        if not scheduled:
+            return  # (most steps: no clock read, no crossing)
         while scheduled and scheduled[0]._cancelled:
             self._timer_cancelled_count -= 1
             heapq.heappop(scheduled)._scheduled = False
@@ -131,6 +137,10 @@ class SimLoop(base_events.BaseEventLoop):
             if not handle._cancelled:
                 handle._run()
             handle = None
+            self._bridge_gc_countdown -= 1
+            if not self._bridge_gc_countdown:  # a fixed point of the schedule (pins.py)
+                self._bridge_gc_countdown = pins.GC_YOUNG_STEPS
+                pins.collect_young()
         if not ready:
             self._bridge_move_due_timers()
         if ready:

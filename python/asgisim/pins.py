@@ -3,7 +3,8 @@
 During a run: ``time.*`` reads the kernel's virtual clock; ``random``, ``os.urandom``
 and so ``uuid.uuid4``/``secrets`` are answered from a generator seeded through the
 choice stream; asyncio task names restart from Task-1; automatic GC is off (collected
-at fixed points); anyio's CancelScope keeps its tasks in insertion order (it cancels
+at fixed points: the start of a run, and every ``GC_YOUNG_STEPS`` loop steps the young
+generations, see ``collect_young``); anyio's CancelScope keeps its tasks in insertion order (it cancels
 them in set order, which otherwise follows memory addresses); threads run under the
 kernel's baton (asgisim/threads.py). PYTHONHASHSEED is fixed by
 the command line, which re-executes itself when it is not.
@@ -123,10 +124,34 @@ def install_clocks() -> None:
     queue.time = clocks["monotonic"]  # Queue.get/put(timeout=)
 
 
+# During a run, the collections CPython's own thresholds would make, at points of the
+# schedule instead of allocation counts (which depend on freelists, so on what the
+# process did before the run): every GC_YOUNG_STEPS loop steps (SimLoop._bridge_step)
+# the youngest generation, every GC_MIDDLE_EVERY-th time the middle one too. Without
+# them a run keeps all its cyclic garbage to the next run's full collection, which then
+# costs more than the run itself (bench/python_bridge_bench.py, docs/performance.md).
+GC_YOUNG_STEPS = 128
+GC_MIDDLE_EVERY = 10
+_young_collections = 0
+
+
+def collect_young() -> None:
+    """A collection at a fixed point of the run (from the loop's step)."""
+    global _young_collections
+    _young_collections += 1
+    if _young_collections == GC_MIDDLE_EVERY:
+        _young_collections = 0
+        gc.collect(1)
+    else:
+        gc.collect(0)
+
+
 def pin_run(run: Any) -> None:
     """At the start of every run: clocks, randomness, task names, a collection."""
     import asyncio.tasks
+    global _young_collections
     gc.collect()
+    _young_collections = 0
     asyncio.tasks._task_name_counter = itertools.count(1)
     generator = random.Random(run.choose("random.seed", 1 << 62))
     random.seed(generator.getrandbits(64))

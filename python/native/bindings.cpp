@@ -7,14 +7,16 @@
 #include <memory>
 #include <string>
 
+#include "boundary.hpp"
 #include "bridge_run.hpp"
 #include "python_app.hpp"
 
 namespace asgisim::python {
 
 void bind_run_types(py::module_& m, bool module_local) {
-  py::class_<BridgeRun, std::shared_ptr<BridgeRun>>(m, "Run", py::module_local(module_local))
-      .def("wake_loop", &BridgeRun::wake_loop)
+  py::class_<BridgeRun, std::shared_ptr<BridgeRun>> run(m, "Run", py::module_local(module_local));
+  bind_boundary_call(m, run, module_local);
+  run.def("wake_loop", &BridgeRun::wake_loop)
       .def("now_ns", &BridgeRun::now_ns)
       .def("choose", &BridgeRun::choose)
       .def("note", &BridgeRun::note)

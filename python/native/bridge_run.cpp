@@ -86,27 +86,28 @@ void BridgeRun::loop_main() {
 
 void BridgeRun::complete(const py::object& future, const py::object& result, const py::object& error,
                          std::uint64_t armed_at) {
-  if (future.attr("done")().cast<bool>()) return;
+  const Names& name = names();
+  if (future.attr(name.done)().cast<bool>()) return;
   const bool in_place = !in_step_ && armed_at == handles_run_ && loop_;
-  if (in_place) loop_.attr("_bridge_front") = front_;
+  if (in_place) loop_.attr(name.bridge_front) = front_;
   try {
     if (error.is_none()) {
-      future.attr("set_result")(result);
+      future.attr(name.set_result)(result);
     } else {
-      future.attr("set_exception")(error);
+      future.attr(name.set_exception)(error);
     }
   } catch (...) {
-    if (in_place) loop_.attr("_bridge_front") = py::none();
+    if (in_place) loop_.attr(name.bridge_front) = py::none();
     throw;
   }
   if (in_place) {
-    front_ = loop_.attr("_bridge_front").cast<std::size_t>();
-    loop_.attr("_bridge_front") = py::none();
+    front_ = loop_.attr(name.bridge_front).cast<std::size_t>();
+    loop_.attr(name.bridge_front) = py::none();
   }
 }
 
 void BridgeRun::call_soon(std::function<void()> fn) {
-  loop_.attr("call_soon")(py::cpp_function(std::move(fn)));
+  loop_.attr(names().call_soon)(py::cpp_function(std::move(fn)));
 }
 
 void BridgeRun::wake_loop() {

@@ -21,4 +21,16 @@ py::dict message_to_python(const core::Message& message);
 // The ASGI HTTP scope uvicorn builds (asgi, http_version, server, client, ...).
 py::dict scope_to_python(const core::Scope& scope);
 
+// Attribute names the bridge looks up on every request, made and interned
+// once (`attr("done")` makes and interns a new str on every call).
+struct Names {
+  py::handle done = PyUnicode_InternFromString("done");
+  py::handle set_result = PyUnicode_InternFromString("set_result");
+  py::handle set_exception = PyUnicode_InternFromString("set_exception");
+  py::handle bridge_front = PyUnicode_InternFromString("_bridge_front");
+  py::handle call_soon = PyUnicode_InternFromString("call_soon");
+  py::handle start_app_call = PyUnicode_InternFromString("start_app_call");
+};
+const Names& names();
+
 }  // namespace asgisim::python

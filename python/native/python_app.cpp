@@ -158,7 +158,7 @@ void AppCall::serve_receive(std::list<ReceiveJob>::iterator job) {
       call.receives_.erase(job);
     }
   } leave{*this, job};
-  if (job->future.attr("done")().cast<bool>()) return;
+  if (job->future.attr(names().done)().cast<bool>()) return;
   core::Message message;
   std::exception_ptr failure;
   if (stashed_) {
@@ -177,7 +177,7 @@ void AppCall::serve_receive(std::list<ReceiveJob>::iterator job) {
       failure = std::current_exception();
     }
   }
-  if (job->future.attr("done")().cast<bool>()) {
+  if (job->future.attr(names().done)().cast<bool>()) {
     if (!failure) stashed_ = std::move(message);  // uvicorn keeps it for the next receive()
     return;
   }
@@ -189,7 +189,7 @@ core::App python_app(std::shared_ptr<BridgeRun> run, py::object host, std::strin
   return [run = std::move(run), host = std::move(host), app_name = std::move(app_name)](
              core::Scope& scope, const core::Receive& receive, const core::Send& send) {
     auto call = std::make_shared<AppCall>(run, scope.request_id, app_name);
-    host.attr("start_app_call")(scope_to_python(scope), call);
+    host.attr(names().start_app_call)(scope_to_python(scope), call);
     call->serve(scope, receive, send);
   };
 }
