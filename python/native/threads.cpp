@@ -32,7 +32,8 @@ sim::Nanoseconds timeout_ns(double seconds) {
 
 }  // namespace
 
-BridgeThreads::BridgeThreads(sim::Simulation& sim, core::Observer& observer) : sim_(sim), observer_(observer) {}
+BridgeThreads::BridgeThreads(sim::Simulation& sim, core::Observer& observer)
+    : sim_(sim), observer_(observer) {}
 
 BridgeThreads::~BridgeThreads() {
   // A thread still parked (or wedged) keeps its own PyThread and Baton alive.
@@ -97,8 +98,8 @@ void BridgeThreads::proxy_main(PyThread& thread) {
   for (;;) {
     if (!hand_over(thread)) {
       thread.wedged = true;
-      std::string report = fmt::format("thread '{}' did not come back within the watchdog's {} ms", thread.name,
-                                       watchdog_.count());
+      std::string report = fmt::format("thread '{}' did not come back within the watchdog's {} ms",
+                                       thread.name, watchdog_.count());
       if (escape_report_) {
         try {
           report = escape_report_(thread.ident, report).cast<std::string>();
@@ -130,11 +131,13 @@ std::uint64_t BridgeThreads::start(py::object bootstrap, std::string name) {
   thread->name = std::move(name);
   thread->baton = baton_;
   thread->bootstrap = std::move(bootstrap);
-  thread->ended = std::make_unique<sim::ThreadEvent>(fmt::format("thread '{}' #{} ended", thread->name, thread->number));
+  thread->ended =
+      std::make_unique<sim::ThreadEvent>(fmt::format("thread '{}' #{} ended", thread->name, thread->number));
   threads_.push_back(thread);
   in_kernel([this, raw = thread.get()] {
-    sim_.spawn_thread(fmt::format("{} #{}", raw->name, raw->number), [this, raw] { proxy_main(*raw); },
-                      /*daemon=*/true);
+    sim_.spawn_thread(
+        fmt::format("{} #{}", raw->name, raw->number), [this, raw] { proxy_main(*raw); },
+        /*daemon=*/true);
     count_alive(+1);
   });
   thread->os_thread = std::thread([thread] { thread_main(thread); });
