@@ -76,6 +76,7 @@ class Host:
         # False in a forked child about to exit: its parked threads need not unwind.
         self.unwind_threads = not threads.in_forked_child
         self.last_stacks = ""
+        self.server_task: Any = None
 
     def prepare_process(self) -> None:
         """Once per forked child: pins and hooks, then the app's layers wrapped."""
@@ -105,9 +106,11 @@ class Host:
         async def serve(forever: asyncio.Future) -> None:
             await forever
 
-        main = self.loop.create_task(serve(self.loop.create_future()), name="server")
-        main.add_done_callback(base_events._run_until_complete_cb)
-        main._log_destroy_pending = False
+        # Held here: a task only the loop's weak set knows is garbage to the collections
+        # a run makes (pins.collect_young), and anyio would fall back to a request's task.
+        self.server_task = self.loop.create_task(serve(self.loop.create_future()), name="server")
+        self.server_task.add_done_callback(base_events._run_until_complete_cb)
+        self.server_task._log_destroy_pending = False
 
     def begin_run(self, run: Any) -> Plan:
         self.begin_loop(run)
@@ -134,6 +137,7 @@ class Host:
             self.loop = None
         layers.RunSlot.run = None
         self.run = None
+        self.server_task = None
         pins.unpin_run()
         if run is not None:
             threads.end_run(run, self.unwind_threads)

@@ -9,6 +9,7 @@
 
 #include "asgisim/core/validator.hpp"
 #include "asgisim/sim/detail/runtime_hooks.hpp"
+#include "asgisim/sim/errors.hpp"
 #include "messages.hpp"
 
 namespace asgisim::python {
@@ -65,9 +66,11 @@ void BridgeRun::loop_main() {
         next = step_().cast<std::int64_t>();
       } catch (...) {
         in_step_ = false;
+        if (threads_.loop_unwound()) throw sim::TaskUnwound();  // the run is being torn down
         throw;
       }
       in_step_ = false;
+      if (threads_.loop_unwound()) throw sim::TaskUnwound();
     }
     if (busy_ns_ > 0) {
       const sim::Nanoseconds busy = std::exchange(busy_ns_, 0);

@@ -215,7 +215,16 @@ void BridgeThreads::block_loop(const std::string& what, const std::function<void
         sim_.wake(loop);
       },
       /*daemon=*/true);
-  while (!done) sim_.block(blocked, sim::kNoDeadline, /*cancellable=*/false);
+  try {
+    while (!done) sim_.block(blocked, sim::kNoDeadline, /*cancellable=*/false);
+  } catch (const sim::TaskUnwound&) {
+    // The run ended with the loop blocked here, its Python frames above: they
+    // unwind as Python (SystemExit), and the loop task goes on unwinding
+    // once the handle has returned (BridgeRun::loop_main).
+    loop_unwound_ = true;
+    PyErr_SetString(PyExc_SystemExit, "the asgisim run ended while the event loop was blocked");
+    throw py::error_already_set();
+  }
   if (error) std::rethrow_exception(error);
 }
 

@@ -117,6 +117,9 @@ class BridgeThreads {
   // every other fiber's Python calls begin and end without a switch, so the
   // interpreter's frame stack stays last-in first-out.
   void block_loop(const std::string& what, const std::function<void()>& call);
+  // The run was torn down while the loop was blocked in block_loop(): the
+  // loop task must unwind as soon as its handle returns.
+  bool loop_unwound() const { return loop_unwound_; }
   // Stops the run as escaped (from any side; never switches).
   void escape(const std::string& report);
   // After the run: parked threads unwind (SystemExit) one at a time; `false`
@@ -147,6 +150,7 @@ class BridgeThreads {
   std::uint64_t thread_bytes_ = 0;
   std::deque<std::shared_ptr<PyThread>> threads_;
   std::deque<sim::ThreadLock> locks_;
+  bool loop_unwound_ = false;
   std::uint64_t alive_ = 0;
   std::uint64_t alive_max_ = 0;
 };
