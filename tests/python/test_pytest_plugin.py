@@ -190,3 +190,50 @@ def test_cli_regressions_directory(cli, tmp_path):
     assert "a stored regression fails again; reproduce it with:" in again.output
     assert any(line.startswith("python3 -m asgisim replay") and "--schedule " + str(tmp_path / "reg") in line
                for line in again.output.splitlines())
+
+
+THREADED = '''
+import threading
+import time
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from asgisim import NEVER, Request
+
+LOCK = threading.Lock()  # made at import, after the plugin's patches: a kernel lock inside a run
+
+
+def work(request):  # a def endpoint: on anyio's worker threads
+    with LOCK:
+        time.sleep(0.01)
+    return PlainTextResponse("done")
+
+
+app = Starlette(routes=[Route("/work", work)])
+
+
+def three_at_once(s):
+    for _ in range(3):
+        s.client(Request("GET", "/work", read_pause=0, disconnect=NEVER), pauses=(0.0,))
+    s.threads_bound = 1
+    s.check("threads-bounded")
+
+
+def test_threads(asgisim):
+    from asgisim import threads
+    assert type(LOCK) is threads.Lock  # the plugin patched threading before this import
+    result = asgisim.run("test_threaded:app", "test_threaded:three_at_once", seeds=10, check=False)
+    assert result.failure is not None and result.failure.invariant == "threads-bounded", result
+    print("FOUND", result.failure.seed, result.failure.layer)
+'''
+
+
+def test_sync_code_on_threads_under_the_plugin(inner):
+    """A def endpoint on real threads with a lock made at import: the runs fork from the pytest
+    process, whose threading the plugin patched before the test module imported the app."""
+    inner.makepyfile(test_threaded=THREADED)
+    result = inner.runpytest_subprocess("-s", "-p", "asgisim.pytest_plugin")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*FOUND * threads*"])
