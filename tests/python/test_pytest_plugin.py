@@ -237,3 +237,13 @@ def test_sync_code_on_threads_under_the_plugin(inner):
     result = inner.runpytest_subprocess("-s", "-p", "asgisim.pytest_plugin")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*FOUND * threads*"])
+
+
+def test_the_documented_example_runs(inner):
+    """examples/python/test_with_pytest.py, run as docs/python.md says."""
+    process = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_with_pytest.py"],
+                             cwd=EXAMPLES, capture_output=True, text=True, timeout=600,
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "3 passed" in process.stdout
+    assert re.search(r"asgisim: 3 runs, \d+ seeds, 1 failing", process.stdout), process.stdout
