@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failing seed")
     run.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    run.add_argument("--regressions", metavar="DIR",
+                     help="keep every failing seed's decision log in DIR; replay the stored ones first")
     replay = commands.add_parser("replay", help="run one seed or decision log again")
     _target_arguments(replay)
     source = replay.add_mutually_exclusive_group(required=True)

@@ -49,6 +49,8 @@ def settings_summary(args: argparse.Namespace, plan, duration_s: Optional[float]
             text += f", duration {duration_text(duration_s)}"
     if args.reorder_callbacks:
         text += ", reorder-callbacks"
+    if getattr(args, "regressions", None) and args.seed is None:
+        text += f", regressions {args.regressions}"
     return text
 
 
@@ -89,10 +91,14 @@ NAMES = {0: "passed", 1: "invariant", 3: "deadlock", 4: "liveness", 5: "nondeter
 
 def summary(args, plan, tally, end: str, control) -> Dict[str, Any]:
     first = tally.first
-    line = (f"{args.app}  {'FAILED' if tally.failures else 'passed'}  {plural(tally.seeds_run, 'seed')}, "
+    failed = tally.failures or (tally.stored is not None and tally.stored.failed)
+    worst = tally.worst
+    if tally.stored is not None and tally.stored.first is not None:
+        worst = most_severe(worst, tally.stored.first["failure"])
+    line = (f"{args.app}  {'FAILED' if failed else 'passed'}  {plural(tally.seeds_run, 'seed')}, "
             f"{plural(tally.failures, 'failure')}")
-    if tally.failures:
-        line += f" ({NAMES[tally.worst]})"
+    if failed:
+        line += f" ({NAMES[worst]})"
     if tally.crashes:
         line += f", {tally.crashes} crashed"
     if end != "completed":
@@ -101,16 +107,24 @@ def summary(args, plan, tally, end: str, control) -> Dict[str, Any]:
                  f"ran {plan.ran(tally.seeds_run)}, `--seeds {plan.covered(tally.seeds_run)}` repeats them")
         if control.runs_abandoned:
             line += f", {plural(control.runs_abandoned, 'run')} in flight abandoned"
+    stored = tally.stored
+    if stored is not None:
+        line += f"; regressions: {stored.replayed} replayed, {stored.failed} failing again"
     if first is not None:
         line += f"; first failure: seed {first['seed']} (index {first['seed'] - args.seed_base}) {first['invariant']}"
     data = {"app": args.app, "scenario": args.scenario, "strategy": args.strategy, "seed_base": args.seed_base,
-            "seeds_run": tally.seeds_run, "failures": tally.failures, "failure_class": NAMES[tally.worst],
+            "seeds_run": tally.seeds_run, "failures": tally.failures, "failure_class": NAMES[worst],
             "exit_code": tally.exit_code(control.signal), "reorder_callbacks": bool(args.reorder_callbacks),
             "end": end, "seeds_ran": plan.ran(tally.seeds_run), "seeds_covered": plan.covered(tally.seeds_run),
             "runs_abandoned": control.runs_abandoned, "crashes": tally.crashes, "crashed": tally.crashed,
             "problems": tally.problems}
     if control.signal:
         data["signal"] = signal_name(control.signal)
+    if stored is not None:
+        data.update(regressions_replayed=stored.replayed, regressions_failed=stored.failed,
+                    regressions_saved=tally.regressions_saved + len(stored.saved))
+        if stored.first is not None:
+            data["regression_reproduce"] = replay_schedule_command(args, stored.first["schedule"])
     if first is not None:
         data.update(seed=first["seed"], invariant=first["invariant"], layer=first["layer"],
                     trace_hash=first["trace_hash"], reproduce=reproduce(args, first["seed"]))
@@ -129,6 +143,9 @@ def final_lines(args, tally, signal_number: int) -> List[str]:
         lines.append(f"{plural(tally.crashes, 'run')} crashed (see above; the reproduce line is printed with each)")
     if tally.problems:
         lines.append(f"{plural(len(tally.problems), 'file')} could not be written (see the errors above)")
+    if tally.stored is not None and tally.stored.first is not None:
+        lines.append("a stored regression fails again; reproduce it with:")
+        lines.append(replay_schedule_command(args, tally.stored.first["schedule"]))
     if tally.worst_first is not None:
         lines.append(f"most severe: {NAMES[tally.worst]} (exit {tally.worst}); reproduce it with:")
         lines.append(reproduce(args, tally.worst_first["seed"]))
@@ -181,10 +198,13 @@ def write_junit(path: str, summary_data: Dict[str, Any], tally, signal_number: i
     case_name = f"{data['app']} under {data['scenario']} ({seeds})"
     cases = [f'<testcase classname="asgisim.python" name={quoteattr(case_name)}>']
     first = tally.first
+    reproduce_line = data.get("reproduce")
+    if first is None and tally.stored is not None and tally.stored.first is not None:
+        first, reproduce_line = tally.stored.first, data["regression_reproduce"]
     if first is not None:
         cases[0] += (f"<failure type={quoteattr(data['failure_class'])} "
                      f"message={quoteattr(first['invariant'] + ' (' + first['layer'] + ')')}>"
-                     f"{escape(first['describe'] or first['report'])}\nreproduce: {escape(data['reproduce'])}"
+                     f"{escape(first['describe'] or first['report'])}\nreproduce: {escape(reproduce_line)}"
                      "</failure>")
     cases[0] += "</testcase>"
     if tally.crashes:

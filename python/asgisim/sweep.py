@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from . import forking, reports
+from . import forking, regressions, reports
 from .interruption import SweepControl, parse_duration
 from .spec import UsageError
 
@@ -93,6 +93,8 @@ class Tally:
     crashes: int = 0
     crashed: List[Dict[str, Any]] = field(default_factory=list)  # the first CRASHES_LISTED_MAX
     problems: List[str] = field(default_factory=list)
+    stored: Optional[regressions.Replayed] = None  # --regressions: the stored logs replayed first
+    regressions_saved: int = 0
 
     def add_failure(self, result: Dict[str, Any]) -> None:
         self.failures += 1
@@ -105,8 +107,11 @@ class Tally:
     def exit_code(self, signal_number: int) -> int:
         """The most severe failure class; else 130/143 after a signal; else 2 for a crash or a file not
         written; else 0."""
-        if self.worst:
-            return self.worst
+        worst = self.worst
+        if self.stored is not None and self.stored.first is not None:
+            worst = reports.most_severe(worst, self.stored.first["failure"])
+        if worst:
+            return worst
         if signal_number:
             return 128 + signal_number
         return 2 if self.crashes or self.problems else 0
@@ -132,6 +137,9 @@ def sweep(args: argparse.Namespace, target, confirm: Callable[[Dict[str, Any], S
     plan = seed_plan(args)
     if args.junit:
         reports.check_writable_file("--junit", args.junit)  # before a long sweep, not after it
+    store = regressions.Store(args.regressions) if args.regressions else None
+    if store is not None:
+        store.check("--regressions")
     control = SweepControl(duration_s=None if args.seed is not None else duration)
     print(f"asgisim run --app {args.app} --scenario {args.scenario}: "
           f"{reports.settings_summary(args, plan, duration)}", file=sys.stderr, flush=True)
@@ -139,6 +147,9 @@ def sweep(args: argparse.Namespace, target, confirm: Callable[[Dict[str, Any], S
     tally = Tally()
     stopped_early = False  # --fail-fast
     with control.handling_signals():
+        if store is not None and args.seed is None:
+            tally.stored = regressions.replay_stored(store, target, args.jobs, control)
+            tally.problems.extend(tally.stored.problems)
         results = forking.run_many(plan.seeds(), lambda s: target.run_seed(s), args.jobs, control)
         try:
             for seed, result in results:
@@ -151,6 +162,7 @@ def sweep(args: argparse.Namespace, target, confirm: Callable[[Dict[str, Any], S
                     result = confirm(result, control)
                     result["reorder_flag"] = target.reorder_callbacks
                     tally.add_failure(result)
+                    tally.regressions_saved += regressions.keep(store, target, result, tally.problems) is not None
                     if args.fail_fast:
                         stopped_early = True
                         break
@@ -163,6 +175,11 @@ def _finish(args, plan: SeedPlan, tally: Tally, control: SweepControl, completed
     end = control.end(completed)
     summary = reports.summary(args, plan, tally, end, control)
     print(summary["line"], file=human)
+    if tally.stored is not None and tally.stored.first is not None:
+        stored = tally.stored.first
+        print(f"  a stored regression fails again ({stored['schedule']}):", file=human)
+        print(reports.failure_block(stored, reports.replay_schedule_command(args, stored["schedule"])),
+              file=human, end="")
     if tally.first is not None:
         print(reports.failure_block(tally.first, reports.reproduce(args, tally.first["seed"])), file=human, end="")
     if args.json:
