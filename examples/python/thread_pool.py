@@ -75,3 +75,41 @@ def concurrent_memory(s):
     s.thread_memory = 100 * 1024 * 1024
     s.memory_budget = 3 * 1024 * 1024 * 1024
     s.check("memory-budget")
+
+
+# ---- asyncio's own ways to a thread: asyncio.to_thread, run_in_executor, ThreadPoolExecutor
+
+_executor = None
+_answers = []
+
+
+def answers():
+    return {"answers": _answers}
+
+
+def _square(n):
+    time.sleep(0.01)
+    return n * n
+
+
+async def via_asyncio(request):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pool")
+    loop = asyncio.get_running_loop()
+    a = await asyncio.to_thread(_square, 2)
+    b = await loop.run_in_executor(None, _square, 3)
+    c = await asyncio.wrap_future(_executor.submit(_square, 4))
+    _answers.append([a, b, c])
+    return PlainTextResponse(f"{a} {b} {c}")
+
+
+asyncio_app = Starlette(routes=[Route("/work", via_asyncio)])
+
+
+def asyncio_clients(s):
+    """A few concurrent clients of ``asyncio_app``."""
+    for _ in range(5):
+        s.client(_request(), pauses=(0.0, 0.001))

@@ -129,3 +129,10 @@ def test_memory_budget_charges_each_real_thread(cli):
     result = cli("run", "--app", "thread_pool:app", "--scenario", "thread_pool:concurrent_memory", "--seeds", "2")
     assert result.returncode == 1, result.output
     assert "memory-budget" in result.output, result.output
+
+
+def test_asyncio_to_thread_run_in_executor_and_thread_pool_executor_run_unmodified(cli):
+    for result in thread_runs("thread_pool:asyncio_app", "thread_pool:asyncio_clients", 20,
+                              stats="thread_pool:answers"):
+        assert result["failure"] == 0, result["describe"]
+        assert result["stats"] == {"answers": [[4, 9, 16]] * 5}, result
