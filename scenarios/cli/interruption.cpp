@@ -184,6 +184,10 @@ Interruption::~Interruption() {
   }
   wake_.notify_all();
   watchdog_.join();
+  // Once interrupted, the process is on its way out: a late second signal
+  // (the sweep stopped before it came) must not kill it before it exits
+  // with the code its reports name, so the handlers stay.
+  if (g_first_signal.load() != 0) return;
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
 }
