@@ -18,6 +18,9 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+// Optional, as under libFuzzer: a target that needs set-up once (the Python
+// app target starts its interpreter) defines it.
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 namespace {
 
@@ -39,6 +42,8 @@ bool replay_file(const std::filesystem::path& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, as libFuzzer calls it (before it reads the arguments).
+  if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
     return 2;

@@ -10,8 +10,9 @@
 #      -DCMAKE_BUILD_TYPE=Release build of the libraries and asgisim;
 #   2. asan preset (gcc, ASan + UBSan): build, run every test except `slow`;
 #   3. fuzz preset (clang-14, libFuzzer + ASan + UBSan): build, then fuzz every
-#      target for a bounded time (60 s each by default: 4 targets and the
-#      canary take about 5 minutes) through scripts/fuzz.sh, which fails on
+#      target for a bounded time (60 s each by default: 5 targets and the two
+#      canaries, which stop at their finding, take about 6 minutes) through
+#      scripts/fuzz.sh, which fails on
 #      any finding in a real target and on a canary that is not found.
 # Budget: the whole of .ci/run must stay under 40 minutes on 2 cores.
 #

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
@@ -137,6 +138,12 @@ class Host:
             self.loop = None
         layers.RunSlot.run = None
         self.run = None
+        if self.server_task is not None:
+            # A run that ended before the loop's first step (every client left before
+            # sending) never started the server's coroutine: close it, no warning.
+            coroutine = self.server_task.get_coro()
+            if inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED:
+                coroutine.close()
         self.server_task = None
         pins.unpin_run()
         if run is not None:

@@ -7,6 +7,7 @@ the C++ engine (asgisim._native) does the run, the checks, replay and shrinking.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
@@ -121,8 +122,15 @@ class Target:
         result["seed"] = seed
         return self._finish(host, result)
 
-    def replay(self, log_text: str, origin: str, strict: bool = True, keep_trace: bool = False) -> Dict[str, Any]:
-        host = self._host()
+    def run_bytes(self, data: bytes, host: host_module.Host) -> Dict[str, Any]:
+        """One run whose choices are read from fuzz bytes (asgisim/fuzzing.py); ``host``
+        is kept from run to run in one process."""
+        result = native().run_bytes(self._scenario_object(host), data, self.options(), self.metadata())
+        return self._finish(host, result)
+
+    def replay(self, log_text: str, origin: str, strict: bool = True, keep_trace: bool = False,
+               host: Optional[host_module.Host] = None) -> Dict[str, Any]:
+        host = host or self._host()
         result = native().replay(self._scenario_object(host), log_text, origin, strict, self.options(keep_trace),
                                  self.metadata())
         return self._finish(host, result)
@@ -153,8 +161,14 @@ class Target:
         return found
 
 
+_LABEL = re.compile(r"[A-Za-z0-9._:/-]+")
+
+
 class _DryRun:
     """Stands in for a run when a scenario is checked before forking."""
 
     def choose(self, label: str, n: int) -> int:
+        # As the kernel's is_valid_label_name: the decision log keeps labels as tokens.
+        if not _LABEL.fullmatch(label):
+            raise ValueError(f"bad choice label {label!r}: use letters, digits and . _ - : / only")
         return 0

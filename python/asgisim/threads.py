@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from . import layers
 from .loop import EscapesSimulation
@@ -42,6 +42,8 @@ _PLUMBING = {threading.__file__, queue.__file__, __file__}
 _installed = False
 # Set in a forked child (forking.py), which exits right after its run.
 in_forked_child = False
+# Called first on every thread a run starts (the fuzz target traces its coverage there).
+on_thread_start: Optional[Callable[[], None]] = None
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # Locks used in the current run (their real state follows the run's at its end).
 _touched: List[Any] = []
@@ -129,7 +131,7 @@ def _start(self: threading.Thread) -> None:
     with threading._active_limbo_lock:
         threading._limbo[self] = self
     try:
-        self._asgisim_thread = (run, run.start_thread(self._bootstrap, self.name))
+        self._asgisim_thread = (run, run.start_thread(_bootstrap_of(self), self.name))
     except Exception:
         with threading._active_limbo_lock:
             del threading._limbo[self]
@@ -137,6 +139,17 @@ def _start(self: threading.Thread) -> None:
     # start() returns once the new thread runs; here it is runnable (the scheduler
     # decides when it runs), and is_alive() is already true.
     self._started.set()
+
+
+def _bootstrap_of(thread: threading.Thread) -> Callable[[], None]:
+    hook = on_thread_start
+    if hook is None:
+        return thread._bootstrap
+
+    def bootstrap() -> None:
+        hook()
+        thread._bootstrap()
+    return bootstrap
 
 
 def _wait_for_tstate_lock(self: threading.Thread, block: bool = True, timeout: float = -1) -> None:
