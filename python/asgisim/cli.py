@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from . import forking, reports, sweep
+from . import forking, real_catalogue, reports, sweep
 from .interruption import SweepControl
 from .scenario import DEFAULT_INVARIANTS
 from .session import Target, native
@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     _target_arguments(trace)
     trace.add_argument("--seed", type=int, required=True)
     trace.add_argument("-o", "--output", required=True, metavar="FILE")
+    catalogue = commands.add_parser(
+        "catalogue", help="the catalogue scenarios of the installed Starlette, on the real code (JSON lines)",
+        description=real_catalogue.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    real_catalogue.add_arguments(catalogue)
     return parser
 
 
@@ -202,7 +206,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _ensure_hash_seed(argv)
-    commands = {"run": command_run, "replay": command_replay, "shrink": command_shrink, "trace": command_trace}
+    commands = {"run": command_run, "replay": command_replay, "shrink": command_shrink, "trace": command_trace,
+                "catalogue": real_catalogue.run}
     try:
         return commands[args.command](args)
     except UsageError as error:

@@ -2,12 +2,19 @@
 // configuration swept until the first failure (at most --buggy-seeds seeds)
 // and its fixed configuration over --fixed-seeds seeds, as one table. Exits 0
 // only when every buggy configuration failed and every fixed one passed.
+// With --python, a column beside the model's: the scenarios whose buggy or
+// fixed configuration is the installed Starlette, run against the real code
+// through the bridge (real_stack.hpp); it must agree with the model.
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "real_stack.hpp"
 #include "registry.hpp"
 #include "reporting.hpp"
 #include "sweep_driver.hpp"
@@ -34,6 +41,26 @@ std::string fixed_cell(const SweepReport& report) {
   if (!report.failed()) return fmt::format("passed {}", plural(report.result.seeds_run, "seed"));
   return fmt::format("FAILED {} of {} seeds ({})", report.failures(), report.result.seeds_run,
                      report.first_failure()->invariant);
+}
+
+// Whether the real code's run of one configuration agrees with the model's:
+// a buggy one fails with the same invariant, a fixed one passes, and a
+// failure's second run (a fresh fork) gives the same trace hash.
+bool agrees(const RealRun& real, const SweepReport& model) {
+  if (!real.skipped.empty()) return true;
+  if (!real.deterministic) return false;
+  if (real.failed != model.failed()) return false;
+  return !real.failed || real.invariant == model.first_failure()->invariant;
+}
+
+std::string real_part(const RealRun& real, const SweepReport& model) {
+  if (!real.skipped.empty()) return fmt::format("{}: not run ({})", real.config, real.skipped);
+  const std::string outcome =
+      real.failed ? fmt::format("found after {} by {}", plural(real.seed + 1, "seed"), real.invariant)
+                  : fmt::format("passed {}", plural(real.seeds_run, "seed"));
+  if (agrees(real, model)) return fmt::format("{}: {}, agrees", real.config, outcome);
+  if (!real.deterministic) return fmt::format("{}: {}, NONDETERMINISTIC", real.config, outcome);
+  return fmt::format("{}: {}, DISAGREES", real.config, outcome);
 }
 
 SweepReport sweep_one(const scenarios::Scenario& scenario, scenarios::ConfigKind config,
@@ -72,7 +99,26 @@ int catalogue_command(const CatalogueArgs& args) {
   std::fflush(stderr);
 
   const auto started = std::chrono::steady_clock::now();  // nondeterminism-ok: wall time, reporting only
-  Table table({"scenario", fmt::format("buggy (up to {} seeds)", buggy_seeds), "fixed"});
+  // The real stack first (the model's sweeps print progress after it).
+  std::map<std::string, std::vector<RealRun>> real;
+  std::string real_versions;
+  if (!args.python.empty()) {
+    fmt::print(stderr, "asgisim catalogue: the real stack through {} ...\n", args.python);
+    std::fflush(stderr);
+    real = run_real_catalogue(args.python, buggy_seeds);
+    for (const auto& [name, runs] : real) {
+      for (const RealRun& run : runs) {
+        if (run.skipped.empty() && real_versions.find(run.starlette) == std::string::npos)
+          real_versions += (real_versions.empty() ? "" : ", ") + run.starlette;
+      }
+    }
+  }
+  std::vector<std::string> header{"scenario", fmt::format("buggy (up to {} seeds)", buggy_seeds), "fixed"};
+  if (!args.python.empty())
+    header.push_back(real_versions.empty() ? "real stack" : "real Starlette " + real_versions);
+  Table table(std::move(header));
+  std::size_t real_agreeing = 0;
+  std::size_t real_ran = 0;
   std::vector<Row> rows;
   bool nondeterministic = false;
   for (const scenarios::Scenario* scenario : all) {
@@ -87,7 +133,28 @@ int catalogue_command(const CatalogueArgs& args) {
         std::fflush(stdout);
       }
     }
-    table.add({scenario->info().name, buggy_cell(row.buggy), fixed_cell(row.fixed)});
+    std::vector<std::string> cells{scenario->info().name, buggy_cell(row.buggy), fixed_cell(row.fixed)};
+    if (!args.python.empty()) {
+      std::string cell;
+      const auto found = real.find(scenario->info().name);
+      for (const RealRun& run : found == real.end() ? std::vector<RealRun>{} : found->second) {
+        const SweepReport& model = run.config == "fixed" ? row.fixed : row.buggy;
+        cell += (cell.empty() ? "" : "; ") + real_part(run, model);
+        if (run.skipped.empty()) {
+          ++real_ran;
+          real_agreeing += agrees(run, model) ? 1 : 0;
+        }
+        if (options.json) {
+          nlohmann::json line = nlohmann::json::parse(run.line);
+          line["real"] = true;
+          line["agrees"] = agrees(run, model);
+          fmt::print(stdout, "{}\n", line.dump());
+          std::fflush(stdout);
+        }
+      }
+      cells.push_back(cell.empty() ? "-" : cell);
+    }
+    table.add(std::move(cells));
     rows.push_back(std::move(row));
   }
   const double seconds =
@@ -109,9 +176,13 @@ int catalogue_command(const CatalogueArgs& args) {
   }
   fmt::print(out, "\n{} of {} scenarios as expected (buggy failed, fixed passed) in {:.1f} s wall time\n",
              expected, rows.size(), seconds);
+  if (!args.python.empty()) {
+    fmt::print(out, "real stack: {} of {} configurations run against the real code agree with the model\n",
+               real_agreeing, real_ran);
+  }
   std::fflush(out);
   if (nondeterministic) return scenarios::exit_code(scenarios::FailureClass::nondeterminism);
-  return expected == rows.size() ? 0 : 1;
+  return expected == rows.size() && real_agreeing == real_ran ? 0 : 1;
 }
 
 }  // namespace asgisim::cli

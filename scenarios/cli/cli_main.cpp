@@ -180,9 +180,17 @@ void add_catalogue(CLI::App& app, Parsed& parsed) {
       ->type_name("fifo|random|pct");
   catalogue->add_option("--pct-depth", raw.pct_depth, "PCT bug depth (default 3)")->type_name("D");
   catalogue->add_flag("--json", raw.json, "One JSON object per scenario and configuration on stdout");
+  catalogue
+      ->add_option("--python", parsed.catalogue.python,
+                   "A python3 with asgisim's bridge (<build>/python/asgisim-python): adds the column of the "
+                   "real stack, the scenarios whose configuration is the installed Starlette run against the "
+                   "real code, which must agree with the model")
+      ->type_name("CMD");
   catalogue->footer(
       "Exits 0 only when every buggy configuration failed and every fixed one passed (5 if any run was "
-      "nondeterministic), else 1.\nExample:\n  asgisim catalogue --fixed-seeds 10000 --jobs 8");
+      "nondeterministic), else 1; with --python, also 1 when the real stack disagrees with the model.\n"
+      "Example:\n  asgisim catalogue --fixed-seeds 10000 --jobs 8\n"
+      "  asgisim catalogue --python build/release/python/asgisim-python");
   catalogue->callback(
       [&parsed] { parsed.command = [&parsed] { return cli::catalogue_command(parsed.catalogue); }; });
 }

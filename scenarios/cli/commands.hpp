@@ -20,6 +20,7 @@ struct ListArgs {
 struct CatalogueArgs {
   std::string buggy_seeds{};  // --buggy-seeds N: the most seeds a buggy sweep may take
   std::string fixed_seeds{};  // --fixed-seeds M
+  std::string python{};       // --python CMD: also the real stack's column (real_stack.hpp)
   RawOptions raw{};           // --jobs, --strategy, --pct-depth, --seed-base, --json
 };
 
