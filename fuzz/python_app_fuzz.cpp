@@ -121,8 +121,8 @@ int trace_lines(PyObject* /*self*/, PyFrameObject* frame, int what, PyObject* /*
   Py_DECREF(code);
   if (key == 0) {
     // Not the app's: no line events from this frame.
-    if (what == PyTrace_CALL && PyObject_SetAttrString(reinterpret_cast<PyObject*>(frame), "f_trace_lines",
-                                                       Py_False) != 0) {
+    if (what == PyTrace_CALL &&
+        PyObject_SetAttrString(reinterpret_cast<PyObject*>(frame), "f_trace_lines", Py_False) != 0) {
       PyErr_Clear();
     }
     return 0;
@@ -194,8 +194,8 @@ void start_interpreter() {
       std::fflush(stderr);
       std::exit(fuzzing.attr("confirm_main")(ASGISIM_FUZZ_PYTHON_APP).cast<int>());
     }
-    fuzz_target() = fuzzing.attr("FuzzTarget").attr("from_environment")(ASGISIM_FUZZ_PYTHON_APP,
-                                                                        ASGISIM_FUZZ_PYTHON_HELPER);
+    fuzz_target() = fuzzing.attr("FuzzTarget")
+                        .attr("from_environment")(ASGISIM_FUZZ_PYTHON_APP, ASGISIM_FUZZ_PYTHON_HELPER);
   } catch (py::error_already_set& error) {
     // Bad input (the app does not import, an unknown invariant): its one
     // line; anything else with its Python traceback.
