@@ -6,26 +6,11 @@
 #
 #   cmake -DREPLAY=fuzz_python_app_canary_replay -DCRASH_DIR=fuzz/corpus/python_app_canary_crash
 #         -DWORK_DIR=/tmp/x -P python_app_canary_check.cmake
-foreach(_var REPLAY CRASH_DIR WORK_DIR)
-  if(NOT DEFINED ${_var})
-    message(FATAL_ERROR "python_app_canary_check: -D${_var}=... is required")
-  endif()
-endforeach()
-
-file(GLOB _crashes "${CRASH_DIR}/*")
-if(NOT _crashes)
-  message(FATAL_ERROR "no crash input in ${CRASH_DIR}")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/canary_check_common.cmake)
+canary_crashes(_crashes REPLAY CRASH_DIR WORK_DIR)
 
 foreach(_crash IN LISTS _crashes)
-  file(REMOVE_RECURSE "${WORK_DIR}")
-  file(MAKE_DIRECTORY "${WORK_DIR}")
-  set(ENV{ASGISIM_FUZZ_FINDINGS} "${WORK_DIR}")
-  execute_process(COMMAND "${REPLAY}" "${_crash}" WORKING_DIRECTORY "${WORK_DIR}"
-                  RESULT_VARIABLE _status OUTPUT_VARIABLE _out ERROR_VARIABLE _out)
-  if(_status EQUAL 0)
-    message(FATAL_ERROR "${_crash}: the canary was not found (the replay exited 0)\n${_out}")
-  endif()
+  canary_replay("${_crash}" _out)
   # The planted bug: a second http.response.start, blamed on the guard by class name.
   if(NOT _out MATCHES "start-once \\(SlowUploadGuard\\)")
     message(FATAL_ERROR "${_crash}: a finding, but not the canary's start-once\n${_out}")
