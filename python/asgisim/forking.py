@@ -9,6 +9,7 @@ code) costs one seed, not the sweep: ``run_many`` reports it as ``{"crashed": ..
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import selectors
@@ -46,12 +47,30 @@ def _child(write_fd: int, work: Callable[[], Dict[str, Any]]) -> None:
     os.close(write_fd)
 
 
+# prctl(2): a signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """A forked run goes when its parent does: replay, shrink and trace handle no signal,
+    so a ``timeout`` or a kill of the command must not leave its run going as an orphan."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: orphans are possible there
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(70)
+
+
 def _start(work: Callable[[], Dict[str, Any]]) -> Tuple[int, int]:
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child
         code = 0
         try:
+            _die_with_parent(parent)
             ignore_in_child()
             from . import threads
             threads.in_forked_child = True

@@ -227,3 +227,36 @@ def test_memory_does_not_grow_with_the_seeds_asked_for(cli, tmp_path):
     assert result.returncode == 0, result.output
     assert _json(result.stdout_text)["end"] == "deadline"
     assert 0 < peak < 200_000, peak  # kB; a list of 10^9 seeds would be gigabytes
+
+
+def _children(pid):
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_a_killed_replay_leaves_no_run_behind(cli, tmp_path):
+    # replay handles no signal: killed (as `timeout` does), its forked run must go too,
+    # not keep a wedged thread's watchdog (here 60 s) running as an orphan.
+    process = cli.start("replay", "--app", "sync_endpoint:wedged_app", "--scenario", "sync_endpoint:scenario",
+                        "--seed", "0", "--watchdog", "60", out_dir=tmp_path)
+    deadline = time.monotonic() + 120
+    runs = []
+    while not runs:  # the run's fork exists once the app is imported and the target checked
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr").read_text()
+        time.sleep(0.05)
+        runs = _children(process.pid)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == -signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in runs):
+        assert time.monotonic() < deadline, f"orphaned runs still alive: {runs}"
+        time.sleep(0.05)
