@@ -220,17 +220,22 @@ Stack resolve(const StackVersions& versions) {
 
 namespace {
 
-// The newest release of each package whose behaviour the model tells apart
-// from the one before; anything newer runs with that release's behaviour.
+// The newest release of each package whose source the model was checked
+// against (it behaves as the newest release the model tells apart from the
+// one before, named beside it); anything newer runs so too, with a warning.
 struct Newest {
   std::string_view package;
   Version version;
   std::string_view text;
+  std::string_view distinguished;  // the release whose behaviour it has
 };
-constexpr Newest kNewestDistinguished[] = {
-    {"starlette", {0, 46, 2}, "0.46.2"},  // BaseHTTPMiddleware reraise_once
-    {"uvicorn", {0, 32, 1}, "0.32.1"},    // spec_version back to 2.3
-    {"fastapi", {0, 82, 0}, "0.82.0"},    // sync yield exits under their own limiter
+constexpr Newest kNewestRead[] = {
+    {"starlette", {0, 46, 2}, "0.46.2", "0.46.2"},  // BaseHTTPMiddleware reraise_once
+    // spec_version back to 2.3 in 0.32.1; h11_impl.py and httptools_impl.py
+    // read at 0.40.0 and 0.51.0, the newest tag of Kludex/uvicorn (its HTTP
+    // protocols unchanged on main after it, 2026-07-23), core/server.hpp.
+    {"uvicorn", {0, 51, 0}, "0.51.0", "0.32.1"},
+    {"fastapi", {0, 82, 0}, "0.82.0", "0.82.0"},  // sync yield exits under their own limiter
 };
 
 std::string_view task_group_errors_name(sim::TaskGroupErrors errors) {
@@ -257,16 +262,19 @@ std::string describe_behaviours(const Stack& stack) {
 std::vector<std::string> stack_warnings(const StackVersions& versions) {
   std::vector<std::string> warnings;
   StackVersions copy = versions;
-  for (const Newest& newest : kNewestDistinguished) {
+  for (const Newest& newest : kNewestRead) {
     const std::string& text = *field(copy, newest.package);
     if (text.empty() || require_version(newest.package, split_local_label(text).first) <= newest.version)
       continue;
     StackVersions alone;
     *field(alone, newest.package) = text;
+    const std::string since = newest.distinguished == newest.text
+                                  ? std::string()
+                                  : fmt::format(", which behaves as {}", newest.distinguished);
     warnings.push_back(fmt::format(
-        "--stack {}=={} is newer than {}, the newest release whose behaviour the model tells apart; it runs "
+        "--stack {}=={} is newer than {}, the newest release the model was checked against{}; it runs "
         "as {} does (check that yours behaves so): {}",
-        newest.package, text, newest.text, newest.text, describe_behaviours(resolve(alone))));
+        newest.package, text, newest.text, since, newest.text, describe_behaviours(resolve(alone))));
   }
   return warnings;
 }

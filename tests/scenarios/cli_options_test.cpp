@@ -57,6 +57,19 @@ TEST(CliOptions, VersionsPastTheModelWarnWithTheBehaviourTheyGet) {
   EXPECT_TRUE(scenarios::stack_warnings(scenarios::parse_stack_spec("starlette==0.46.2")).empty());
 }
 
+TEST(CliOptions, VersionsTheModelWasCheckedAgainstDoNotWarn) {
+  // uvicorn's HTTP protocols were read up to 0.51.0 and behave as 0.32.1 there.
+  for (const char* read : {"uvicorn==0.40.0", "uvicorn==0.51.0", "uvicorn==0.51.0+pr3156"})
+    EXPECT_TRUE(scenarios::stack_warnings(scenarios::parse_stack_spec(read)).empty()) << read;
+  const std::vector<std::string> warnings =
+      scenarios::stack_warnings(scenarios::parse_stack_spec("uvicorn==0.54.0"));
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("uvicorn==0.54.0 is newer than 0.51.0, the newest release the model was checked "
+                             "against, which behaves as 0.32.1"),
+            std::string::npos)
+      << warnings[0];
+}
+
 TEST(CliOptions, DescribeBehavioursNamesEveryLayer) {
   const std::string line =
       scenarios::describe_behaviours(scenarios::resolve(scenarios::parse_stack_spec("starlette==0.20.4")));
