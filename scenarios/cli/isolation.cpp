@@ -128,6 +128,14 @@ WorkerPool::WorkerPool(const scenarios::Scenario& scenario, scenarios::ConfigKin
                        const scenarios::RunSettings& settings)
     : scenario_(scenario), config_(config), settings_(settings) {}
 
+void WorkerPool::prestart(std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const Worker worker = start();
+    std::lock_guard lock(mutex_);
+    idle_.push_back(worker);
+  }
+}
+
 WorkerPool::~WorkerPool() {
   for (const Worker& worker : idle_) retire(worker, true);
 }

@@ -32,6 +32,14 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
   ~WorkerPool();  // kills and reaps the idle workers
 
+  // Forks `count` idle workers now, from the calling thread, before the
+  // sweep's threads start. A fork while another thread of this process is
+  // inside malloc can leave the child holding that lock for ever, and the
+  // AddressSanitizer of gcc 12 does not guard its allocator against it (a
+  // worker forked mid-sweep hung in CI). Later forks (a worker that died
+  // replaced) still happen mid-sweep.
+  void prestart(std::size_t count);
+
   // Runs `seed` in an idle worker (a new one when none is idle), with
   // `settings.keep_trace` and watching `settings.abandon`. Safe to call from
   // several threads. Returns the outcome: a failing run's whole, a passing
