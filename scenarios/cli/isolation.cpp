@@ -1,3 +1,9 @@
+// The fork server: forked when the pool is made, it serves two requests on
+// its socket, 'f' (fork a worker; answer its pid and pass the parent's end
+// of the worker's socket with SCM_RIGHTS) and 'w' + pid (wait for that
+// worker; answer the wait status), and leaves on EOF (the pool closed or the
+// command died). Workers are its children; each watches it as its parent.
+//
 // A worker's loop: read a request (the seed and whether to keep the trace),
 // run the seed as a one-seed sweep (so the crash handler names the seed it is
 // running), answer with a framed message, repeat; leave on EOF or when the
@@ -122,31 +128,110 @@ std::string system_error(std::string_view what) {
   return fmt::format("--isolate: {}: {}", what, std::strerror(errno));  // NOLINT(concurrency-mt-unsafe): CLI
 }
 
+bool read_all(int fd, char* out, std::size_t size) {
+  std::size_t have = 0;
+  while (have < size) {
+    const ssize_t count = ::read(fd, out + have, size - have);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) return false;
+    have += static_cast<std::size_t>(count);
+  }
+  return true;
+}
+
+// Sends 8 bytes and, with them, `fd` (SCM_RIGHTS).
+bool send_with_fd(int socket, std::uint64_t value, int fd) {
+  std::string bytes;
+  put_u64(bytes, value);
+  iovec data{.iov_base = bytes.data(), .iov_len = bytes.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  for (;;) {
+    const ssize_t sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR) continue;
+    return sent == static_cast<ssize_t>(bytes.size());
+  }
+}
+
+// Receives what send_with_fd sent: the value and the fd (-1 when none came).
+bool receive_with_fd(int socket, std::uint64_t& value, int& fd) {
+  char bytes[8];
+  iovec data{.iov_base = bytes, .iov_len = sizeof bytes};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t received = 0;
+  do {
+    received = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (received < 0 && errno == EINTR);
+  if (received != static_cast<ssize_t>(sizeof bytes)) return false;
+  value = get_u64(bytes);
+  fd = -1;
+  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
+    std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+  return true;
+}
+
+[[noreturn]] void fork_server(int control, const scenarios::Scenario& scenario, scenarios::ConfigKind config,
+                              const scenarios::RunSettings& settings) {
+  std::signal(SIGINT, SIG_IGN);  // as a worker: the command decides
+  std::signal(SIGTERM, SIG_IGN);
+  const pid_t self = ::getpid();  // nondeterminism-ok: the workers' parent, outside any run
+  for (;;) {
+    char command = 0;
+    if (!read_all(control, &command, 1)) ::_exit(0);  // the pool closed, or the command died
+    if (command == 'w') {
+      char pid_bytes[8];
+      if (!read_all(control, pid_bytes, sizeof pid_bytes)) ::_exit(0);
+      int status = 0;
+      const auto pid = static_cast<pid_t>(get_u64(pid_bytes));
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      std::string answer;
+      put_u64(answer, static_cast<std::uint32_t>(status));
+      if (!send_all(control, answer)) ::_exit(0);
+      continue;
+    }
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      if (!send_with_fd(control, std::uint64_t{0}, -1)) ::_exit(0);
+      continue;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(control);
+      ::close(fds[0]);
+      serve(fds[1], self, scenario, config, settings);
+    }
+    ::close(fds[1]);
+    const bool sent = pid > 0 ? send_with_fd(control, static_cast<std::uint64_t>(pid), fds[0])
+                              : send_with_fd(control, std::uint64_t{0}, -1);
+    ::close(fds[0]);
+    if (!sent) ::_exit(0);
+  }
+}
+
 }  // namespace
 
 WorkerPool::WorkerPool(const scenarios::Scenario& scenario, scenarios::ConfigKind config,
                        const scenarios::RunSettings& settings)
-    : scenario_(scenario), config_(config), settings_(settings) {}
-
-void WorkerPool::prestart(std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const Worker worker = start();
-    std::lock_guard lock(mutex_);
-    idle_.push_back(worker);
-  }
-}
-
-WorkerPool::~WorkerPool() {
-  for (const Worker& worker : idle_) retire(worker, true);
-}
-
-WorkerPool::Worker WorkerPool::start() {
+    : scenario_(scenario), config_(config), settings_(settings) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw std::runtime_error(system_error("socketpair"));
-  const pid_t parent = ::getpid();  // nondeterminism-ok: which process to watch, outside any run
-  // Under the lock, so that the child's copy of open_fds_ is whole.
-  std::lock_guard lock(mutex_);
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -154,27 +239,45 @@ WorkerPool::Worker WorkerPool::start() {
     throw std::runtime_error(system_error("fork"));
   }
   if (pid == 0) {
-    // Other workers' sockets stay open only in the parent, so that each
-    // worker sees its own end of file.
-    for (const int fd : open_fds_) ::close(fd);
     ::close(fds[0]);
-    serve(fds[1], parent, scenario_, config_, settings_);
+    fork_server(fds[1], scenario_, config_, settings_);
   }
   ::close(fds[1]);
-  open_fds_.push_back(fds[0]);
-  return Worker{.pid = pid, .fd = fds[0]};
+  server_pid_ = pid;
+  server_fd_ = fds[0];
 }
 
+WorkerPool::~WorkerPool() {
+  for (const Worker& worker : idle_) retire(worker, true);
+  ::close(server_fd_);  // the server leaves on EOF
+  while (::waitpid(server_pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+WorkerPool::Worker WorkerPool::fork_worker() {
+  std::lock_guard lock(server_mutex_);
+  std::uint64_t pid = 0;
+  int fd = -1;
+  if (!send_all(server_fd_, "f") || !receive_with_fd(server_fd_, pid, fd))
+    throw std::runtime_error("--isolate: the fork server is gone");
+  if (pid == 0 || fd < 0) throw std::runtime_error("--isolate: the fork server could not start a worker");
+  return Worker{.pid = static_cast<pid_t>(pid), .fd = fd};
+}
+
+int WorkerPool::wait_worker(pid_t pid) {
+  std::lock_guard lock(server_mutex_);
+  std::string request = "w";
+  put_u64(request, static_cast<std::uint64_t>(pid));
+  char answer[8];
+  if (!send_all(server_fd_, request) || !read_all(server_fd_, answer, sizeof answer)) return 0;
+  return static_cast<int>(get_u64(answer));
+}
+
+WorkerPool::Worker WorkerPool::start() { return fork_worker(); }
+
 int WorkerPool::reap(Worker worker) {
-  {
-    std::lock_guard lock(mutex_);
-    std::erase(open_fds_, worker.fd);
-  }
   ::close(worker.fd);
-  int status = 0;
-  while (::waitpid(worker.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
+  return wait_worker(worker.pid);
 }
 
 void WorkerPool::retire(Worker worker, bool kill) {

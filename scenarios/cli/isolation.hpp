@@ -32,14 +32,6 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
   ~WorkerPool();  // kills and reaps the idle workers
 
-  // Forks `count` idle workers now, from the calling thread, before the
-  // sweep's threads start. A fork while another thread of this process is
-  // inside malloc can leave the child holding that lock for ever, and the
-  // AddressSanitizer of gcc 12 does not guard its allocator against it (a
-  // worker forked mid-sweep hung in CI). Later forks (a worker that died
-  // replaced) still happen mid-sweep.
-  void prestart(std::size_t count);
-
   // Runs `seed` in an idle worker (a new one when none is idle), with
   // `settings.keep_trace` and watching `settings.abandon`. Safe to call from
   // several threads. Returns the outcome: a failing run's whole, a passing
@@ -57,13 +49,23 @@ class WorkerPool {
   Worker start();
   void retire(Worker worker, bool kill);  // kills (when asked) and reaps it
   int reap(Worker worker);                // closes its socket, waits for it; the wait status
+  // One request to the fork server and its answer, under server_mutex_.
+  Worker fork_worker();
+  int wait_worker(pid_t pid);
 
   const scenarios::Scenario& scenario_;
   scenarios::ConfigKind config_;
   scenarios::RunSettings settings_;
   std::mutex mutex_;
   std::vector<Worker> idle_{};
-  std::vector<int> open_fds_{};  // every worker's parent end: a new worker closes its copies
+  // The fork server: a process forked when the pool is made, before the
+  // sweep's threads start, that forks every worker. A fork from a process
+  // whose other threads are running can leave the child holding a lock one
+  // of them held (gcc 12's AddressSanitizer does not guard its allocator:
+  // a worker forked mid-sweep hung on it in CI); the server has one thread.
+  pid_t server_pid_ = -1;
+  int server_fd_ = -1;
+  std::mutex server_mutex_;
 };
 
 }  // namespace asgisim::cli

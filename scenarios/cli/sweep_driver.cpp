@@ -217,12 +217,7 @@ SweepReport run_sweep(const SweepPlan& plan) {
   Progress progress(progress_label(plan), total);
   // --isolate: the sweep's worker processes, killed and reaped when it ends.
   std::optional<WorkerPool> workers;
-  if (plan.isolate) {
-    workers.emplace(*plan.scenario, plan.config, with_abandon(plan));
-    // One per thread of the sweep, forked before those threads start.
-    const std::uint64_t count = total == 0 ? options.jobs : std::min<std::uint64_t>(options.jobs, total);
-    workers->prestart(static_cast<std::size_t>(std::max<std::uint64_t>(1, count)));
-  }
+  if (plan.isolate) workers.emplace(*plan.scenario, plan.config, with_abandon(plan));
   std::uint64_t kept = 0;
   const bool keeping = plan.regressions != nullptr || !plan.trace_dir.empty();
   options.on_failure = [&](const scenarios::RunOutcome& outcome) {

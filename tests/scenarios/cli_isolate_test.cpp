@@ -22,6 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using asgisim::testing_cli::Child;
+using asgisim::testing_cli::cpu_ticks;
+using asgisim::testing_cli::descendants_of;
 using asgisim::testing_cli::Exit;
 using asgisim::testing_cli::read_text;
 using asgisim::testing_cli::text_lines;
@@ -39,21 +41,6 @@ constexpr bool kSignalsAreAsans = false;
 #endif
 
 // How many processes have `parent` as their parent (from /proc/*/stat).
-std::size_t children_of(pid_t parent) {
-  std::size_t count = 0;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/proc", error)) {
-    const std::string stat = read_text(entry.path() / "stat");
-    const std::size_t close = stat.rfind(')');  // "pid (comm) state ppid ..."
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 1));
-    std::string state;
-    long ppid = 0;
-    if (fields >> state >> ppid && ppid == parent) ++count;
-  }
-  return count;
-}
-
 std::vector<std::string> words(const std::string& line) {
   std::istringstream in(line);
   std::vector<std::string> out;
@@ -183,8 +170,15 @@ TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
       kCrashingCli,
       {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
       dir);
-  // Both workers exist: each is running a seed (a worker starts with its first seed).
-  ASSERT_TRUE(child.wait_until([&] { return children_of(child.pid()) == 2; }, kTimeout)) << child.err();
+  // Both workers (forked by the pool's fork server) are running a seed:
+  // they burn CPU (the server, and a worker waiting for a seed, use none).
+  ASSERT_TRUE(child.wait_until(
+      [&] {
+        const std::vector<pid_t> below = descendants_of(child.pid());
+        return std::count_if(below.begin(), below.end(), [](pid_t pid) { return cpu_ticks(pid) >= 10; }) == 2;
+      },
+      kTimeout))
+      << child.err();
   const auto signalled = std::chrono::steady_clock::now();
   child.signal(SIGTERM);
   const Exit exit = child.wait(kTimeout);

@@ -39,6 +39,47 @@ inline std::vector<std::string> text_lines(const std::string& text) {
   return out;
 }
 
+// The fields of /proc/PID/stat after "pid (comm)": state, ppid, ... (empty
+// when the process is gone).
+inline std::vector<std::string> proc_stat(const fs::path& stat_file) {
+  const std::string stat = read_text(stat_file);
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream in(stat.substr(close + 1));
+  std::vector<std::string> fields;
+  for (std::string field; in >> field;) fields.push_back(field);
+  return fields;
+}
+
+// The live processes whose parent is `parent`.
+inline std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    const std::vector<std::string> fields = proc_stat(entry.path() / "stat");
+    if (fields.size() > 1 && fields[0] != "Z" && fields[1] == std::to_string(parent))
+      found.push_back(static_cast<pid_t>(std::stol(entry.path().filename().string())));
+  }
+  return found;
+}
+
+// Every live process below `root` (children, their children, ...).
+inline std::vector<pid_t> descendants_of(pid_t root) {
+  std::vector<pid_t> found = children_of(root);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    for (const pid_t child : children_of(found[i])) found.push_back(child);
+  }
+  return found;
+}
+
+// CPU time a process has used, user and system, in clock ticks: evidence
+// that it is running code (a run that spins), not waiting.
+inline long cpu_ticks(pid_t pid) {
+  const std::vector<std::string> fields = proc_stat("/proc/" + std::to_string(pid) + "/stat");
+  // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after "(comm)".
+  return fields.size() > 12 ? std::stol(fields[11]) + std::stol(fields[12]) : 0;
+}
+
 struct Exit {
   bool exited = false;  // false: killed by a signal (or timed out)
   int code = -1;        // exit code, or the signal number when !exited

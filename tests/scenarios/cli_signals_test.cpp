@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using asgisim::testing_cli::Child;
+using asgisim::testing_cli::cpu_ticks;
 using asgisim::testing_cli::Exit;
 using asgisim::testing_cli::read_text;
 using asgisim::testing_cli::text_lines;
@@ -111,37 +112,35 @@ TEST_F(CliSignalsTest, SigintWithNothingFailedExits130AndTheJunitSaysSo) {
 }
 
 TEST_F(CliSignalsTest, ASecondSignalAbandonsTheRunsInFlight) {
-  // threadpool-growth's buggy seeds are the longest runs of the catalogue
-  // (each failing seed also runs a second time, for the determinism check:
-  // about a tenth of a second in a debug build), so the second signal finds
-  // the first's run still in flight. (That the kernel stops a run between
-  // steps is sweep_stream_test's to show.) The first signal can still come
-  // before the first seed starts (a slow start, e.g. under AddressSanitizer):
-  // that attempt has nothing to abandon and tests nothing, so it is made again.
-  constexpr int kAttempts = 5;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    Child child =
-        start({"run", "threadpool-growth", "--config", "buggy", "--seeds", "1e9", "--jobs", "1", "--json"});
-    ASSERT_TRUE(child.wait_until([&] { return !child.err().empty(); }, kStartTimeout));
-    child.signal(SIGTERM);
-    ASSERT_TRUE(child.wait_until(
-        [&] { return child.err().find("interrupted: no new seeds") != std::string::npos; }, kStartTimeout));
-    child.signal(SIGTERM);
-    const Exit exit = child.wait(kExitTimeout);
-    // Exits with its code even when the second signal comes after the sweep
-    // has stopped (the handlers stay once interrupted).
-    ASSERT_TRUE(exit.exited) << child.err();
-    EXPECT_EQ(exit.code, 143) << child.err();
-    const json line = json::parse(text_lines(child.out()).at(0));
-    EXPECT_EQ(line.at("end"), "interrupted");
-    if (line.at("seeds_run") == 0 && line.at("runs_abandoned") == 0) continue;  // no seed had started
-    // The first seed was abandoned before it could fail: nothing failed.
-    EXPECT_NE(child.err().find("second signal: abandoning"), std::string::npos) << child.err();
-    EXPECT_EQ(line.at("failures"), 0);
-    EXPECT_EQ(line.at("runs_abandoned"), 1);
-    return;
-  }
-  FAIL() << "in " << kAttempts << " attempts the first signal always came before the first seed started";
+  // crashing_cli's spin-forever: a run that ends only when it is abandoned.
+  // Once the process has burnt a fifth of a second of CPU after its first
+  // line, the run is spinning (nothing else in the command line takes that
+  // long); the first signal lets it go on for the grace period, the second
+  // abandons it at once. (That the kernel stops a run between steps is
+  // sweep_stream_test's to show.)
+  Child child(ASGISIM_CRASHING_CLI_PATH,
+              {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "1", "--json"}, dir_);
+  ASSERT_TRUE(child.wait_until([&] { return !child.err().empty(); }, kStartTimeout));
+  const long started = cpu_ticks(child.pid());
+  const long tick_hz = ::sysconf(_SC_CLK_TCK);
+  ASSERT_TRUE(
+      child.wait_until([&] { return cpu_ticks(child.pid()) >= started + tick_hz / 5; }, kStartTimeout))
+      << child.err();
+  child.signal(SIGTERM);
+  ASSERT_TRUE(child.wait_until(
+      [&] { return child.err().find("interrupted: no new seeds") != std::string::npos; }, kStartTimeout));
+  child.signal(SIGTERM);
+  const Exit exit = child.wait(kExitTimeout);
+  ASSERT_FALSE(exit.timed_out) << child.err();
+  // Exits with its code (the handlers stay once interrupted).
+  ASSERT_TRUE(exit.exited) << "killed by signal " << exit.code << "\n" << child.err();
+  EXPECT_EQ(exit.code, 143) << child.err();
+  EXPECT_NE(child.err().find("second signal: abandoning"), std::string::npos) << child.err();
+  const json line = json::parse(text_lines(child.out()).at(0));
+  EXPECT_EQ(line.at("end"), "interrupted");
+  EXPECT_EQ(line.at("seeds_run"), 0);
+  EXPECT_EQ(line.at("failures"), 0);
+  EXPECT_EQ(line.at("runs_abandoned"), 1);
 }
 
 TEST_F(CliSignalsTest, DurationRunsAPrefixThatSeedsRepeats) {
