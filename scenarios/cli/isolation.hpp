@@ -1,10 +1,11 @@
 // --isolate: the seeds of a sweep run in worker processes, so a run that
 // crashes one (a segfault in a scenario's C++, a failed assertion) costs that
 // seed, not the sweep, as libFuzzer's -fork and pytest-xdist's workers do. A
-// worker is a fork of the command's process, serves seeds one after another
-// (warm, as a sweep's thread is) and sends each outcome back through a socket
-// (outcome_codec.hpp); a worker that dies is replaced by a new fork. Results
-// are the same with and without --isolate.
+// worker is a fork of the command's process (made by the pool's fork server,
+// itself forked before the sweep's threads start), serves seeds one after
+// another (warm, as a sweep's thread is) and sends each outcome back through
+// a socket (outcome_codec.hpp); a worker that dies is replaced by a new fork.
+// Results are the same with and without --isolate.
 //
 //   WorkerPool pool(scenario, config, settings);     // one per sweep
 //   options.run_seed = [&](const Scenario&, ConfigKind, std::uint64_t seed, const RunSettings& s) {
