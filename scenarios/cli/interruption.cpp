@@ -175,6 +175,12 @@ Interruption::Interruption(std::chrono::milliseconds grace) : grace_(grace) {
   sigaction(SIGINT, &action, &g_previous_int);
   sigaction(SIGTERM, &action, &g_previous_term);
   watchdog_ = std::thread([this] { watch(); });
+  // Back only once the watchdog thread sleeps in its loop: a process forked
+  // while a new thread is still starting (--isolate's fork server) can copy a
+  // lock the thread holds there (AddressSanitizer's allocator: the workers
+  // of such a server hung at their first allocation).
+  std::unique_lock lock(mutex_);
+  wake_.wait(lock, [this] { return watching_; });
 }
 
 Interruption::~Interruption() {
@@ -204,6 +210,8 @@ void Interruption::watch() {
   // nondeterminism-ok: the grace period is wall-clock time outside any run
   constexpr auto kPoll = std::chrono::milliseconds(50);
   std::unique_lock lock(mutex_);
+  watching_ = true;
+  wake_.notify_all();
   while (!closing_ && !g_stop.load()) wake_.wait_for(lock, kPoll);
   const auto deadline = std::chrono::steady_clock::now() + grace_;  // nondeterminism-ok: grace period
   while (!closing_ && !g_abandon.load()) {

@@ -44,6 +44,7 @@ class Interruption {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool closing_ = false;
+  bool watching_ = false;  // the watchdog runs its loop (the constructor waits for it)
   std::thread watchdog_;
 };
 
