@@ -14,6 +14,7 @@
 #include "isolation.hpp"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,15 @@ std::string system_error(std::string_view what) {
   return fmt::format("--isolate: {}: {}", what, std::strerror(errno));  // NOLINT(concurrency-mt-unsafe): CLI
 }
 
+// In a child just forked: killed (SIGKILL) when `parent` dies, and gone at
+// once if it already has. A worker in the middle of a run never looks at its
+// parent, so without this a command killed with SIGKILL left its workers
+// running (a run that spins forever: for ever).
+void die_with(pid_t parent) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(0);
+}
+
 bool read_all(int fd, char* out, std::size_t size) {
   std::size_t have = 0;
   while (have < size) {
@@ -212,6 +222,7 @@ bool receive_with_fd(int socket, std::uint64_t& value, int& fd) {
     }
     const pid_t pid = ::fork();
     if (pid == 0) {
+      die_with(self);
       ::close(control);
       ::close(fds[0]);
       serve(fds[1], self, scenario, config, settings);
@@ -232,6 +243,7 @@ WorkerPool::WorkerPool(const scenarios::Scenario& scenario, scenarios::ConfigKin
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
     throw std::runtime_error(system_error("socketpair"));
+  const pid_t command = ::getpid();  // nondeterminism-ok: the server's parent, outside any run
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -239,6 +251,7 @@ WorkerPool::WorkerPool(const scenarios::Scenario& scenario, scenarios::ConfigKin
     throw std::runtime_error(system_error("fork"));
   }
   if (pid == 0) {
+    die_with(command);
     ::close(fds[0]);
     fork_server(fds[1], scenario_, config_, settings_);
   }

@@ -25,6 +25,7 @@ using asgisim::testing_cli::Child;
 using asgisim::testing_cli::cpu_ticks;
 using asgisim::testing_cli::descendants_of;
 using asgisim::testing_cli::Exit;
+using asgisim::testing_cli::proc_stat;
 using asgisim::testing_cli::read_text;
 using asgisim::testing_cli::text_lines;
 using nlohmann::json;
@@ -190,6 +191,33 @@ TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
   EXPECT_EQ(line.at("end"), "interrupted");
   EXPECT_EQ(line.at("seeds_run"), 0);
   EXPECT_EQ(line.at("runs_abandoned"), 2);
+}
+
+TEST_F(CliIsolateTest, AKilledCommandTakesItsWorkersWithIt) {
+  // SIGKILL leaves the command no time to kill anything: its fork server and
+  // workers must go by themselves, even a worker in a run that never ends.
+  const fs::path dir = dir_ / "killed";
+  fs::create_directories(dir);
+  Child child(
+      kCrashingCli,
+      {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
+      dir);
+  std::vector<pid_t> below;
+  ASSERT_TRUE(child.wait_until(
+      [&] {
+        below = descendants_of(child.pid());
+        return std::count_if(below.begin(), below.end(), [](pid_t pid) { return cpu_ticks(pid) >= 10; }) == 2;
+      },
+      kTimeout))
+      << child.err();
+  child.signal(SIGKILL);
+  child.wait(kTimeout);
+  const auto alive = [](pid_t pid) {
+    const std::vector<std::string> fields = proc_stat("/proc/" + std::to_string(pid) + "/stat");
+    return !fields.empty() && fields[0] != "Z";
+  };
+  EXPECT_TRUE(child.wait_until([&] { return std::none_of(below.begin(), below.end(), alive); }, kTimeout))
+      << below.size() << " processes of the killed command still alive";
 }
 
 }  // namespace
