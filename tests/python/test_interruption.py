@@ -33,16 +33,22 @@ def _wait_until_sweeping(process, seconds_after=0.0):
     time.sleep(seconds_after)
 
 
-def _children(pid):
-    count = 0
+def _child_pids(pid):
+    pids = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
         if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-            count += 1
-    return count
+            pids.append(int(entry.name))
+    return pids
+
+
+def _children(pid):
+    return len(_child_pids(pid))
 
 
 def _wait_for_runs_in_flight(process, count):
@@ -229,11 +235,6 @@ def test_memory_does_not_grow_with_the_seeds_asked_for(cli, tmp_path):
     assert 0 < peak < 200_000, peak  # kB; a list of 10^9 seeds would be gigabytes
 
 
-def _children(pid):
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -253,7 +254,7 @@ def test_a_killed_replay_leaves_no_run_behind(cli, tmp_path):
     while not runs:  # the run's fork exists once the app is imported and the target checked
         assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr").read_text()
         time.sleep(0.05)
-        runs = _children(process.pid)
+        runs = _child_pids(process.pid)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == -signal.SIGTERM
     deadline = time.monotonic() + 10
