@@ -20,6 +20,9 @@ def _env():
 
 
 class Cli:
+    def __init__(self):
+        self.started = []  # killed at the test's end if still running (a failed test's endless sweep)
+
     def __call__(self, *args, cwd=None, timeout=600):
         process = subprocess.run([sys.executable, "-m", "asgisim", *args], capture_output=True, text=True,
                                  env=_env(), cwd=cwd or EXAMPLES, timeout=timeout)
@@ -34,6 +37,7 @@ class Cli:
         stdout.close()
         stderr.close()
         process.out_dir = out_dir
+        self.started.append(process)
         return process
 
 
@@ -43,7 +47,12 @@ def cli():
         import asgisim._native  # noqa: F401
     except ImportError as error:
         pytest.skip(f"asgisim._native is not built: {error}")
-    return Cli()
+    cli = Cli()
+    yield cli
+    for process in cli.started:  # its forked runs die with it (forking.py)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def reproduce_line(output: str) -> list:
