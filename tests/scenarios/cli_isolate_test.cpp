@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -164,22 +165,31 @@ TEST_F(CliIsolateTest, ResultsAndKeptFilesAreTheSameAsInProcess) {
   EXPECT_EQ(files, 30U);  // every buggy seed fails; the fixed ones pass
 }
 
-TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
-  const fs::path dir = dir_ / "spin";
+// crashing_cli's spin-forever with --isolate and two jobs in `dir`, once
+// both workers (forked by the pool's fork server) are running a seed: they
+// burn CPU (the server, and a worker waiting for a seed, use none). Returns
+// the processes below the command at that moment.
+std::vector<pid_t> start_spinning_workers(const fs::path& dir, std::optional<Child>& child) {
   fs::create_directories(dir);
-  Child child(
-      kCrashingCli,
-      {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
-      dir);
-  // Both workers (forked by the pool's fork server) are running a seed:
-  // they burn CPU (the server, and a worker waiting for a seed, use none).
-  ASSERT_TRUE(child.wait_until(
+  child.emplace(kCrashingCli,
+                std::vector<std::string>{"run", "spin-forever", "--config", "buggy", "--seeds", "10",
+                                         "--jobs", "2", "--isolate", "--json"},
+                dir);
+  std::vector<pid_t> below;
+  const bool spinning = child->wait_until(
       [&] {
-        const std::vector<pid_t> below = descendants_of(child.pid());
+        below = descendants_of(child->pid());
         return std::count_if(below.begin(), below.end(), [](pid_t pid) { return cpu_ticks(pid) >= 10; }) == 2;
       },
-      kTimeout))
-      << child.err();
+      kTimeout);
+  EXPECT_TRUE(spinning) << child->err();
+  return spinning ? below : std::vector<pid_t>{};
+}
+
+TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
+  std::optional<Child> started;
+  ASSERT_FALSE(start_spinning_workers(dir_ / "spin", started).empty());
+  Child& child = *started;
   const auto signalled = std::chrono::steady_clock::now();
   child.signal(SIGTERM);
   const Exit exit = child.wait(kTimeout);
@@ -196,20 +206,10 @@ TEST_F(CliIsolateTest, ASignalAbandonsTheWorkersInFlightAfterTheGracePeriod) {
 TEST_F(CliIsolateTest, AKilledCommandTakesItsWorkersWithIt) {
   // SIGKILL leaves the command no time to kill anything: its fork server and
   // workers must go by themselves, even a worker in a run that never ends.
-  const fs::path dir = dir_ / "killed";
-  fs::create_directories(dir);
-  Child child(
-      kCrashingCli,
-      {"run", "spin-forever", "--config", "buggy", "--seeds", "10", "--jobs", "2", "--isolate", "--json"},
-      dir);
-  std::vector<pid_t> below;
-  ASSERT_TRUE(child.wait_until(
-      [&] {
-        below = descendants_of(child.pid());
-        return std::count_if(below.begin(), below.end(), [](pid_t pid) { return cpu_ticks(pid) >= 10; }) == 2;
-      },
-      kTimeout))
-      << child.err();
+  std::optional<Child> started;
+  const std::vector<pid_t> below = start_spinning_workers(dir_ / "killed", started);
+  ASSERT_FALSE(below.empty());
+  Child& child = *started;
   child.signal(SIGKILL);
   child.wait(kTimeout);
   const auto alive = [](pid_t pid) {
