@@ -149,39 +149,52 @@ bool read_all(int fd, char* out, std::size_t size) {
   return true;
 }
 
-// Sends 8 bytes and, with them, `fd` (SCM_RIGHTS).
-bool send_with_fd(int socket, std::uint64_t value, int fd) {
-  std::string bytes;
-  put_u64(bytes, value);
-  iovec data{.iov_base = bytes.data(), .iov_len = bytes.size()};
+// One 8-byte value and room for one passed fd (SCM_RIGHTS): the message
+// send_with_fd sends and receive_with_fd receives.
+struct FdMessage {
+  char bytes[8] = {};
+  iovec data{.iov_base = bytes, .iov_len = sizeof bytes};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  FdMessage() {
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
+// Sends 8 bytes and, with them, `fd` when it is one (an answer of "no
+// worker" carries none: sendmsg refuses to pass -1).
+bool send_with_fd(int socket, std::uint64_t value, int fd) {
+  FdMessage out;
+  std::string bytes;
+  put_u64(bytes, value);
+  std::memcpy(out.bytes, bytes.data(), sizeof out.bytes);
+  if (fd < 0) {
+    out.message.msg_control = nullptr;
+    out.message.msg_controllen = 0;
+  } else {
+    cmsghdr* header = CMSG_FIRSTHDR(&out.message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  }
   for (;;) {
-    const ssize_t sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    const ssize_t sent = ::sendmsg(socket, &out.message, MSG_NOSIGNAL);
     if (sent < 0 && errno == EINTR) continue;
-    return sent == static_cast<ssize_t>(bytes.size());
+    return sent == static_cast<ssize_t>(sizeof out.bytes);
   }
 }
 
 // Receives what send_with_fd sent: the value and the fd (-1 when none came).
 bool receive_with_fd(int socket, std::uint64_t& value, int& fd) {
-  char bytes[8];
-  iovec data{.iov_base = bytes, .iov_len = sizeof bytes};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  FdMessage in;
+  msghdr& message = in.message;
+  char(&bytes)[8] = in.bytes;
   ssize_t received = 0;
   do {
     received = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
