@@ -56,6 +56,7 @@
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
+#include "python_exceptions.hpp"
 
 namespace asgisim::core::detail {
 
@@ -275,11 +276,8 @@ class AnyioTaskGroup {
     }
     // Cancellations are dropped unless an enclosing scope is cancelled
     // (_parent_cancelled), in which case they are raised like any error.
-    std::vector<std::exception_ptr> exceptions;
-    const bool parent_cancelled = anyio_cancel_called_in_chain();
-    for (const std::exception_ptr& error : errors_) {
-      if (parent_cancelled || !sim::is_cancellation(error)) exceptions.push_back(error);
-    }
+    const std::vector<std::exception_ptr> exceptions =
+        anyio_cancel_called_in_chain() ? errors_ : without_cancellations(errors_);
     if (exceptions.size() > 1) {
       if (std::all_of(exceptions.begin(), exceptions.end(), sim::is_cancellation)) throw sim::Cancelled{};
       throw sim::ExceptionGroup(exceptions);
@@ -289,6 +287,30 @@ class AnyioTaskGroup {
     // The group's own cancellation was swallowed by the body's scope: a
     // body error here comes from the body or from outside, and goes on.
     if (body_error) std::rethrow_exception(body_error);
+  }
+
+  // TaskGroup._filter_cancellation_errors: cancellations are dropped, inside
+  // groups too (a child's group raised while its own parent scope was
+  // cancelled keeps them); a group left with one error is replaced by it,
+  // one left with none is dropped, one left with several stays as it was.
+  static std::vector<std::exception_ptr> without_cancellations(
+      const std::vector<std::exception_ptr>& errors) {
+    std::vector<std::exception_ptr> kept;
+    for (const std::exception_ptr& error : errors) {
+      if (sim::is_cancellation(error)) continue;
+      const sim::ExceptionGroup* group = exception_group(error);
+      if (group == nullptr) {
+        kept.push_back(error);
+        continue;
+      }
+      std::vector<std::exception_ptr> inner = without_cancellations(group->exceptions());
+      if (inner.size() == 1) {
+        kept.push_back(std::move(inner.front()));
+      } else if (inner.size() > 1) {
+        kept.push_back(error);
+      }
+    }
+    return kept;
   }
 
   template <class Fn>

@@ -12,7 +12,9 @@
 # starlette, the mirror lacks the tag, or the large grid without
 # ASGISIM_DIFFERENTIAL_LARGE=1: it takes 3 to 15 minutes). Environment: OUT_DIR (default
 # /tmp/asgisim-differential), JOBS (real-side worker processes, default 2),
-# STARLETTE_MIRROR (a clone of encode/starlette; without it the other versions skip).
+# STARLETTE_MIRROR (a clone of encode/starlette, now Kludex/starlette; without it the other
+# versions skip), ANYIO (a tag of ANYIO_MIRROR, a clone of agronholm/anyio, for the real side
+# instead of Debian's anyio 3.6.2; e.g. ANYIO=4.14.2).
 set -eu
 
 model=$1
@@ -54,14 +56,31 @@ else
     path_option="--starlette-path $tree"
 fi
 
+anyio_option=
+anyio_label=
+if [ -n "${ANYIO:-}" ]; then
+    anyio_mirror=${ANYIO_MIRROR:-}
+    if [ -z "$anyio_mirror" ] || ! git -C "$anyio_mirror" rev-parse --verify -q "refs/tags/$ANYIO" >/dev/null 2>&1; then
+        echo "SKIP: anyio $ANYIO needs ANYIO_MIRROR, a clone of agronholm/anyio holding that tag"
+        exit 77
+    fi
+    anyio_tree="$out/anyio-$ANYIO"
+    if [ ! -d "$anyio_tree/src/anyio" ]; then
+        mkdir -p "$anyio_tree"
+        git -C "$anyio_mirror" archive "$ANYIO" src/anyio | tar -x -C "$anyio_tree"
+    fi
+    anyio_option="--anyio-path $anyio_tree/src"
+    anyio_label=".anyio-$ANYIO"
+fi
+
 cases="$out/$grid.cases.jsonl"
-real="$out/$grid.$starlette.real.jsonl"
-observed="$out/$grid.$starlette.model.jsonl"
+real="$out/$grid.$starlette$anyio_label.real.jsonl"
+observed="$out/$grid.$starlette$anyio_label.model.jsonl"
 start=$(date +%s)
 "$python" "$here/generate_cases.py" --grid "$grid" -o "$cases"
-echo "grid $grid: $(wc -l < "$cases") cases; Starlette $starlette"
-# shellcheck disable=SC2086 # $path_option is empty or two words without spaces
-"$python" "$here/starlette_runner.py" --cases "$cases" -j "$jobs" --no-meta $path_option -o "$real"
+echo "grid $grid: $(wc -l < "$cases") cases; Starlette $starlette${ANYIO:+, anyio $ANYIO}"
+# shellcheck disable=SC2086 # each option is empty or two words without spaces
+"$python" "$here/starlette_runner.py" --cases "$cases" -j "$jobs" --no-meta $path_option $anyio_option -o "$real"
 echo "real side: $(( $(date +%s) - start )) s"
 start=$(date +%s)
 "$model" --cases "$cases" --starlette "$starlette" --no-meta -o "$observed"

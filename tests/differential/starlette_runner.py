@@ -197,6 +197,22 @@ def _run_lines(lines: Iterable[str], out: TextIO, jobs: int) -> int:
     return status
 
 
+def _backfill_typing_extensions() -> None:
+    """Starlette from 0.47 and anyio 4 import names that Debian 12's typing_extensions
+    (4.4.0) lacks; both use them for type checking only (``TypeIs`` in annotations, the
+    ``deprecated`` decorator's warning), so stand-ins that change no behaviour the runner
+    observes let their trees run on Debian's interpreter."""
+    import typing_extensions
+
+    if not hasattr(typing_extensions, "TypeIs"):
+        typing_extensions.TypeIs = typing_extensions.TypeGuard
+    if not hasattr(typing_extensions, "deprecated"):
+        def deprecated(message, /, *, category=DeprecationWarning, stacklevel=1):
+            return lambda thing: thing
+
+        typing_extensions.deprecated = deprecated
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("case", nargs="?", help="a JSON file holding one case")
@@ -204,6 +220,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("-o", "--output", help="write observations here instead of stdout")
     parser.add_argument("--starlette-path",
                         help="a directory holding a starlette/ package, imported first")
+    parser.add_argument("--anyio-path",
+                        help="a directory holding an anyio/ package (e.g. src/ of an anyio "
+                             "4 tree), imported first")
     parser.add_argument("--no-meta", action="store_true",
                         help="omit the meta section (versions, loop steps)")
     parser.add_argument("--perturb", type=int, metavar="SEED",
@@ -225,6 +244,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not os.path.isdir(os.path.join(path, "starlette")):
             parser.error(f"{path} holds no starlette/ package")
         sys.path.insert(0, path)
+    if args.anyio_path:
+        path = os.path.abspath(args.anyio_path)
+        if not os.path.isdir(os.path.join(path, "anyio")):
+            parser.error(f"{path} holds no anyio/ package")
+        sys.path.insert(0, path)
+    _backfill_typing_extensions()
     if args.free_threads:
         global _free_threads
         _free_threads = True

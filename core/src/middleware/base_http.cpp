@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../anyio_task_done.hpp"
+#include "../python_exceptions.hpp"
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "asgisim/sim/simulation.hpp"
@@ -208,6 +209,9 @@ class MiddlewareCall {
       } close_send_stream{*streams};
       try {
         middleware_.app(scope_, downstream_receive, downstream_send);
+      } catch (const sim::ExceptionGroup& group) {
+        if (!detail::caught_by_except_exception(group)) throw;  // a BaseException in Python
+        streams->app_exc = std::current_exception();
       } catch (const std::exception&) {
         streams->app_exc = std::current_exception();
       }

@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "../python_exceptions.hpp"
 #include "asgisim/core/json_text.hpp"
 #include "asgisim/sim/errors.hpp"
 
@@ -120,6 +121,9 @@ App server_error_middleware(App app, ServerErrorOptions options) {
     try {
       app(scope, receive, tracking_send);
       return;
+    } catch (const sim::ExceptionGroup& group) {
+      if (!detail::caught_by_except_exception(group)) throw;  // a BaseException in Python
+      error = std::current_exception();
     } catch (const std::exception&) {
       // `except Exception`: cancellation (not a std::exception) passes untouched.
       error = std::current_exception();
