@@ -1,10 +1,12 @@
-// FastAPI's dependency solving and the per-request exit stack (FastAPI 0.68
-// to 0.82). See fastapi.hpp for the semantics.
+// FastAPI's dependency solving and the per-request exit stacks (FastAPI 0.68
+// to 0.141.1). See fastapi.hpp for the semantics.
 #include "asgisim/core/fastapi.hpp"
 
 #include <boost/context/fiber.hpp>
 
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "asgisim/core/observe.hpp"
 #include "asgisim/core/run_in_threadpool.hpp"
@@ -22,6 +24,18 @@ std::string_view to_string(YieldExitBehaviour behaviour) {
       return "shared_pool";
     case YieldExitBehaviour::own_limiter:
       return "own_limiter";
+  }
+  return "?";
+}
+
+std::string_view to_string(YieldExitTiming timing) {
+  switch (timing) {
+    case YieldExitTiming::after_response:
+      return "after_response";
+    case YieldExitTiming::before_response:
+      return "before_response";
+    case YieldExitTiming::by_scope:
+      return "by_scope";
   }
   return "?";
 }
@@ -77,25 +91,33 @@ class RequestSolver {
 
   // solve_dependencies: each parameter's own parameters first, then the
   // cached value or a call; values[parameter] = solved.
-  void solve(Request& request, const std::vector<Depends>& parameters, Deps& values) {
+  // A Depends(scope=...) parameter's scope is its own; one without it takes
+  // its parent's, as FastAPI's _get_computed_scope does for sub-dependencies.
+  void solve(Request& request, const std::vector<Depends>& parameters, Deps& values,
+             DependencyScope parent_scope = DependencyScope::request) {
     for (const Depends& parameter : parameters) {
       const Dependency& dependency = *parameter.dependency;
+      const DependencyScope scope =
+          parameter.scope == DependencyScope::function ? DependencyScope::function : parent_scope;
       Deps sub_values;
-      solve(request, dependency.parameters, sub_values);
-      const std::any* cached = find_cached(dependency);
+      solve(request, dependency.parameters, sub_values, scope);
+      // The cache key holds the scope (0.121.0): one dependency used with
+      // two scopes runs twice.
+      const std::any* cached = find_cached(dependency, scope);
       std::any solved =
-          parameter.use_cache && cached != nullptr ? *cached : call(request, dependency, sub_values);
-      if (find_cached(dependency) == nullptr) cache_.emplace_back(&dependency, solved);
+          parameter.use_cache && cached != nullptr ? *cached : call(request, dependency, sub_values, scope);
+      if (find_cached(dependency, scope) == nullptr) cache_.push_back({&dependency, scope, solved});
       values.set(parameter.parameter, std::move(solved));
     }
   }
 
-  // AsyncExitStack.__aexit__: exits in reverse order; an exit that raises
-  // replaces the pending exception for the exits after it.
-  void close(std::exception_ptr& error) {
-    while (!exits_.empty()) {
-      Exit entry = std::move(exits_.back());
-      exits_.pop_back();
+  // AsyncExitStack.__aexit__ of one stack: exits in reverse order; an exit
+  // that raises replaces the pending exception for the exits after it.
+  void close(DependencyScope stack, std::exception_ptr& error) {
+    std::vector<Exit>& exits = stack == DependencyScope::function ? function_exits_ : request_exits_;
+    while (!exits.empty()) {
+      Exit entry = std::move(exits.back());
+      exits.pop_back();
       const bool cancelled = sim::is_cancellation(error);
       // contextmanager_in_threadpool handles `except Exception` and the
       // success path only: a cancellation skips a sync generator's exit.
@@ -122,15 +144,21 @@ class RequestSolver {
     std::any value{};
   };
 
-  const std::any* find_cached(const Dependency& dependency) const {
+  struct Cached {
+    const Dependency* dependency = nullptr;
+    DependencyScope scope = DependencyScope::request;
+    std::any value{};
+  };
+
+  const std::any* find_cached(const Dependency& dependency, DependencyScope scope) const {
     // Identity lookup only (no iteration order depends on addresses).
-    for (const auto& [key, value] : cache_) {
-      if (key == &dependency) return &value;
+    for (const Cached& cached : cache_) {
+      if (cached.dependency == &dependency && cached.scope == scope) return &cached.value;
     }
     return nullptr;
   }
 
-  std::any call(Request& request, const Dependency& dependency, Deps& sub_values) {
+  std::any call(Request& request, const Dependency& dependency, Deps& sub_values, DependencyScope scope) {
     switch (dependency.kind) {
       case DependencyKind::async_def:
         return dependency.call(request, sub_values);
@@ -142,7 +170,10 @@ class RequestSolver {
         std::any value = dependency.kind == DependencyKind::async_yield
                              ? dependency.call(request, sub_values)
                              : in_threadpool(request, dependency, sub_values);
-        exits_.push_back(Exit{.dependency = &dependency, .value = value});
+        // 0.106.0 to 0.117.x: every exit is on the function's stack.
+        const bool early =
+            options_.exit_timing == YieldExitTiming::before_response || scope == DependencyScope::function;
+        (early ? function_exits_ : request_exits_).push_back(Exit{.dependency = &dependency, .value = value});
         report(ObservationKind::context_entered, dependency, 0);
         return value;
       }
@@ -185,17 +216,24 @@ class RequestSolver {
 
   const FastApiOptions& options_;
   RequestId request_;
-  std::vector<std::pair<const Dependency*, std::any>> cache_{};
-  std::vector<Exit> exits_{};
+  std::vector<Cached> cache_{};
+  std::vector<Exit> function_exits_{};  // closed before the response is sent
+  std::vector<Exit> request_exits_{};   // closed after it and its background tasks
 };
 
-// Whether anything in `parameters` (recursively) runs in a thread or yields from one.
-void scan(const std::vector<Depends>& parameters, bool& any_sync, bool& any_sync_yield) {
+// What `parameters` (recursively) need of the route's options.
+struct Needs {
+  bool sync = false;            // something runs in a thread
+  bool sync_yield = false;      // a sync `yield` dependency's exit
+  bool function_scope = false;  // Depends(scope="function")
+};
+void scan(const std::vector<Depends>& parameters, Needs& needs) {
   for (const Depends& parameter : parameters) {
     const DependencyKind kind = parameter.dependency->kind;
-    any_sync = any_sync || kind == DependencyKind::sync_def || kind == DependencyKind::sync_yield;
-    any_sync_yield = any_sync_yield || kind == DependencyKind::sync_yield;
-    scan(parameter.dependency->parameters, any_sync, any_sync_yield);
+    needs.sync = needs.sync || kind == DependencyKind::sync_def || kind == DependencyKind::sync_yield;
+    needs.sync_yield = needs.sync_yield || kind == DependencyKind::sync_yield;
+    needs.function_scope = needs.function_scope || parameter.scope == DependencyScope::function;
+    scan(parameter.dependency->parameters, needs);
   }
 }
 
@@ -251,14 +289,17 @@ App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
     if (!parameter.dependency)
       throw std::invalid_argument("fastapi_route: an endpoint parameter has an empty Depends()");
   }
-  bool any_sync = endpoint.kind == EndpointKind::sync_def;
-  bool any_sync_yield = false;
-  scan(endpoint.dependencies, any_sync, any_sync_yield);
-  if (any_sync && options.threadpool == nullptr) {
+  Needs needs{.sync = endpoint.kind == EndpointKind::sync_def};
+  scan(endpoint.dependencies, needs);
+  if (needs.sync && options.threadpool == nullptr) {
     throw std::invalid_argument("fastapi_route: a sync endpoint or dependency needs a threadpool");
   }
+  if (needs.function_scope && options.exit_timing != YieldExitTiming::by_scope) {
+    throw std::invalid_argument(
+        "fastapi_route: Depends(scope=\"function\") needs FastAPI >= 0.121.0 (YieldExitTiming::by_scope)");
+  }
   if (options.to_thread == nullptr) options.to_thread = dynamic_cast<AnyioToThread*>(options.threadpool);
-  if (any_sync_yield && options.exit_behaviour == YieldExitBehaviour::own_limiter &&
+  if (needs.sync_yield && options.exit_behaviour == YieldExitBehaviour::own_limiter &&
       options.to_thread == nullptr) {
     throw std::invalid_argument(
         "fastapi_route: own_limiter exits (FastAPI >= 0.82) run through anyio.to_thread: give an "
@@ -270,10 +311,25 @@ App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
     std::exception_ptr error;
     try {
       Request request(scope, receive, send);
-      Deps values;
-      solver.solve(request, route->endpoint.dependencies, values);
-      Response response = run_endpoint(*route, request, values);
-      response(scope, receive, send);
+      // `async with AsyncExitStack() as function_stack: response = await f(request)`
+      // (0.121.0; 0.106.0 to 0.117.x had every exit there): solving and the
+      // endpoint, then that stack's exits, before anything is sent.
+      std::optional<Response> response;
+      std::exception_ptr function_error;
+      try {
+        Deps values;
+        solver.solve(request, route->endpoint.dependencies, values);
+        response.emplace(run_endpoint(*route, request, values));
+      } catch (const sim::TaskUnwound&) {
+        throw;
+      } catch (const boost::context::detail::forced_unwind&) {
+        throw;
+      } catch (...) {
+        function_error = std::current_exception();
+      }
+      solver.close(DependencyScope::function, function_error);
+      if (function_error) std::rethrow_exception(function_error);
+      (*response)(scope, receive, send);
     } catch (const sim::TaskUnwound&) {
       throw;  // the run is being torn down: nothing more runs
     } catch (const boost::context::detail::forced_unwind&) {
@@ -281,9 +337,10 @@ App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
     } catch (...) {
       error = std::current_exception();
     }
-    // AsyncExitStackMiddleware: the exits run after the app call returned,
-    // i.e. after the response and its background tasks.
-    solver.close(error);
+    // The request's stack (AsyncExitStackMiddleware up to 0.105): its exits
+    // run after the app call returned, i.e. after the response and its
+    // background tasks.
+    solver.close(DependencyScope::request, error);
     if (error) std::rethrow_exception(error);
   };
 }

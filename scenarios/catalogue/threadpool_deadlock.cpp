@@ -106,8 +106,9 @@ core::App items_route(Deployment& deployment, sim::Simulation& sim, const Stack&
                                      },
                                  .kind = core::EndpointKind::sync_def,
                                  .dependencies = {{.parameter = "db", .dependency = get_db}}};
-  return core::fastapi_route(std::move(endpoint),
-                             {.threadpool = &deployment.to_thread, .exit_behaviour = stack.yield_exit});
+  return core::fastapi_route(std::move(endpoint), {.threadpool = &deployment.to_thread,
+                                                   .exit_behaviour = stack.yield_exit,
+                                                   .exit_timing = stack.yield_exit_timing});
 }
 
 void spawn_clients(RunContext& run, const std::shared_ptr<Deployment>& deployment) {

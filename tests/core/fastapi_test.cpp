@@ -227,6 +227,73 @@ TEST(FastApi, SyncExitLimiterDependsOnTheVersion) {
   }
 }
 
+// When the exits run against the response and its background task, by
+// FastAPI release (YieldExitTiming): "db" is a plain `yield` dependency,
+// "session" one with Depends(scope="function") where the release has it.
+std::vector<std::string> exit_order(YieldExitTiming timing, bool function_scoped_session) {
+  std::vector<std::string> log;
+  auto cm = [&log](const char* name) {
+    return Dependency::async_yield(
+        name, [](Request&, Deps&) -> std::any { return 0; },
+        [&log, name](std::any&, std::exception_ptr) { log.push_back(std::string(name) + " exit"); });
+  };
+  const DependencyScope session_scope =
+      function_scoped_session ? DependencyScope::function : DependencyScope::request;
+  App app = fastapi_route(
+      {.function =
+           [&log](Request& request, Deps&) {
+             log.push_back("endpoint returned");
+             return PlainTextResponse(
+                 "ok", {.background = BackgroundTask("audit", [&log] { log.push_back("background"); },
+                                                     {.request = request.scope().request_id})});
+           },
+       .dependencies = {{.parameter = "db", .dependency = cm("db")},
+                        {.parameter = "session", .dependency = cm("session"), .scope = session_scope}}},
+      {.exit_timing = timing});
+  Simulation sim;
+  Outcome outcome;
+  sim.spawn("request", [&] { call(app, outcome, 1, &log); });
+  const RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << describe(result);
+  EXPECT_EQ(outcome.status, 200);
+  return log;
+}
+
+TEST(FastApi, YieldExitsRunAfterOrBeforeTheResponseByRelease) {
+  using Log = std::vector<std::string>;
+  // <= 0.105 and 0.118 to 0.120: after the response and its background task.
+  EXPECT_EQ(exit_order(YieldExitTiming::after_response, false),
+            (Log{"endpoint returned", "response sent", "background", "session exit", "db exit"}));
+  // 0.106 to 0.117 (#10831): before anything is sent.
+  EXPECT_EQ(exit_order(YieldExitTiming::before_response, false),
+            (Log{"endpoint returned", "session exit", "db exit", "response sent", "background"}));
+  // >= 0.121 (#14262): a request-scoped dependency (the default) as before
+  // 0.106, a function-scoped one before the response.
+  EXPECT_EQ(exit_order(YieldExitTiming::by_scope, false),
+            (Log{"endpoint returned", "response sent", "background", "session exit", "db exit"}));
+  EXPECT_EQ(exit_order(YieldExitTiming::by_scope, true),
+            (Log{"endpoint returned", "session exit", "response sent", "background", "db exit"}));
+}
+
+// Before 0.106 an exit that raises comes after the 200 went out; from 0.106
+// to 0.117 it comes first, and no response is sent by the route.
+TEST(FastApi, AnExitThatRaisesBeforeTheResponseReplacesIt) {
+  for (YieldExitTiming timing : {YieldExitTiming::after_response, YieldExitTiming::before_response}) {
+    auto cm = Dependency::async_yield(
+        "cm", [](Request&, Deps&) -> std::any { return 0; },
+        [](std::any&, std::exception_ptr) { throw std::runtime_error("exit failed"); });
+    App app = fastapi_route({.function = [](Request&, Deps&) { return PlainTextResponse("ok"); },
+                             .dependencies = {{.parameter = "cm", .dependency = cm}}},
+                            {.exit_timing = timing});
+    Simulation sim;
+    Outcome outcome;
+    sim.spawn("request", [&] { call(app, outcome, 1); });
+    ASSERT_TRUE(sim.run().ok()) << to_string(timing);
+    EXPECT_EQ(outcome.error, "exit failed") << to_string(timing);
+    EXPECT_EQ(outcome.status, timing == YieldExitTiming::after_response ? 200 : 0) << to_string(timing);
+  }
+}
+
 TEST(FastApi, ConfigurationErrorsAreCaughtEarly) {
   ThreadPoolExecutor executor;
   auto cm = Dependency::sync_yield(
@@ -238,6 +305,14 @@ TEST(FastApi, ConfigurationErrorsAreCaughtEarly) {
       fastapi_route(endpoint, {.threadpool = &executor, .exit_behaviour = YieldExitBehaviour::own_limiter}),
       std::invalid_argument);  // 0.82 needs anyio
   EXPECT_NO_THROW(fastapi_route(endpoint, {.threadpool = &executor}));
+  // Depends(scope="function") came with 0.121.0.
+  const FastApiEndpoint scoped{
+      .function = [](Request&, Deps&) { return PlainTextResponse("ok"); },
+      .dependencies = {{.parameter = "cm", .dependency = cm, .scope = DependencyScope::function}}};
+  for (YieldExitTiming timing : {YieldExitTiming::after_response, YieldExitTiming::before_response})
+    EXPECT_THROW(fastapi_route(scoped, {.threadpool = &executor, .exit_timing = timing}),
+                 std::invalid_argument);
+  EXPECT_NO_THROW(fastapi_route(scoped, {.threadpool = &executor, .exit_timing = YieldExitTiming::by_scope}));
 }
 
 // ---- FastAPI #3205 ---------------------------------------------------------

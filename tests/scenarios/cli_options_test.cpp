@@ -50,16 +50,29 @@ TEST(CliOptions, VersionsBeforeTheModelAreBadInput) {
 
 TEST(CliOptions, VersionsPastTheModelWarnWithTheBehaviourTheyGet) {
   const std::vector<std::string> warnings =
-      scenarios::stack_warnings(scenarios::parse_stack_spec("starlette==0.99.0,fastapi==0.82.0"));
+      scenarios::stack_warnings(scenarios::parse_stack_spec("starlette==1.10.0,fastapi==0.82.0"));
   ASSERT_EQ(warnings.size(), 1U);
-  EXPECT_NE(warnings[0].find("starlette==0.99.0 is newer than 0.46.2"), std::string::npos) << warnings[0];
+  EXPECT_NE(
+      warnings[0].find("starlette==1.10.0 is newer than 1.3.1, the newest release the model was checked "
+                       "against, which behaves as 0.46.2"),
+      std::string::npos)
+      << warnings[0];
   EXPECT_NE(warnings[0].find("BaseHTTPMiddleware reraise_once"), std::string::npos) << warnings[0];
   EXPECT_TRUE(scenarios::stack_warnings(scenarios::parse_stack_spec("starlette==0.46.2")).empty());
 }
 
+TEST(CliOptions, Anyio4WarnsThatItIsModelledInPart) {
+  EXPECT_TRUE(scenarios::stack_warnings(scenarios::parse_stack_spec("anyio==3.6.2")).empty());
+  const std::vector<std::string> warnings =
+      scenarios::stack_warnings(scenarios::parse_stack_spec("anyio==4.14.2"));
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("follow anyio 3.6.2"), std::string::npos) << warnings[0];
+}
+
 TEST(CliOptions, VersionsTheModelWasCheckedAgainstDoNotWarn) {
   // uvicorn's HTTP protocols were read up to 0.51.0 and behave as 0.32.1 there.
-  for (const char* read : {"uvicorn==0.40.0", "uvicorn==0.51.0", "uvicorn==0.51.0+pr3156"})
+  for (const char* read : {"uvicorn==0.40.0", "uvicorn==0.51.0", "uvicorn==0.51.0+pr3156", "starlette==1.3.1",
+                           "fastapi==0.141.1"})
     EXPECT_TRUE(scenarios::stack_warnings(scenarios::parse_stack_spec(read)).empty()) << read;
   const std::vector<std::string> warnings =
       scenarios::stack_warnings(scenarios::parse_stack_spec("uvicorn==0.54.0"));

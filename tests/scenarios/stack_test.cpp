@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace asgisim::scenarios {
 namespace {
@@ -100,6 +102,16 @@ TEST(Resolve, PythonAnyioFastapi) {
   EXPECT_THROW(resolve({.anyio = "2.0"}), UsageError);
   EXPECT_EQ(resolve({.fastapi = "0.81.0"}).yield_exit, core::YieldExitBehaviour::shared_pool);
   EXPECT_EQ(resolve({.fastapi = "0.82.0"}).yield_exit, core::YieldExitBehaviour::own_limiter);
+  // The exits' timing: #10831 (0.106.0), #14099 (0.118.0), #14262 (0.121.0).
+  for (const auto& [version, timing] : std::vector<std::pair<std::string, core::YieldExitTiming>>{
+           {"0.105.0", core::YieldExitTiming::after_response},
+           {"0.106.0", core::YieldExitTiming::before_response},
+           {"0.117.1", core::YieldExitTiming::before_response},
+           {"0.118.0", core::YieldExitTiming::after_response},
+           {"0.120.4", core::YieldExitTiming::after_response},
+           {"0.121.0", core::YieldExitTiming::by_scope},
+           {"0.141.1", core::YieldExitTiming::by_scope}})
+    EXPECT_EQ(resolve({.fastapi = version}).yield_exit_timing, timing) << version;
   EXPECT_EQ(resolve({.fastapi = "0.68.0"}).base_http,
             core::BaseHttpBehaviour::fixed);  // starlette unset: default
 }

@@ -2,7 +2,8 @@
 // solved per request, and the route app that runs an endpoint with them
 // (fastapi/dependencies/utils.py solve_dependencies, fastapi/routing.py
 // get_request_handler, fastapi/concurrency.py contextmanager_in_threadpool
-// and fastapi/middleware/asyncexitstack.py, FastAPI 0.68 to 0.82).
+// and fastapi/middleware/asyncexitstack.py, FastAPI 0.68 to 0.82; the exit
+// timing read on to 0.141.1, the newest tag of fastapi/fastapi here).
 //
 //   auto get_db = Dependency::sync_yield("get_db",
 //       [&](Request&, Deps&) -> std::any { return pool.checkout(); },
@@ -16,10 +17,11 @@
 // by dependency identity (unless use_cache is false). `async def`
 // dependencies run on the loop in the request's task; `def` ones through
 // run_in_threadpool. A `yield` dependency's code up to the yield is its
-// `call`; the code after it is its `exit`, run by the request's exit stack
-// after the response was sent (background tasks included), in reverse order,
-// each seeing the pending exception (the last one raised wins, as in
-// AsyncExitStack). The exit of a sync `yield` dependency runs
+// `call`; the code after it is its `exit`, run by an exit stack in reverse
+// order, each seeing the pending exception (the last one raised wins, as in
+// AsyncExitStack); when that stack closes, after the response was sent
+// (background tasks included) or before, is YieldExitTiming, by FastAPI
+// release (below). The exit of a sync `yield` dependency runs
 // - YieldExitBehaviour::shared_pool (FastAPI <= 0.81): through
 //   run_in_threadpool, i.e. it needs a token of the same limited pool the
 //   endpoints use (the #3205 deadlock);
@@ -61,6 +63,24 @@ enum class YieldExitBehaviour : std::uint8_t {
 };
 std::string_view to_string(YieldExitBehaviour behaviour);
 
+// When the exit code of `yield` dependencies runs, against the response.
+enum class YieldExitTiming : std::uint8_t {
+  // FastAPI <= 0.105 (AsyncExitStackMiddleware) and 0.118.0 to 0.120.x
+  // (PR #14099, the route's own request_response): after the response was
+  // sent and its background tasks ran.
+  after_response,
+  // FastAPI 0.106.0 to 0.117.x (PR #10831): as soon as the endpoint returned
+  // and its response object was built, before anything is sent, so a
+  // StreamingResponse body and the background tasks run after the exits,
+  // and an exit that raises replaces the response with the error.
+  before_response,
+  // FastAPI >= 0.121.0 (PR #14262): per dependency, Depends(scope="function")
+  // exits before the response is sent, "request" (the default for a
+  // `yield` dependency) after it and its background tasks.
+  by_scope,
+};
+std::string_view to_string(YieldExitTiming timing);
+
 enum class DependencyKind : std::uint8_t {
   async_def,    // async def dep(...): return value
   sync_def,     // def dep(...): return value          (run_in_threadpool)
@@ -89,11 +109,17 @@ class Deps {
 struct Dependency;
 using DependencyPtr = std::shared_ptr<const Dependency>;
 
-// `parameter: T = Depends(dependency, use_cache=...)`.
+// Depends(scope=...) (FastAPI >= 0.121.0): where a `yield` dependency's exit
+// goes, the function's exit stack (closed before the response is sent) or
+// the request's (after it).
+enum class DependencyScope : std::uint8_t { request, function };
+
+// `parameter: T = Depends(dependency, use_cache=..., scope=...)`.
 struct Depends {
   std::string parameter{};
   DependencyPtr dependency{};
   bool use_cache = true;
+  DependencyScope scope = DependencyScope::request;  // function: YieldExitTiming::by_scope only
 };
 
 // Runs with the request and the dependency's own solved parameters; returns
@@ -139,12 +165,14 @@ struct FastApiOptions {
   // when that is an AnyioToThread (FastAPI 0.82 runs on Starlette >= 0.15).
   AnyioToThread* to_thread = nullptr;
   YieldExitBehaviour exit_behaviour = YieldExitBehaviour::shared_pool;
+  YieldExitTiming exit_timing = YieldExitTiming::after_response;
 };
 
 // request_response(get_request_handler(...)) inside AsyncExitStackMiddleware:
 // the ASGI app of one FastAPI route. Throws std::invalid_argument for a
 // configuration that cannot run (no endpoint function, a sync part without a
-// threadpool, own_limiter without an anyio pool).
+// threadpool, own_limiter without an anyio pool, Depends(scope="function")
+// without YieldExitTiming::by_scope).
 App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options = {});
 
 }  // namespace asgisim::core

@@ -56,6 +56,7 @@ struct Stack {
   core::PythonVersion python = core::PythonVersion::py38;                       // python
   sim::TaskGroupErrors task_group_errors = sim::TaskGroupErrors::anyio3;        // anyio
   core::YieldExitBehaviour yield_exit = core::YieldExitBehaviour::own_limiter;  // fastapi
+  core::YieldExitTiming yield_exit_timing = core::YieldExitTiming::after_response;  // fastapi
 };
 
 // Resolves every set version (unset ones keep the defaults above). Throws
