@@ -46,10 +46,12 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "anyio4_task_group.hpp"
 #include "anyio_scopes.hpp"
 #include "asgisim/core/server.hpp"
 #include "asgisim/sim/cancel.hpp"
@@ -395,9 +397,30 @@ class AnyioTaskGroup {
   bool cancel_called_ = false;
 };
 
-// `async with anyio.create_task_group() as group: body(group)`.
+// Whether Starlette collapses a group raised with one error into that error
+// (create_collapsing_task_group, 1.3.0, #2830: the group's own, one level).
+// anyio 3's group is not a BaseExceptionGroup, so only anyio 4's collapses.
+enum class Collapse : std::uint8_t { none, single };
+
+// `async with anyio.create_task_group() as group: body(group)`, `body`
+// taking AnyioTaskGroup& under anyio 3 and Anyio4TaskGroup& under anyio 4
+// (SimulationOptions::task_group_errors).
 template <class Body>
-void anyio_task_group(Body&& body) {
+void anyio_task_group(Body&& body, Collapse collapse = Collapse::none) {
+  if (sim::Simulation::current().options().task_group_errors == sim::TaskGroupErrors::anyio4) {
+    // Outlives the kernel group's wait for the children, which use it.
+    std::optional<Anyio4TaskGroup> group;
+    try {
+      sim::task_group([&](sim::TaskGroup& kernel_group) {
+        group.emplace(kernel_group);
+        group->run(body);
+      });
+    } catch (const sim::ExceptionGroup& raised) {
+      if (collapse == Collapse::none || raised.exceptions().size() != 1) throw;
+      std::rethrow_exception(raised.exceptions().front());
+    }
+    return;
+  }
   // A CancelledError that __aexit__ lets through (an enclosing scope is
   // cancelled, by anyio's rule) goes past the kernel's group, whose own scope
   // would swallow it: its rule stops at the shields of the child scopes.

@@ -183,16 +183,18 @@ void Response::call_streaming(Scope& scope, const Receive& receive, const Send& 
     }
     return;
   }
-  detail::anyio_task_group([&](detail::AnyioTaskGroup& group) {
-    group.start_soon("StreamingResponse.stream_response", [&] {
-      stream_response(send);
-      group.cancel();
-    });
-    // listen_for_disconnect, in the task group's own body.
-    while (receive().type != MessageType::http_disconnect) {
-    }
-    group.cancel();
-  });
+  detail::anyio_task_group(
+      [&](auto& group) {
+        group.start_soon("StreamingResponse.stream_response", [&] {
+          stream_response(send);
+          group.cancel();
+        });
+        // listen_for_disconnect, in the task group's own body.
+        while (receive().type != MessageType::http_disconnect) {
+        }
+        group.cancel();
+      },
+      detail::Collapse::single);
 }
 
 PlainTextResponse::PlainTextResponse(Bytes content, ResponseInit init)

@@ -292,9 +292,9 @@ std::vector<std::string> stack_warnings(const StackVersions& versions) {
   // anyio 4 is modelled in part only: say so rather than let it pass as whole.
   if (!versions.anyio.empty() && require_version("anyio", versions.anyio)[0] >= 4) {
     warnings.push_back(fmt::format(
-        "--stack anyio=={}: of anyio 4 the model has the task-group errors (always an ExceptionGroup); "
-        "Starlette's task groups, cancel scopes and Event follow anyio 3.6.2 (the differential grid on "
-        "Starlette 1.3.1 with anyio 4.14.2 agrees on 95% of outcomes, docs/fidelity.md)",
+        "--stack anyio=={}: anyio 4 is modelled in part: its task groups (errors, reach, done-callback "
+        "hops), Event.wait and the deferred cancellation of a woken task, not yet its delivery retries, "
+        "memory streams and limiter hand-over (docs/fidelity.md has the differential agreement)",
         versions.anyio));
   }
   return warnings;

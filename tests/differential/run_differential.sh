@@ -83,7 +83,7 @@ echo "grid $grid: $(wc -l < "$cases") cases; Starlette $starlette${ANYIO:+, anyi
 "$python" "$here/starlette_runner.py" --cases "$cases" -j "$jobs" --no-meta $path_option $anyio_option -o "$real"
 echo "real side: $(( $(date +%s) - start )) s"
 start=$(date +%s)
-"$model" --cases "$cases" --starlette "$starlette" --no-meta -o "$observed"
+"$model" --cases "$cases" --starlette "$starlette" ${ANYIO:+--anyio "$ANYIO"} --no-meta -o "$observed"
 echo "model side: $(( $(date +%s) - start )) s"
 accepted="$here/accepted/$starlette.txt"
 [ -f "$accepted" ] || accepted=

@@ -133,6 +133,61 @@ TEST(Event, WokenThenCancelledBeforeResumingRaisesCancelled) {
   });
 }
 
+// anyio 4 (TaskGroupErrors::anyio4): no checkpoint after a woken wait().
+TEST(Event, AWokenWaitCheckpointsAfterwardsUnderAnyio3Only) {
+  for (TaskGroupErrors anyio : {TaskGroupErrors::anyio3, TaskGroupErrors::anyio4}) {
+    Simulation sim({.strategy = Strategy::fifo, .task_group_errors = anyio});
+    Event event;
+    std::vector<std::string> order;
+    sim.spawn("waiter", [&] {
+      event.wait();
+      order.push_back("waiter");
+    });
+    sim.spawn("setter", [&] {
+      event.set();
+      sim.checkpoint();
+      order.push_back("setter");
+    });
+    const RunResult result = sim.run();
+    ASSERT_TRUE(result.ok()) << describe(result);
+    EXPECT_EQ(order, anyio == TaskGroupErrors::anyio3 ? (std::vector<std::string>{"setter", "waiter"})
+                                                      : (std::vector<std::string>{"waiter", "setter"}));
+  }
+}
+
+// anyio 4's _deliver_cancellation skips a task whose future is done: the
+// woken wait() returns, and the task's next checkpoint raises.
+TEST(Event, WokenThenCancelledReturnsAndTheNextCheckpointRaisesUnderAnyio4) {
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    Simulation sim(
+        {.seed = seed, .strategy = Strategy::random, .task_group_errors = TaskGroupErrors::anyio4});
+    Event event;
+    CancelScope* scope = nullptr;
+    bool returned = false;
+    bool after_checkpoint = false;
+    bool caught = false;
+    sim.spawn("waiter", [&] {
+      caught = cancel_scope([&](CancelScope& s) {
+        scope = &s;
+        event.wait();
+        returned = true;
+        sim.checkpoint();
+        after_checkpoint = true;
+      });
+    });
+    sim.spawn("setter", [&] {
+      sim.sleep(1 * ms);
+      event.set();
+      scope->cancel();  // same step: the waiter is ready but has not resumed
+    });
+    const RunResult result = sim.run();
+    ASSERT_TRUE(result.ok()) << describe(result);
+    EXPECT_TRUE(returned) << seed;
+    EXPECT_TRUE(caught) << seed;
+    EXPECT_FALSE(after_checkpoint) << seed;
+  }
+}
+
 TEST(Event, WrongSide) {
   Event event;
   EXPECT_THROW(event.wait(), WrongSideError);  // outside a run

@@ -129,30 +129,33 @@ class MiddlewareCall {
   void run() {
     // `with recv_stream, send_stream:` around the task group (#2813).
     if (traits_.raise_app_exc_after_group) shared_streams_ = create_streams(middleware_.options.name);
-    detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
-      const CallNext call_next = [this, &task_group](Request& request) {
-        return this->call_next(task_group, request);
-      };
-      Response response = middleware_.dispatch(cached_request_ ? *cached_request_ : *request_, call_next);
-      if (traits_.drop_dispatch_background &&
-          response.streaming_behaviour() == StreamingBehaviour::send_only) {
-        response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
-      }
-      if (traits_.cache_request_body) {
-        const Receive wrapped_receive = [this] { return cached_request_->wrapped_receive(); };
-        response(scope_, wrapped_receive, send_);
-      } else {
-        response(scope_, receive_, send_);
-      }
-      if (traits_.cancel_downstream) {
-        sim::note(middleware_.options.name + ": response sent, cancelling the task group", scope_.request_id);
-        task_group.cancel();
-      } else {
-        sim::note(middleware_.options.name + ": response sent, response_sent.set()", scope_.request_id);
-        response_sent_.set();
-        if (shared_streams_) shared_streams_->recv_stream.close();
-      }
-    });
+    detail::anyio_task_group(
+        [&](auto& task_group) {
+          const CallNext call_next = [this, &task_group](Request& request) {
+            return this->call_next(task_group, request);
+          };
+          Response response = middleware_.dispatch(cached_request_ ? *cached_request_ : *request_, call_next);
+          if (traits_.drop_dispatch_background &&
+              response.streaming_behaviour() == StreamingBehaviour::send_only) {
+            response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
+          }
+          if (traits_.cache_request_body) {
+            const Receive wrapped_receive = [this] { return cached_request_->wrapped_receive(); };
+            response(scope_, wrapped_receive, send_);
+          } else {
+            response(scope_, receive_, send_);
+          }
+          if (traits_.cancel_downstream) {
+            sim::note(middleware_.options.name + ": response sent, cancelling the task group",
+                      scope_.request_id);
+            task_group.cancel();
+          } else {
+            sim::note(middleware_.options.name + ": response sent, response_sent.set()", scope_.request_id);
+            response_sent_.set();
+            if (shared_streams_) shared_streams_->recv_stream.close();
+          }
+        },
+        detail::Collapse::single);
     // The body ran to its end: the response went out and the downstream
     // app was told (cancelled, or response_sent set).
     ASGISIM_ASSERT(traits_.cancel_downstream || response_sent_.is_set());
@@ -164,7 +167,8 @@ class MiddlewareCall {
   }
 
  private:
-  Response call_next(detail::AnyioTaskGroup& task_group, Request& request) {
+  template <class TaskGroup>
+  Response call_next(TaskGroup& task_group, Request& request) {
     const std::string& name = middleware_.options.name;
     std::shared_ptr<CallNextStreams> streams = shared_streams_;
     if (!streams) {
@@ -244,7 +248,7 @@ class MiddlewareCall {
   Message receive_or_disconnect(const Receive& inner) {
     if (response_sent_.is_set()) return Message::disconnect();
     Message message;
-    detail::anyio_task_group([&](detail::AnyioTaskGroup& task_group) {
+    detail::anyio_task_group([&](auto& task_group) {
       task_group.start_soon(middleware_.options.name + " response_sent.wait", [&] {
         task_group.cancelled_wait_hop();
         response_sent_.wait();

@@ -32,7 +32,9 @@ struct Arguments {
 };
 
 constexpr std::string_view kUsage =
-    "usage: differential_model_runner --cases FILE|- [-o OUT] [--starlette VERSION] [--no-meta] [--trace]\n";
+    "usage: differential_model_runner --cases FILE|- [-o OUT] [--starlette VERSION] [--anyio 3|4[.x]] "
+    "[--no-meta] "
+    "[--trace]\n";
 
 std::optional<Arguments> parse_arguments(int argc, char** argv) {
   Arguments arguments;
@@ -45,6 +47,12 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
       arguments.output = argv[++index];
     } else if (argument == "--starlette" && has_value) {
       arguments.run.starlette = argv[++index];
+    } else if (argument == "--anyio" && has_value) {
+      const std::string_view version = argv[++index];
+      if (version.empty() || (version[0] != '3' && version[0] != '4') ||
+          (version.size() > 1 && version[1] != '.'))
+        return std::nullopt;
+      arguments.run.anyio_major = version[0] - '0';
     } else if (argument == "--trace") {
       arguments.run.trace = true;
     } else if (argument == "--no-meta") {

@@ -131,6 +131,8 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
   sim::Simulation simulation({.seed = 0,
                               .strategy = sim::Strategy::fifo,
                               .steps_max = the_case.step_budget,
+                              .task_group_errors = options.anyio_major >= 4 ? sim::TaskGroupErrors::anyio4
+                                                                            : sim::TaskGroupErrors::anyio3,
                               .trace = {.records_max = options.trace ? std::size_t{1} << 16 : 0},
                               .record_decisions = false});
   core::AnyioToThread pool;

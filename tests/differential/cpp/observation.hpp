@@ -22,6 +22,9 @@ struct RunOptions {
   core::BaseHttpBehaviour behaviour = core::BaseHttpBehaviour::no_break;
   // The Starlette release compared, for meta only.
   std::string starlette = "0.26.1";
+  // The anyio major the model follows (3: Debian's 3.6.2; 4: as far as the
+  // model has anyio 4, see docs/fidelity.md).
+  int anyio_major = 3;
   // Leave out meta (versions, kernel steps).
   bool meta = true;
   // Print the kernel's trace of every case (task switches, wakes, events) to stderr.

@@ -21,7 +21,9 @@ namespace detail {
 // woken but its scope was cancelled before it resumed (asyncio then throws
 // CancelledError into the `await`); otherwise run the trailing checkpoint of
 // anyio.Event.wait() when `trailing_checkpoint` is set (primitives built on
-// asyncio.Event, like the asyncio CapacityLimiter, have none).
+// asyncio.Event, like the asyncio CapacityLimiter, have none). Under anyio 4
+// (SimulationOptions::task_group_errors) neither the raise after a wake-up
+// (the cancellation waits for the next checkpoint) nor that checkpoint.
 void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint);
 
 // For synchronous operations that may wake tasks (set, release, close):
@@ -48,7 +50,10 @@ struct EventStatistics {
 // Cancelled while waiting in wait(): Cancelled is raised and nothing else
 // changes. If set() had already woken the task but its scope was cancelled
 // before it resumed, wait() raises Cancelled too (the flag stays set; a later
-// wait() returns after one checkpoint).
+// wait() returns after one checkpoint). Under anyio 4
+// (SimulationOptions::task_group_errors) a woken wait() returns without the
+// checkpoint after it, and such a cancellation waits for the task's next
+// checkpoint.
 class Event final : public Waitable {
  public:
   explicit Event(std::string name = {}) : Waitable(std::move(name)) {}

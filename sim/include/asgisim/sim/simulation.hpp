@@ -58,7 +58,8 @@ bool parse_strategy(std::string_view text, Strategy& out);
 
 // How the kernel's TaskGroup raises its children's exceptions: its one
 // anyio-version setting (its semantics otherwise are trio's and anyio 4's;
-// see task_group.hpp).
+// see task_group.hpp). The model reads it as the anyio major in general:
+// anyio.Event's wait (event.hpp) and core's task groups follow it too.
 enum class TaskGroupErrors : std::uint8_t {
   anyio3,  // one exception raised bare, several as an ExceptionGroup
   anyio4,  // always an ExceptionGroup

@@ -1,0 +1,103 @@
+// anyio 4's task group (asyncio backend, read at 4.14.2) for the model's own
+// task groups, on the kernel's group, whose semantics are anyio 4's: the
+// body and the children run in the group's scope, a cancellation reaches the
+// children of nested groups too, a host cancelled while it waits for its
+// children waits on shielded (#695), the errors are raised as an
+// ExceptionGroup that never holds a cancellation, and the group's scope
+// swallows its own cancellation only while no enclosing scope is cancelled.
+// What asyncio adds, and this class does:
+//
+// - Callback hops. A child's done callback (task_done: its error cancels the
+//   group, and the last one resolves the future the host waits on) runs one
+//   loop pass after the child ended, and the host resumes one pass after that.
+// - A group left with no child running still passes one shielded checkpoint.
+// - A child started into a cancelled group first blocks, and is cancelled by
+//   the scope's next delivery retry (cancelled_wait_hop, as anyio 3).
+//
+// The interface is AnyioTaskGroup's (anyio_task_done.hpp), so that the code of
+// Starlette's groups is written once for both anyio majors.
+#pragma once
+
+#include <boost/context/fiber.hpp>
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "asgisim/sim/errors.hpp"
+#include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/task_group.hpp"
+
+namespace asgisim::core::detail {
+
+class Anyio4TaskGroup {
+ public:
+  explicit Anyio4TaskGroup(sim::TaskGroup& group) : group_(group) {}
+  Anyio4TaskGroup(const Anyio4TaskGroup&) = delete;
+  Anyio4TaskGroup& operator=(const Anyio4TaskGroup&) = delete;
+
+  void cancel() {
+    cancel_called_ = true;
+    group_.cancel_scope().cancel();
+  }
+  bool cancel_called() const { return cancel_called_; }
+
+  template <class Fn>
+  void start_soon(std::string name, Fn&& fn) {
+    ++live_children_;
+    group_.start_soon(std::move(name), [this, fn = std::forward<Fn>(fn)]() mutable { run_child(fn); });
+  }
+
+  // The delivery hop of a child that starts in a cancelled group and waits at once.
+  void cancelled_wait_hop() {
+    if (cancel_called_) sim::Simulation::current().cancel_shielded_checkpoint();
+  }
+
+  // The body, then what __aexit__ adds to the kernel's wait for the children.
+  template <class Body>
+  void run(Body& body) {
+    try {
+      body(*this);
+    } catch (const sim::TaskUnwound&) {
+      throw;
+    } catch (const boost::context::detail::forced_unwind&) {
+      throw;
+    } catch (...) {
+      no_children_checkpoint();
+      throw;
+    }
+    no_children_checkpoint();
+  }
+
+ private:
+  void no_children_checkpoint() {
+    if (live_children_ == 0) sim::Simulation::current().cancel_shielded_checkpoint();
+  }
+
+  template <class Fn>
+  void run_child(Fn& fn) {
+    // task_done runs one pass after the child ended, whatever its end.
+    struct TaskDone {
+      Anyio4TaskGroup& group;
+      ~TaskDone() { --group.live_children_; }
+    } task_done{*this};
+    try {
+      fn();
+    } catch (const sim::TaskUnwound&) {
+      throw;
+    } catch (const boost::context::detail::forced_unwind&) {
+      throw;
+    } catch (...) {
+      const std::exception_ptr error = std::current_exception();
+      sim::Simulation::current().cancel_shielded_checkpoint();
+      std::rethrow_exception(error);  // the kernel's group records it and cancels
+    }
+    sim::Simulation::current().cancel_shielded_checkpoint();
+  }
+
+  sim::TaskGroup& group_;
+  int live_children_ = 0;
+  bool cancel_called_ = false;
+};
+
+}  // namespace asgisim::core::detail
