@@ -154,7 +154,8 @@ class StackCanaryScenario final : public scenarios::Scenario {
     info.title = "random-stack behind a body-buffering middleware with a planted bug (fuzz canary)";
     info.upstream = "none: a deliberate bug (fuzz/stack_canary.hpp)";
     info.buggy = {.versions = {}, .summary = "every BaseHTTPMiddleware behaviour, drawn per middleware"};
-    info.fixed = {.versions = {.starlette = "0.46.2"}, .summary = "as random-stack's fixed configuration"};
+    info.fixed = {.versions = {.starlette = "1.3.1", .anyio = "4.14.2"},
+                  .summary = "as random-stack's fixed configuration"};
     info.invariants = scenarios::stack_invariants();
     info.steps_max = 500'000;
     info.time_max_ns = 60 * sim::kSecond;
