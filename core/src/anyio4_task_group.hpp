@@ -11,6 +11,8 @@
 //   group, and the last one resolves the future the host waits on) runs one
 //   loop pass after the child ended, and the host resumes one pass after that.
 // - A group left with no child running still passes one shielded checkpoint.
+// - A host that starts to wait for its children in a scope already cancelled
+//   is cancelled by the scope's next delivery retry (wait_for_children).
 // - A child started into a cancelled group first blocks, and is cancelled by
 //   the scope's next delivery retry (cancelled_wait_hop, as anyio 3).
 //
@@ -24,6 +26,8 @@
 #include <string>
 #include <utility>
 
+#include "asgisim/core/server.hpp"
+#include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
@@ -53,9 +57,11 @@ class Anyio4TaskGroup {
     if (cancel_called_) sim::Simulation::current().cancel_shielded_checkpoint();
   }
 
-  // The body, then what __aexit__ adds to the kernel's wait for the children.
+  // The body, then __aexit__'s wait for the children (the kernel's group
+  // finds none left, and raises what must be raised).
   template <class Body>
   void run(Body& body) {
+    std::exception_ptr body_error;
     try {
       body(*this);
     } catch (const sim::TaskUnwound&) {
@@ -63,23 +69,62 @@ class Anyio4TaskGroup {
     } catch (const boost::context::detail::forced_unwind&) {
       throw;
     } catch (...) {
-      no_children_checkpoint();
-      throw;
+      body_error = std::current_exception();
+      if (!sim::is_cancellation(body_error)) cancel();
     }
-    no_children_checkpoint();
+    const bool wait_cancelled = wait_for_children();
+    if (body_error) std::rethrow_exception(body_error);
+    // `raise exc_val`: the kernel's group swallows it if the cancellation was
+    // its own scope's alone, as CancelScope.__exit__ does.
+    if (wait_cancelled) throw sim::Cancelled{};
   }
 
  private:
-  void no_children_checkpoint() {
-    if (live_children_ == 0) sim::Simulation::current().cancel_shielded_checkpoint();
+  // `while self._tasks: await self._on_completed_fut` inside the group's
+  // scope, or one shielded checkpoint without children. The first
+  // cancellation wakes the host, which then waits on shielded (#695). A host
+  // that starts to wait in a scope already cancelled is cancelled by the
+  // scope's next delivery retry (call_soon, a pass later) and resumes a pass
+  // after that, when the last child's task_done may have run already.
+  // Returns whether the wait was cancelled.
+  bool wait_for_children() {
+    sim::Simulation& simulation = sim::Simulation::current();
+    if (live_children_ == 0) {
+      simulation.cancel_shielded_checkpoint();
+      return false;
+    }
+    bool cancelled = false;
+    while (live_children_ > 0) {
+      if (!cancelled && simulation.is_cancelled(simulation.current_task())) {
+        simulation.cancel_shielded_checkpoint();  // the delivery retry's pass
+        simulation.cancel_shielded_checkpoint();  // the host's wake-up
+        cancelled = true;
+        continue;
+      }
+      children_done_.clear();
+      if (cancelled) {
+        sim::shielded([&] { children_done_.wait(); });
+        continue;
+      }
+      try {
+        children_done_.wait();
+      } catch (const sim::Cancelled&) {
+        cancelled = true;
+        cancel();  // self.cancel_scope.cancel()
+      }
+    }
+    return cancelled;
   }
 
   template <class Fn>
   void run_child(Fn& fn) {
-    // task_done runs one pass after the child ended, whatever its end.
+    // task_done runs one pass after the child ended, whatever its end; the
+    // last one resolves the future the host waits on.
     struct TaskDone {
       Anyio4TaskGroup& group;
-      ~TaskDone() { --group.live_children_; }
+      ~TaskDone() {
+        if (--group.live_children_ == 0) group.children_done_.set();
+      }
     } task_done{*this};
     try {
       fn();
@@ -96,6 +141,7 @@ class Anyio4TaskGroup {
   }
 
   sim::TaskGroup& group_;
+  core::detail::AsyncioEvent children_done_{"anyio task group: children done"};
   int live_children_ = 0;
   bool cancel_called_ = false;
 };
