@@ -20,58 +20,35 @@
 // Starlette's groups is written once for both anyio majors.
 #pragma once
 
-#include <boost/context/fiber.hpp>
-
 #include <exception>
 #include <string>
 #include <utility>
 
+#include "anyio_group_base.hpp"
 #include "asgisim/core/server.hpp"
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
+#include "python_exceptions.hpp"
 
 namespace asgisim::core::detail {
 
-class Anyio4TaskGroup {
+class Anyio4TaskGroup : public AnyioGroupBase<Anyio4TaskGroup> {
  public:
-  explicit Anyio4TaskGroup(sim::TaskGroup& group) : group_(group) {}
-  Anyio4TaskGroup(const Anyio4TaskGroup&) = delete;
-  Anyio4TaskGroup& operator=(const Anyio4TaskGroup&) = delete;
+  explicit Anyio4TaskGroup(sim::TaskGroup& group) : AnyioGroupBase(group) {}
 
   void cancel() {
     cancel_called_ = true;
     group_.cancel_scope().cancel();
-  }
-  bool cancel_called() const { return cancel_called_; }
-
-  template <class Fn>
-  void start_soon(std::string name, Fn&& fn) {
-    ++live_children_;
-    group_.start_soon(std::move(name), [this, fn = std::forward<Fn>(fn)]() mutable { run_child(fn); });
-  }
-
-  // The delivery hop of a child that starts in a cancelled group and waits at once.
-  void cancelled_wait_hop() {
-    if (cancel_called_) sim::Simulation::current().cancel_shielded_checkpoint();
   }
 
   // The body, then __aexit__'s wait for the children (the kernel's group
   // finds none left, and raises what must be raised).
   template <class Body>
   void run(Body& body) {
-    std::exception_ptr body_error;
-    try {
-      body(*this);
-    } catch (const sim::TaskUnwound&) {
-      throw;
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;
-    } catch (...) {
-      body_error = std::current_exception();
-      if (!sim::is_cancellation(body_error)) cancel();
-    }
+    const std::exception_ptr body_error = raised_by([&] { body(*this); });
+    if (body_error && !sim::is_cancellation(body_error)) cancel();
     const bool wait_cancelled = wait_for_children();
     if (body_error) std::rethrow_exception(body_error);
     // `raise exc_val`: the kernel's group swallows it if the cancellation was
@@ -126,24 +103,14 @@ class Anyio4TaskGroup {
         if (--group.live_children_ == 0) group.children_done_.set();
       }
     } task_done{*this};
-    try {
-      fn();
-    } catch (const sim::TaskUnwound&) {
-      throw;
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;
-    } catch (...) {
-      const std::exception_ptr error = std::current_exception();
-      sim::Simulation::current().cancel_shielded_checkpoint();
-      std::rethrow_exception(error);  // the kernel's group records it and cancels
-    }
+    const std::exception_ptr error = raised_by(fn);
     sim::Simulation::current().cancel_shielded_checkpoint();
+    if (error) std::rethrow_exception(error);  // the kernel's group records it and cancels
   }
 
-  sim::TaskGroup& group_;
+  friend class AnyioGroupBase<Anyio4TaskGroup>;
+
   core::detail::AsyncioEvent children_done_{"anyio task group: children done"};
-  int live_children_ = 0;
-  bool cancel_called_ = false;
 };
 
 }  // namespace asgisim::core::detail

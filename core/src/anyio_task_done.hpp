@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "anyio4_task_group.hpp"
+#include "anyio_group_base.hpp"
 #include "anyio_scopes.hpp"
 #include "asgisim/core/server.hpp"
 #include "asgisim/sim/cancel.hpp"
@@ -62,9 +63,9 @@
 
 namespace asgisim::core::detail {
 
-class AnyioTaskGroup {
+class AnyioTaskGroup : public AnyioGroupBase<AnyioTaskGroup> {
  public:
-  explicit AnyioTaskGroup(sim::TaskGroup& group) : group_(group), enclosing_(enclosing_group()) {
+  explicit AnyioTaskGroup(sim::TaskGroup& group) : AnyioGroupBase(group), enclosing_(enclosing_group()) {
     if (enclosing_ != nullptr) ++enclosing_->nested_groups_;
   }
   ~AnyioTaskGroup() {
@@ -72,8 +73,6 @@ class AnyioTaskGroup {
       enclosing_->stop_delivery_retries_if_idle();
     if (delivery_ != nullptr) delivery_->active = false;  // left by unwinding: a parked retry stays parked
   }
-  AnyioTaskGroup(const AnyioTaskGroup&) = delete;
-  AnyioTaskGroup& operator=(const AnyioTaskGroup&) = delete;
 
   // task_group.cancel_scope.cancel(): the host while it is in the body, and
   // every child.
@@ -85,18 +84,6 @@ class AnyioTaskGroup {
     // The retries only matter to the host of a nested group (see exit()).
     if (first && nested_groups_ > 0 && (body_scope_ != nullptr || live_children_ > 0))
       start_delivery_retries();
-  }
-  bool cancel_called() const { return cancel_called_; }
-
-  template <class Fn>
-  void start_soon(std::string name, Fn&& fn) {
-    ++live_children_;
-    group_.start_soon(std::move(name), [this, fn = std::forward<Fn>(fn)]() mutable { run_child(fn); });
-  }
-
-  // The delivery hop of a child that starts in a cancelled group and waits at once.
-  void cancelled_wait_hop() {
-    if (cancel_called_) sim::Simulation::current().cancel_shielded_checkpoint();
   }
 
   // `async with`: runs the body in the group's scope, then __aexit__.
@@ -378,7 +365,8 @@ class AnyioTaskGroup {
     anyio_scopes().erase(&scope);
   }
 
-  sim::TaskGroup& group_;
+  friend class AnyioGroupBase<AnyioTaskGroup>;
+
   sim::CancelScope* body_scope_ = nullptr;         // while the host runs the body
   std::vector<sim::CancelScope*> child_scopes_{};  // of the children still running
   std::vector<std::exception_ptr> errors_{};
@@ -390,11 +378,9 @@ class AnyioTaskGroup {
   } exit_wait_{};
   sim::Task* exit_waiter_ = nullptr;
   std::shared_ptr<CancelDelivery> delivery_{};  // while cancelled and holding tasks
-  int live_children_ = 0;
-  AnyioTaskGroup* enclosing_ = nullptr;  // the group this one is opened in, if any
-  int nested_groups_ = 0;                // groups opened in this one's scope, still open
-  int children_ending_ = 0;              // ended, done callbacks not yet run
-  bool cancel_called_ = false;
+  AnyioTaskGroup* enclosing_ = nullptr;         // the group this one is opened in, if any
+  int nested_groups_ = 0;                       // groups opened in this one's scope, still open
+  int children_ending_ = 0;                     // ended, done callbacks not yet run
 };
 
 // Whether Starlette collapses a group raised with one error into that error

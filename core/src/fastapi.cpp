@@ -15,6 +15,7 @@
 #include "asgisim/sim/capacity_limiter.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "python_exceptions.hpp"
 
 namespace asgisim::core {
 
@@ -308,35 +309,22 @@ App fastapi_route(FastApiEndpoint endpoint, FastApiOptions options) {
   auto route = std::make_shared<const Route>(Route{.endpoint = std::move(endpoint), .options = options});
   return [route](Scope& scope, const Receive& receive, const Send& send) {
     RequestSolver solver(route->options, scope.request_id);
-    std::exception_ptr error;
-    try {
+    // The run's teardown is not an error of the request: nothing more runs.
+    std::exception_ptr error = detail::raised_by([&] {
       Request request(scope, receive, send);
       // `async with AsyncExitStack() as function_stack: response = await f(request)`
       // (0.121.0; 0.106.0 to 0.117.x had every exit there): solving and the
       // endpoint, then that stack's exits, before anything is sent.
       std::optional<Response> response;
-      std::exception_ptr function_error;
-      try {
+      std::exception_ptr function_error = detail::raised_by([&] {
         Deps values;
         solver.solve(request, route->endpoint.dependencies, values);
         response.emplace(run_endpoint(*route, request, values));
-      } catch (const sim::TaskUnwound&) {
-        throw;
-      } catch (const boost::context::detail::forced_unwind&) {
-        throw;
-      } catch (...) {
-        function_error = std::current_exception();
-      }
+      });
       solver.close(DependencyScope::function, function_error);
       if (function_error) std::rethrow_exception(function_error);
       (*response)(scope, receive, send);
-    } catch (const sim::TaskUnwound&) {
-      throw;  // the run is being torn down: nothing more runs
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;
-    } catch (...) {
-      error = std::current_exception();
-    }
+    });
     // The request's stack (AsyncExitStackMiddleware up to 0.105): its exits
     // run after the app call returned, i.e. after the response and its
     // background tasks.

@@ -5,6 +5,8 @@
 // it is a BaseExceptionGroup and passes `except Exception` too.
 #pragma once
 
+#include <boost/context/fiber.hpp>
+
 #include <exception>
 #include <typeinfo>
 
@@ -12,6 +14,22 @@
 #include "asgisim/sim/simulation.hpp"
 
 namespace asgisim::core::detail {
+
+// Runs `fn` and returns what it raised (null if nothing). The run's teardown
+// (TaskUnwound, forced_unwind) is not the call's exception: it passes.
+template <class Fn>
+std::exception_ptr raised_by(Fn&& fn) {
+  try {
+    fn();
+  } catch (const sim::TaskUnwound&) {
+    throw;
+  } catch (const boost::context::detail::forced_unwind&) {
+    throw;
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
 
 // The group `error` holds, or null. Rethrows only when the type is a group's,
 // so that the common case (any other error) costs no unwind.

@@ -12,6 +12,7 @@
 #include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "python_exceptions.hpp"
 
 namespace asgisim::core {
 
@@ -20,21 +21,6 @@ namespace {
 sim::TaskId current_task_id(sim::Simulation& sim) {
   sim::Task* task = sim.current_task_or_null();
   return task == nullptr ? sim::kNoTask : task->id();
-}
-
-// Runs a worker's call; returns what it raised. The run's teardown
-// (TaskUnwound, forced_unwind) is not the call's exception: it passes.
-std::exception_ptr run_call(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const sim::TaskUnwound&) {
-    throw;
-  } catch (const boost::context::detail::forced_unwind&) {
-    throw;
-  } catch (...) {
-    return std::current_exception();
-  }
-  return nullptr;
 }
 
 // Marks the running worker a daemon while it waits for work: an idle pool
@@ -215,7 +201,7 @@ void ThreadPoolExecutor::worker_main() {
       callers_[self] = item->caller;
       accounting_.call_started(!ran_a_call);
       ran_a_call = true;
-      std::exception_ptr error = run_call(item->fn);
+      std::exception_ptr error = detail::raised_by(item->fn);
       accounting_.call_finished();
       callers_.erase(self);
       // The loop sees the result one hop later (call_soon_threadsafe); here
@@ -340,7 +326,7 @@ void AnyioToThread::worker_main(Worker& worker) {
     callers_[self] = item->caller;
     accounting_.call_started(!ran_a_call);
     ran_a_call = true;
-    std::exception_ptr error = run_call(item->fn);
+    std::exception_ptr error = detail::raised_by(item->fn);
     accounting_.call_finished();
     callers_.erase(self);
     // loop.call_soon_threadsafe(self._report_result, future, result, exc)
