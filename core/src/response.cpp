@@ -66,6 +66,11 @@ void BackgroundTasks::operator()() const {
 
 // ---- Response --------------------------------------------------------------------
 
+StreamingBehaviour streaming_behaviour_for_starlette(int major, int minor) {
+  // 0.42 dropped the disconnect listener when the server advertises ASGI 2.4.
+  return major > 0 || minor >= 42 ? StreamingBehaviour::by_spec_version : StreamingBehaviour::listen;
+}
+
 std::string_view to_string(StreamingBehaviour behaviour) {
   switch (behaviour) {
     case StreamingBehaviour::listen:

@@ -107,9 +107,7 @@ void resolve_starlette(const std::string& version, Stack& stack) {
   const std::optional<core::BaseHttpBehaviour> behaviour = core::base_http_behaviour_for_starlette(version);
   if (!behaviour) unsupported("starlette", version, "the model starts at 0.15.0 (the anyio era)");
   stack.base_http = *behaviour;
-  // 0.42 dropped the disconnect listener when the server advertises ASGI 2.4.
-  stack.streaming = parsed >= Version{0, 42, 0} ? core::StreamingBehaviour::by_spec_version
-                                                : core::StreamingBehaviour::listen;
+  stack.streaming = core::streaming_behaviour_for_starlette(parsed[0], parsed[1]);
 }
 
 void resolve_python(const std::string& version, Stack& stack) {

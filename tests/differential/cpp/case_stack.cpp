@@ -149,7 +149,8 @@ core::BodyIterator body_iterator(const EndpointSpec& spec, Recorder& record) {
   };
 }
 
-core::Response make_response(const EndpointSpec& spec, core::ThreadPoolRunner& pool, Recorder& record) {
+core::Response make_response(const EndpointSpec& spec, core::StreamingBehaviour streaming,
+                             core::ThreadPoolRunner& pool, Recorder& record) {
   core::BackgroundTasks tasks;
   if (spec.background)
     tasks = background(*spec.background, spec.raises == Raises::in_background, pool, record);
@@ -157,25 +158,26 @@ core::Response make_response(const EndpointSpec& spec, core::ThreadPoolRunner& p
   core::BodyIterator content = body_iterator(spec, record);
   if (spec.sync) content = core::iterate_in_threadpool(std::move(content), pool);
   return core::StreamingResponse(std::move(content),
-                                 {.media_type = "text/plain", .background = std::move(tasks)});
+                                 {.media_type = "text/plain", .background = std::move(tasks)}, streaming);
 }
 
-core::Endpoint endpoint(const EndpointSpec& spec, core::ThreadPoolRunner& pool, Recorder& record) {
+core::Endpoint endpoint(const EndpointSpec& spec, core::StreamingBehaviour streaming,
+                        core::ThreadPoolRunner& pool, Recorder& record) {
   if (spec.sync) {
     return core::Endpoint::sync(
-        [spec, &pool, &record](core::Request&) {
+        [spec, streaming, &pool, &record](core::Request&) {
           record("endpoint_started");
           if (spec.raises == Raises::before_start) {
             record("endpoint_raised", {{"exception", "AppError"}});
             throw AppError();
           }
-          core::Response response = make_response(spec, pool, record);
+          core::Response response = make_response(spec, streaming, pool, record);
           record("endpoint_returned");
           return response;
         },
         pool);
   }
-  return core::Endpoint([spec, &pool, &record](core::Request& request) {
+  return core::Endpoint([spec, streaming, &pool, &record](core::Request& request) {
     record("endpoint_started");
     try {
       if (spec.reads_body == ReadsBody::body) {
@@ -190,7 +192,7 @@ core::Endpoint endpoint(const EndpointSpec& spec, core::ThreadPoolRunner& pool, 
     } catch (...) {
       record_and_rethrow([&](const std::string& name) { record("endpoint_raised", {{"exception", name}}); });
     }
-    core::Response response = make_response(spec, pool, record);
+    core::Response response = make_response(spec, streaming, pool, record);
     record("endpoint_returned");
     return response;
   });
@@ -199,8 +201,8 @@ core::Endpoint endpoint(const EndpointSpec& spec, core::ThreadPoolRunner& pool, 
 }  // namespace
 
 core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour,
-                         core::ThreadPoolRunner& pool, Recorder& record) {
-  core::App app = core::request_response(endpoint(the_case.endpoint, pool, record));
+                         core::ThreadPoolRunner& pool, Recorder& record, core::StreamingBehaviour streaming) {
+  core::App app = core::request_response(endpoint(the_case.endpoint, streaming, pool, record));
   for (int index = static_cast<int>(the_case.middleware.size()) - 1; index >= 0; --index) {
     switch (the_case.middleware[static_cast<std::size_t>(index)]) {
       case MiddlewareKind::base_http_passthrough:

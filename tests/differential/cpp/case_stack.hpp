@@ -19,8 +19,10 @@
 namespace asgisim::differential {
 
 // `pool` runs the sync endpoint, sync iterator and sync background task;
-// `pool` and `record` must outlive every call of the app.
+// `pool` and `record` must outlive every call of the app. `streaming` is the
+// endpoint's StreamingResponse's (core::streaming_behaviour_for_starlette).
 core::App build_case_app(const Case& the_case, core::BaseHttpBehaviour behaviour,
-                         core::ThreadPoolRunner& pool, Recorder& record);
+                         core::ThreadPoolRunner& pool, Recorder& record,
+                         core::StreamingBehaviour streaming = core::StreamingBehaviour::listen);
 
 }  // namespace asgisim::differential

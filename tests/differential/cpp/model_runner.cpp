@@ -11,6 +11,7 @@
 // be run (its line carries "error"), 2 bad usage or a malformed case.
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <string_view>
 
 #include "asgisim/core/middleware/base_http.hpp"
+#include "asgisim/core/response.hpp"
 #include "case.hpp"
 #include "observation.hpp"
 
@@ -69,6 +71,10 @@ std::optional<Arguments> parse_arguments(int argc, char** argv) {
     return std::nullopt;
   }
   arguments.run.behaviour = *behaviour;
+  int major = 0;
+  int minor = 0;
+  if (std::sscanf(arguments.run.starlette.c_str(), "%d.%d", &major, &minor) == 2)
+    arguments.run.streaming = asgisim::core::streaming_behaviour_for_starlette(major, minor);
   return arguments;
 }
 

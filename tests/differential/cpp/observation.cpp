@@ -137,7 +137,7 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
                               .record_decisions = false});
   core::AnyioToThread pool;
   UvicornHarness harness(the_case, record);
-  const core::App app = build_case_app(the_case, options.behaviour, pool, record);
+  const core::App app = build_case_app(the_case, options.behaviour, pool, record, options.streaming);
 
   harness.spawn_run_asgi(simulation, app);
   const sim::RunResult result = simulation.run();

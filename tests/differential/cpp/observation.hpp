@@ -20,6 +20,7 @@ namespace asgisim::differential {
 
 struct RunOptions {
   core::BaseHttpBehaviour behaviour = core::BaseHttpBehaviour::no_break;
+  core::StreamingBehaviour streaming = core::StreamingBehaviour::listen;
   // The Starlette release compared, for meta only.
   std::string starlette = "0.26.1";
   // The anyio major the model follows (3: Debian's 3.6.2; 4: as far as the

@@ -103,6 +103,9 @@ enum class StreamingBehaviour : std::uint8_t {
   send_only,
 };
 std::string_view to_string(StreamingBehaviour behaviour);
+// The behaviour of Starlette MAJOR.MINOR's StreamingResponse: by_spec_version
+// from 0.42 (1.x included), listen before.
+StreamingBehaviour streaming_behaviour_for_starlette(int major, int minor);
 
 class Response {
  public:
