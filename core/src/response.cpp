@@ -9,7 +9,7 @@
 #include <system_error>
 #include <utility>
 
-#include "anyio_task_done.hpp"
+#include "anyio_task_group.hpp"
 #include "asgisim/core/datastructures.hpp"
 #include "asgisim/core/json_text.hpp"
 #include "asgisim/core/request.hpp"

@@ -107,29 +107,42 @@ TEST(Event, CancelledWhileWaitingLeavesTheQueue) {
   });
 }
 
+// A waiter woken by set() whose scope is cancelled in the same step, before
+// it resumes: what it did before the scope caught the cancellation.
+struct WokenThenCancelled {
+  bool returned = false;          // wait() returned
+  bool after_checkpoint = false;  // and the checkpoint after it too
+  bool caught = false;            // the scope caught a cancellation
+};
+WokenThenCancelled woken_then_cancelled(Simulation& sim) {
+  Event event;
+  CancelScope* scope = nullptr;
+  WokenThenCancelled seen;
+  sim.spawn("waiter", [&] {
+    seen.caught = cancel_scope([&](CancelScope& s) {
+      scope = &s;
+      event.wait();
+      seen.returned = true;
+      sim.checkpoint();
+      seen.after_checkpoint = true;
+    });
+  });
+  sim.spawn("setter", [&] {
+    sim.sleep(1 * ms);
+    event.set();
+    scope->cancel();  // same step: the waiter is ready but has not resumed
+  });
+  const RunResult result = sim.run();
+  EXPECT_TRUE(result.ok()) << describe(result);
+  EXPECT_TRUE(event.is_set());
+  return seen;
+}
+
 TEST(Event, WokenThenCancelledBeforeResumingRaisesCancelled) {
   run_under_schedules([](Simulation& sim) {
-    Event event;
-    CancelScope* scope = nullptr;
-    bool returned = false;
-    bool caught = false;
-    sim.spawn("waiter", [&] {
-      caught = cancel_scope([&](CancelScope& s) {
-        scope = &s;
-        event.wait();
-        returned = true;
-      });
-    });
-    sim.spawn("setter", [&] {
-      sim.sleep(1 * ms);
-      event.set();
-      scope->cancel();  // same step: the waiter is ready but has not resumed
-    });
-    const RunResult result = sim.run();
-    EXPECT_TRUE(result.ok()) << describe(result);
-    EXPECT_TRUE(caught);
-    EXPECT_FALSE(returned);
-    EXPECT_TRUE(event.is_set());
+    const WokenThenCancelled seen = woken_then_cancelled(sim);
+    EXPECT_TRUE(seen.caught);
+    EXPECT_FALSE(seen.returned);
   });
 }
 
@@ -161,30 +174,10 @@ TEST(Event, WokenThenCancelledReturnsAndTheNextCheckpointRaisesUnderAnyio4) {
   for (std::uint64_t seed = 0; seed < 20; ++seed) {
     Simulation sim(
         {.seed = seed, .strategy = Strategy::random, .task_group_errors = TaskGroupErrors::anyio4});
-    Event event;
-    CancelScope* scope = nullptr;
-    bool returned = false;
-    bool after_checkpoint = false;
-    bool caught = false;
-    sim.spawn("waiter", [&] {
-      caught = cancel_scope([&](CancelScope& s) {
-        scope = &s;
-        event.wait();
-        returned = true;
-        sim.checkpoint();
-        after_checkpoint = true;
-      });
-    });
-    sim.spawn("setter", [&] {
-      sim.sleep(1 * ms);
-      event.set();
-      scope->cancel();  // same step: the waiter is ready but has not resumed
-    });
-    const RunResult result = sim.run();
-    ASSERT_TRUE(result.ok()) << describe(result);
-    EXPECT_TRUE(returned) << seed;
-    EXPECT_TRUE(caught) << seed;
-    EXPECT_FALSE(after_checkpoint) << seed;
+    const WokenThenCancelled seen = woken_then_cancelled(sim);
+    EXPECT_TRUE(seen.returned) << seed;
+    EXPECT_TRUE(seen.caught) << seed;
+    EXPECT_FALSE(seen.after_checkpoint) << seed;
   }
 }
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "../anyio_task_done.hpp"
+#include "../anyio_task_group.hpp"
 #include "../python_exceptions.hpp"
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
