@@ -99,6 +99,14 @@ TEST_F(CliSignalsTest, SigintWithNothingFailedExits130AndTheJunitSaysSo) {
   Child child = start({"run", "all", "--config", "fixed", "--seeds", "1e9", "--jobs", "1", "--junit",
                        junit.string(), "--json"});
   ASSERT_TRUE(child.wait_until([&] { return !child.err().empty(); }, kStartTimeout));
+  // The first line comes before the first sweep starts; a signal in between
+  // ends the command with no sweep (one such run in CI). A tenth of a second
+  // of CPU after it, the first sweep is running seeds.
+  const long started = cpu_ticks(child.pid());
+  const long tick_hz = ::sysconf(_SC_CLK_TCK);
+  ASSERT_TRUE(
+      child.wait_until([&] { return cpu_ticks(child.pid()) >= started + tick_hz / 10; }, kStartTimeout))
+      << child.err();
   child.signal(SIGINT);
   const Exit exit = child.wait(kExitTimeout);
   ASSERT_TRUE(exit.exited) << child.err();
