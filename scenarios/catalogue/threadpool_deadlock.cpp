@@ -85,7 +85,8 @@ using SessionPtr = std::shared_ptr<Session>;
 
 // The stack: uvicorn, one FastAPI route, anyio's thread pool, the DB pool.
 struct Deployment {
-  core::AnyioToThread to_thread{};
+  explicit Deployment(const Stack& stack) : to_thread({.wake_order = stack.limiter_wake_order}) {}
+  core::AnyioToThread to_thread;
   std::unique_ptr<core::QueuePool> engine{};
   std::unique_ptr<core::Server> server{};
 };
@@ -131,7 +132,7 @@ class ThreadpoolDeadlock final : public Scenario {
   const ScenarioInfo& info() const override { return kInfo; }
 
   void build(RunContext& run) const override {
-    auto deployment = std::make_shared<Deployment>();
+    auto deployment = std::make_shared<Deployment>(run.stack);
     const sim::Nanoseconds pool_timeout_ns =
         kPoolTimeoutChoicesNs[run.sim.choose(kPoolTimeoutLabel, std::size(kPoolTimeoutChoicesNs))];
     const PoolSize size = kPoolSizeChoices[run.sim.choose(kPoolSizeLabel, std::size(kPoolSizeChoices))];

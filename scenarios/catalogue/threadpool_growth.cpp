@@ -122,8 +122,10 @@ void make_pool(Deployment& deployment, const Stack& stack) {
                                         .retained_bytes_per_thread = deployment.footprint_bytes});
     return;
   }
-  deployment.to_thread = std::make_unique<core::AnyioToThread>(core::AnyioToThreadOptions{
-      .total_tokens = deployment.thread_budget, .retained_bytes_per_thread = deployment.footprint_bytes});
+  deployment.to_thread = std::make_unique<core::AnyioToThread>(
+      core::AnyioToThreadOptions{.total_tokens = deployment.thread_budget,
+                                 .wake_order = stack.limiter_wake_order,
+                                 .retained_bytes_per_thread = deployment.footprint_bytes});
 }
 
 // `def predict(): return model(input)`: the model's time is spent on the

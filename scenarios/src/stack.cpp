@@ -125,6 +125,9 @@ void resolve_anyio(const std::string& version, Stack& stack) {
   } else {
     unsupported("anyio", version, "only the anyio 3 and 4 task-group conventions are modelled");
   }
+  // 3.7 (anyio #538): CapacityLimiter.release() wakes the oldest waiter.
+  stack.limiter_wake_order =
+      parsed < Version{3, 7, 0} ? sim::LimiterWakeOrder::newest_first : sim::LimiterWakeOrder::oldest_first;
 }
 
 }  // namespace
@@ -262,15 +265,17 @@ std::string describe_behaviours(const Stack& stack) {
   const auto version = [](const std::string& text) { return text.empty() ? std::string("default") : text; };
   return fmt::format(
       "starlette {} (BaseHTTPMiddleware {}, streaming {}), uvicorn {} (ASGI spec {}, send after disconnect "
-      "{}, close on an app error {}), python {} (thread pool {}), anyio {} (task-group errors {}), "
-      "fastapi {} (yield exits {}, {})",
+      "{}, close on an app error {}), python {} (thread pool {}), anyio {} (task-group errors {}, limiter "
+      "wakes the {} waiter), fastapi {} (yield exits {}, {})",
       version(stack.versions.starlette), core::to_string(stack.base_http), core::to_string(stack.streaming),
       version(stack.versions.uvicorn), stack.server.spec_version,
       stack.server.send_after_disconnect == core::SendAfterDisconnect::raise ? "raises" : "dropped",
       core::to_string(stack.server.close_on_error), version(stack.versions.python),
       core::to_string(stack.python), version(stack.versions.anyio),
-      task_group_errors_name(stack.task_group_errors), version(stack.versions.fastapi),
-      core::to_string(stack.yield_exit), core::to_string(stack.yield_exit_timing));
+      task_group_errors_name(stack.task_group_errors),
+      stack.limiter_wake_order == sim::LimiterWakeOrder::newest_first ? "newest" : "oldest",
+      version(stack.versions.fastapi), core::to_string(stack.yield_exit),
+      core::to_string(stack.yield_exit_timing));
 }
 
 std::vector<std::string> stack_warnings(const StackVersions& versions) {

@@ -217,6 +217,7 @@ std::string StackRun::report() const {
 
 void start_stack(RunContext& run, StackDescription description, std::optional<core::ServerOptions> server) {
   StackOptions options{.streaming = run.stack.streaming, .server = server.value_or(run.stack.server)};
+  options.threadpool.wake_order = run.stack.limiter_wake_order;
   auto stack = std::make_shared<StackRun>(run.sim, run.observer, std::move(description), options);
   run.params.threads_bound = options.threadpool.total_tokens;
   // The run's report needs the description and what the clients saw, so

@@ -100,6 +100,11 @@ TEST(Resolve, PythonAnyioFastapi) {
   EXPECT_EQ(resolve({.anyio = "3.7.1"}).task_group_errors, sim::TaskGroupErrors::anyio3);
   EXPECT_EQ(resolve({.anyio = "4.2"}).task_group_errors, sim::TaskGroupErrors::anyio4);
   EXPECT_THROW(resolve({.anyio = "2.0"}), UsageError);
+  // anyio #538, fixed in 3.7: release() wakes the oldest waiter.
+  EXPECT_EQ(resolve({.anyio = "3.6.2"}).limiter_wake_order, sim::LimiterWakeOrder::newest_first);
+  EXPECT_EQ(resolve({.anyio = "3.7.1"}).limiter_wake_order, sim::LimiterWakeOrder::oldest_first);
+  EXPECT_EQ(resolve({.anyio = "4.14.2"}).limiter_wake_order, sim::LimiterWakeOrder::oldest_first);
+  EXPECT_EQ(resolve({}).limiter_wake_order, sim::LimiterWakeOrder::newest_first);
   EXPECT_EQ(resolve({.fastapi = "0.81.0"}).yield_exit, core::YieldExitBehaviour::shared_pool);
   EXPECT_EQ(resolve({.fastapi = "0.82.0"}).yield_exit, core::YieldExitBehaviour::own_limiter);
   // The exits' timing: #10831 (0.106.0), #14099 (0.118.0), #14262 (0.121.0).

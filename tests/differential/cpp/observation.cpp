@@ -135,7 +135,8 @@ nlohmann::json run_case(const Case& the_case, const RunOptions& options) {
                                                                             : sim::TaskGroupErrors::anyio3,
                               .trace = {.records_max = options.trace ? std::size_t{1} << 16 : 0},
                               .record_decisions = false});
-  core::AnyioToThread pool;
+  core::AnyioToThread pool({.wake_order = options.anyio_major >= 4 ? sim::LimiterWakeOrder::oldest_first
+                                                                   : sim::LimiterWakeOrder::newest_first});
   UvicornHarness harness(the_case, record);
   const core::App app = build_case_app(the_case, options.behaviour, pool, record, options.streaming);
 

@@ -50,12 +50,13 @@ StackVersions merge(StackVersions base, const StackVersions& override_with);
 // The named behaviours a stack of versions has.
 struct Stack {
   StackVersions versions{};
-  core::BaseHttpBehaviour base_http = core::BaseHttpBehaviour::fixed;           // starlette
-  core::StreamingBehaviour streaming = core::StreamingBehaviour::listen;        // starlette (+ spec_version)
-  core::ServerOptions server{};                                                 // uvicorn
-  core::PythonVersion python = core::PythonVersion::py38;                       // python
-  sim::TaskGroupErrors task_group_errors = sim::TaskGroupErrors::anyio3;        // anyio
-  core::YieldExitBehaviour yield_exit = core::YieldExitBehaviour::own_limiter;  // fastapi
+  core::BaseHttpBehaviour base_http = core::BaseHttpBehaviour::fixed;     // starlette
+  core::StreamingBehaviour streaming = core::StreamingBehaviour::listen;  // starlette (+ spec_version)
+  core::ServerOptions server{};                                           // uvicorn
+  core::PythonVersion python = core::PythonVersion::py38;                 // python
+  sim::TaskGroupErrors task_group_errors = sim::TaskGroupErrors::anyio3;  // anyio
+  sim::LimiterWakeOrder limiter_wake_order = sim::LimiterWakeOrder::newest_first;   // anyio
+  core::YieldExitBehaviour yield_exit = core::YieldExitBehaviour::own_limiter;      // fastapi
   core::YieldExitTiming yield_exit_timing = core::YieldExitTiming::after_response;  // fastapi
 };
 
