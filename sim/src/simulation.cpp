@@ -218,9 +218,11 @@ boost::context::fiber Simulation::finish_task(Task* task, std::exception_ptr err
     }
   }
   while (Waiter* waiter = task->joiners_.pop_front()) wake(*waiter->task);
-  if (task->handles_ == 0) recycle(task);
 
+  // Picked before the task is recycled: pick_next() may spawn (the loop's
+  // shutdown), and a spawn must not reuse the stack this code runs on.
   Task* next = tearing_down_ ? &main_ : pick_next();
+  if (task->handles_ == 0) recycle(task);
   previous_ = task;
   current_ = next;
   next->state_ = Task::State::running;

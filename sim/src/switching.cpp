@@ -21,6 +21,10 @@ Task* Simulation::pick_next() {
   for (;;) {
     if (status_ != RunStatus::not_run) return &main_;
     if (live_non_daemon_ == 0) {
+      if (!loop_shutdown_.empty()) {
+        start_loop_shutdown();
+        continue;
+      }
       status_ = RunStatus::completed;
       return &main_;
     }
@@ -44,6 +48,13 @@ Task* Simulation::pick_next() {
       return &main_;
     }
   }
+}
+
+void Simulation::start_loop_shutdown() {
+  std::vector<std::function<void()>> hooks;
+  hooks.swap(loop_shutdown_);
+  for (std::function<void()>& hook : hooks)
+    spawn_task("loop.shutdown", std::move(hook), {}, /*poller=*/false);
 }
 
 Task* Simulation::pick_from_ready() {

@@ -11,7 +11,9 @@
 namespace asgisim::sim {
 
 TaskGroup::TaskGroup(Simulation& sim)
-    : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {}
+    : Waitable("task group"), sim_(sim), scope_(sim, &sim.current_task(), kNoDeadline, false) {
+  scope_.of_task_group_ = true;
+}
 
 TaskGroup::~TaskGroup() {
   if (!scope_.exited_) scope_.exit(false);

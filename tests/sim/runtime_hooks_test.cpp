@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asgisim/sim/cancel.hpp"
+#include "asgisim/sim/event.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
 
@@ -105,6 +106,100 @@ TEST(Poller, IsLeftOutOfTheBusyCountAndOfTheBusyPicks) {
   const std::vector<std::string> expected = {"poll busy=1 picks=0", "work busy=0 others=1",
                                              "poll busy=1 picks=1", "work again", "poll busy=0 picks=2"};
   EXPECT_EQ(log, expected);
+}
+
+TEST(RuntimeHooks, InsideTaskGroupForItsHostAndItsChildrenOnly) {
+  Simulation sim;
+  std::vector<std::string> seen;
+  const auto note = [&](const std::string& where) {
+    seen.push_back(where +
+                   (Simulation::current().runtime_hooks().inside_task_group() ? " inside" : " outside"));
+  };
+  sim.spawn("host", [&] {
+    note("before");
+    cancel_scope([&] { note("plain scope"); });
+    task_group([&](TaskGroup& group) {
+      note("host");
+      group.start_soon("child", [&] {
+        cancel_scope([&] { note("child's own scope"); });
+        note("child");
+      });
+    });
+    note("after");
+  });
+  sim.spawn("other", [&] { note("other task"); });
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  EXPECT_EQ(seen, (std::vector<std::string>{"before outside", "plain scope outside", "host inside",
+                                            "other task outside", "child's own scope inside", "child inside",
+                                            "after outside"}));
+}
+
+TEST(RuntimeHooks, LoopShutdownHooksRunAfterTheLastTaskInOrderAndMayRegisterMore) {
+  Simulation sim;
+  std::vector<std::string> order;
+  sim.spawn("main", [&] {
+    detail::RuntimeHooks hooks = Simulation::current().runtime_hooks();
+    hooks.at_loop_shutdown([&] {
+      order.push_back("first hook");
+      Simulation::current().runtime_hooks().at_loop_shutdown(
+          [&] { order.push_back("registered by a hook"); });
+      checkpoint();  // a hook is a task like any other: it may wait
+      order.push_back("first hook resumed");
+    });
+    hooks.at_loop_shutdown([&] { order.push_back("second hook"); });
+    sleep(5);
+    order.push_back("main done");
+  });
+  sim.spawn("daemon", [&] { sleep(1'000'000); }, {.daemon = true});
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  EXPECT_EQ(order, (std::vector<std::string>{"main done", "first hook", "second hook", "first hook resumed",
+                                             "registered by a hook"}));
+  EXPECT_EQ(result.end_time_ns, 5) << "the shutdown does not wait for daemons";
+}
+
+// The shutdown starts as the last non-daemon task finishes, on its stack: the
+// hook's task must get a stack of its own while daemons keep switching.
+TEST(RuntimeHooks, LoopShutdownStartedByAFinishingTaskRunsBesideTickingDaemons) {
+  Simulation sim;
+  int hook_steps = 0;
+  int ticks = 0;
+  sim.spawn("last", [&] {
+    Simulation::current().runtime_hooks().at_loop_shutdown([&] {
+      for (int i = 0; i < 20; ++i) {
+        sleep(1);
+        ++hook_steps;
+      }
+    });
+  });
+  for (int d = 0; d < 3; ++d) {
+    sim.spawn("ticker",
+              [&] {
+                for (;;) {
+                  sleep(1);
+                  ++ticks;
+                }
+              },
+              {.daemon = true});
+  }
+  const RunResult result = sim.run();
+  ASSERT_TRUE(result.ok()) << status_text(result);
+  EXPECT_EQ(hook_steps, 20);
+  EXPECT_GE(ticks, 3 * 19);
+}
+
+TEST(RuntimeHooks, AFailedRunEndsWithoutItsLoopShutdownHooks) {
+  Simulation sim;
+  bool ran = false;
+  sim.spawn("stuck", [&] {
+    Simulation::current().runtime_hooks().at_loop_shutdown([&] { ran = true; });
+    Event never;
+    never.wait();
+  });
+  const RunResult result = sim.run();
+  EXPECT_EQ(result.status, RunStatus::deadlock);
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace

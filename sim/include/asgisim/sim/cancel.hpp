@@ -80,6 +80,7 @@ class CancelScope {
   bool cancelled_caught_ = false;
   bool shield_ = false;
   bool exited_ = false;
+  bool of_task_group_ = false;  // a TaskGroup's own scope
 };
 
 // Runs `body` with a relative deadline; returns true if the deadline (or an

@@ -251,6 +251,8 @@ class Simulation {
   std::string describe_waitable(const Waitable& on) const;
   std::string describe_blocked() const;
   void unwind_remaining();
+  // Spawns a task for each hook of RuntimeHooks::at_loop_shutdown().
+  void start_loop_shutdown();
   void scope_remove_task(Task* task);
   void scope_add_task(CancelScope* scope, Task* task);
   ObjectId next_object_id() { return ++object_ids_; }
@@ -299,7 +301,8 @@ class Simulation {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::map<std::uint64_t, CancelScope*> scopes_with_deadline_;
   std::map<std::string, bool, std::less<>> buggify_sites_;
-  std::vector<std::uint64_t> pct_change_points_;  // sorted steps
+  std::vector<std::function<void()>> loop_shutdown_;  // RuntimeHooks::at_loop_shutdown()
+  std::vector<std::uint64_t> pct_change_points_;      // sorted steps
   std::size_t pct_next_change_ = 0;
   Task* yielded_ = nullptr;  // PCT: the task that just yielded
 

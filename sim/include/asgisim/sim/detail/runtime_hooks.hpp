@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -82,6 +83,25 @@ class RuntimeHooks {
   // task's first scope); nullptr at the top. Lets a model walk the chain by
   // its own rules (anyio 3's _parent_cancelled).
   static const CancelScope* parent(const CancelScope& scope) { return scope.parent_; }
+  // Whether the running task is inside a task group: its host, or a child
+  // (whose scope chain leads through its group's scope).
+  bool inside_task_group() const {
+    for (const CancelScope* scope = sim_.current_scope(); scope != nullptr; scope = scope->parent_) {
+      if (scope->of_task_group_) return true;
+    }
+    return false;
+  }
+
+  // ---- loop shutdown -----------------------------------------------------------
+  // Runs `hook` in a task of its own ("loop.shutdown") once every non-daemon
+  // task has finished, before the run completes: what asyncio.run does after
+  // its main task (shutdown_asyncgens). Hooks run in the order registered; one
+  // registered while the shutdown runs gets a task of its own after it. A run
+  // that fails (deadlock, budget, escape) ends without them.
+  void at_loop_shutdown(std::function<void()> hook) { sim_.loop_shutdown_.push_back(std::move(hook)); }
+  // Whether the run is over and its remaining tasks are being unwound: code
+  // that would start new work (a finalizer) does nothing then.
+  bool tearing_down() const { return sim_.tearing_down_; }
 
  private:
   Simulation& sim_;
