@@ -57,6 +57,8 @@ std::string_view to_string(ObservationKind kind) {
       return "context_exit_cancelled";
     case ObservationKind::error_raised:
       return "error_raised";
+    case ObservationKind::iterator_closed:
+      return "iterator_closed";
     case ObservationKind::thread_started:
       return "thread_started";
     case ObservationKind::thread_stopped:

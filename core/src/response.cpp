@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "anyio_task_group.hpp"
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/core/datastructures.hpp"
 #include "asgisim/core/json_text.hpp"
 #include "asgisim/core/request.hpp"
@@ -144,7 +145,14 @@ void Response::operator()(Scope& scope, const Receive& receive, const Send& send
 void Response::stream_response(const Send& send) const {
   send(Message::start(status_code_, headers_));
   while (std::optional<Bytes> chunk = body_iterator_()) {
-    send(Message::body_chunk(std::move(*chunk), /*more_body=*/true));
+    try {
+      send(Message::body_chunk(std::move(*chunk), /*more_body=*/true));
+    } catch (...) {
+      // `async for chunk in self.body_iterator` left by an exception: the
+      // generator stays at its yield, held by the traceback's cycle.
+      abandoned_by_exception(body_iterator_);
+      throw;
+    }
   }
   send(Message::body_chunk(Bytes{}, /*more_body=*/false));
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <utility>
 
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/event.hpp"
 #include "request_response_cycle.hpp"
@@ -275,6 +276,8 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
     if (client_disconnected && options.send_after_disconnect == SendAfterDisconnect::raise) {
       // uvicorn 0.28.0: `except ClientDisconnected: pass`.
       observe(ObservationKind::app_raised, cycle.id, what + " (ignored by the server)");
+      error = nullptr;
+      exception_handled();
       return;
     }
     observe(ObservationKind::app_raised, cycle.id, what);
@@ -284,6 +287,8 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
                cycle.protocol_error_raised) {
       connection->close_transport(cycle.id, "app raised after http.response.start");
     }
+    error = nullptr;
+    exception_handled();  // the end of uvicorn's `except`: the exception and what it held go
   } else {
     observe(ObservationKind::app_returned, cycle.id);
     if (!cycle.response_started && !cycle.disconnected) {

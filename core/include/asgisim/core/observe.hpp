@@ -62,6 +62,9 @@ enum class ObservationKind : std::uint8_t {
   context_exited,          // its exit ran to the end; `value` = 1 if it saw a cancellation
   context_exit_cancelled,  // its exit was itself cut short by cancellation
   error_raised,            // an endpoint or middleware raised; `detail` has it
+  iterator_closed,         // an async generator's `finally` runs (async_generator.hpp); `layer` names
+                           // it, `detail` says how ("exhausted", "raised: ...", "GeneratorExit"),
+                           // `value` who ran it (GeneratorCloser: 0 inline, 1 finalizer, 2 shutdown)
   // Threads and memory.
   thread_started,   // a worker thread started; `value` = threads now
   thread_stopped,   // a worker thread exited; `value` = threads now

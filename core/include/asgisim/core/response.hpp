@@ -84,7 +84,9 @@ struct ResponseInit {
 };
 
 // An async body iterator: the next chunk, or nullopt when exhausted. It may
-// sleep or checkpoint between chunks (it runs on the response's task).
+// sleep or checkpoint between chunks (it runs on the response's task). One
+// with a `finally` is made by async_generator() (async_generator.hpp), which
+// also models when Python runs that `finally`.
 using BodyIterator = std::function<std::optional<Bytes>()>;
 
 // What StreamingResponse does about client disconnects.

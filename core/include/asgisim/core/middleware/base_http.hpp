@@ -16,7 +16,9 @@
 //       {.behaviour = BaseHttpBehaviour::cancel});
 //
 // Not modelled: the http.response.debug extension (0.24+), contextvars, and
-// the asyncgen finalizer that closes a body_stream abandoned half-way.
+// when the asyncgen finalizer closes a body_stream abandoned half-way (its
+// `async with recv_stream` exit); the endpoint's own body iterators have it
+// when made with core::async_generator (async_generator.hpp).
 #pragma once
 
 #include <cstdint>
