@@ -44,6 +44,9 @@ constexpr InvariantRow kInvariants[] = {
     {"cleanup-runs",
      "every context manager entered exits and its exit runs to the end; it sees a cancellation "
      "only if the client left before the response completed"},
+    {"iterator-closed",
+     "a body iterator's finally runs before its request's app call ends, not when the loop shuts "
+     "down or a finalizer gets to it"},
     {"response-not-delayed", "the response's completion (more_body false) does not wait for background work"},
     {"truncated-not-complete",
      "a response whose app failed while sending its body does not reach the client as a complete one"},
@@ -175,6 +178,8 @@ void install_checkers(core::Observer& observer, const std::vector<std::string>& 
       observer.add(detail::make_background_complete());
     } else if (id == "cleanup-runs") {
       observer.add(detail::make_cleanup_runs());
+    } else if (id == "iterator-closed") {
+      observer.add(detail::make_iterator_closed());
     } else if (id == "response-not-delayed") {
       observer.add(detail::make_response_not_delayed());
     } else if (id == "truncated-not-complete") {

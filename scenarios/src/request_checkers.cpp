@@ -4,6 +4,7 @@
 #include "request_checkers.hpp"
 #include "request_facts.hpp"
 
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/core/validator.hpp"
 
 #include <fmt/format.h>
@@ -297,6 +298,44 @@ class NoSwallowedError final : public core::Checker {
   std::set<RequestId> reported_;
 };
 
+// ---- iterator-closed ---------------------------------------------------------------
+
+class IteratorClosed final : public core::Checker {
+ public:
+  void observe(const Observation& o, Observer& observer) override {
+    ledger_.record(o);
+    if (o.kind == ObservationKind::app_returned || o.kind == ObservationKind::app_raised) {
+      app_ended_.emplace(o.request, o.time_ns);
+      return;
+    }
+    if (o.kind != ObservationKind::iterator_closed ||
+        o.value == static_cast<std::uint64_t>(core::GeneratorCloser::iterating_task))
+      return;
+    const auto ended = app_ended_.find(o.request);
+    if (o.request == 0 || ended == app_ended_.end()) return;  // closed while its request still ran
+    const RequestFacts* facts = ledger_.find(o.request);
+    const bool at_shutdown = o.value == static_cast<std::uint64_t>(core::GeneratorCloser::loop_shutdown);
+    observer.report(
+        {.invariant = "iterator-closed",
+         .layer = "StreamingResponse",
+         .request = o.request,
+         .time_ns = o.time_ns,
+         .detail = fmt::format(
+             "the finally of body iterator '{}' of {} ran only {} ({}), not before its app "
+             "call ended at {} ns ({}): whatever it holds stayed open until then",
+             o.layer, describe_request(o.request, facts),
+             at_shutdown ? "at the loop's shutdown (shutdown_asyncgens), an exception having "
+                           "abandoned it at a yield"
+                         : "in the task asyncio's finalizer hook made for it",
+             o.detail, ended->second, facts ? client_story(*facts) : std::string("no client seen")),
+         .warning = false});
+  }
+
+ private:
+  RequestLedger ledger_;
+  std::map<RequestId, sim::Nanoseconds> app_ended_;
+};
+
 // ---- request-latency -----------------------------------------------------------
 
 class RequestLatency final : public core::Checker {
@@ -343,6 +382,7 @@ class RequestLatency final : public core::Checker {
 std::unique_ptr<core::Checker> make_response_complete() { return std::make_unique<ResponseComplete>(); }
 std::unique_ptr<core::Checker> make_background_complete() { return std::make_unique<BackgroundComplete>(); }
 std::unique_ptr<core::Checker> make_cleanup_runs() { return std::make_unique<CleanupRuns>(); }
+std::unique_ptr<core::Checker> make_iterator_closed() { return std::make_unique<IteratorClosed>(); }
 std::unique_ptr<core::Checker> make_response_not_delayed() { return std::make_unique<ResponseNotDelayed>(); }
 std::unique_ptr<core::Checker> make_no_swallowed_error() { return std::make_unique<NoSwallowedError>(); }
 std::unique_ptr<core::Checker> make_request_latency(sim::Nanoseconds budget_ns) {

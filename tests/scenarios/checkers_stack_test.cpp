@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/core/client.hpp"
 #include "asgisim/core/endpoints.hpp"
 #include "asgisim/core/middleware/base_http.hpp"
@@ -181,6 +182,48 @@ TEST(RealStack, TruncatedNotCompleteCatchesBaseHttpFrom0460) {
   EXPECT_TRUE(
       run_stack({"truncated-not-complete"}, {}, make(core::BaseHttpBehaviour::dispatch_background)).empty());
   EXPECT_TRUE(run_stack({"truncated-not-complete"}, {}, make(std::nullopt)).empty());
+}
+
+// A StreamingResponse of Starlette 0.42+ whose body iterator has a finally
+// (core::async_generator): `chunks` chunks, a millisecond's sleep before each.
+core::App streaming_with_cleanup(int chunks) {
+  return core::request_response([chunks](core::Request& request) {
+    auto next = std::make_shared<int>(0);
+    return core::StreamingResponse(core::async_generator(
+                                       [next, chunks]() -> std::optional<core::Bytes> {
+                                         if (*next == chunks) return std::nullopt;
+                                         sim::sleep(kMillisecond);
+                                         return std::to_string((*next)++);
+                                       },
+                                       nullptr, {.name = "rows", .request = request.scope().request_id}),
+                                   {}, core::StreamingBehaviour::by_spec_version);
+  });
+}
+
+TEST(RealStack, IteratorClosedCatchesAnIteratorLeftToTheFinalizer) {
+  // uvicorn 0.28.0 (ASGI 2.4, a send after the client left raises) under a
+  // Starlette that then has no disconnect listener (0.42+).
+  const auto run = [](std::optional<core::Disconnect> disconnect) {
+    core::Observer observer;
+    install_checkers(observer, {"iterator-closed"}, {});
+    const core::AppRun result = core::run_app(
+        streaming_with_cleanup(5), {core::RequestSpec{.read_pause_ns = 0, .disconnect = disconnect}},
+        {.server = {.spec_version = "2.4", .send_after_disconnect = core::SendAfterDisconnect::raise},
+         .client = {.disconnect_one_in = 0},
+         .observer = &observer});
+    EXPECT_TRUE(result.result.ok()) << result.result.report;
+    return result.violations;
+  };
+  // The client reads one chunk and leaves: the next send raises, the
+  // iterator is left at its yield. The server drops the exception, the
+  // finalizer hook schedules aclose(), and the run ends before that task's
+  // first step: asyncio.run cancels it.
+  const auto leaves = run(core::Disconnect{.point = core::DisconnectPoint::after_body_chunks, .count = 1});
+  ASSERT_EQ(only(leaves), "iterator-closed @StreamingResponse");
+  EXPECT_NE(leaves[0].detail.find("body iterator 'rows'"), std::string::npos) << leaves[0].detail;
+  EXPECT_NE(leaves[0].detail.find("finalizer hook"), std::string::npos) << leaves[0].detail;
+  // A client that reads it all: the iterator ends and its finally runs inline.
+  EXPECT_TRUE(run(core::Disconnect{}).empty());
 }
 
 TEST(RealStack, RequestLatencyAgainstTheBudget) {

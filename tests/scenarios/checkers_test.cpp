@@ -314,7 +314,7 @@ TEST(Install, RejectsUnknownIdsAndMissingParameters) {
 
 TEST(Table, EveryIdHasADescriptionInDesignOrder) {
   const auto& ids = invariant_ids();
-  ASSERT_EQ(ids.size(), 19u);
+  ASSERT_EQ(ids.size(), 20u);
   EXPECT_EQ(ids.front(), "start-once");
   EXPECT_EQ(ids.back(), "deterministic");
   for (const auto id : ids) EXPECT_FALSE(invariant_description(id).empty()) << id;

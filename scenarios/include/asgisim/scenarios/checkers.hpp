@@ -22,6 +22,10 @@
 //                   the client left before its response completed; at the
 //                   end, a context entered and never exited. Blames the layer
 //                   that owns the context manager.
+//   iterator-closed iterator_closed by the finalizer hook or at loop shutdown
+//                   (core/async_generator.hpp) after its request's app call
+//                   returned or raised. Blames StreamingResponse, which left
+//                   the iterator at a yield.
 //   response-not-delayed  response_completed after a background task of the
 //                   same request finished, and later in virtual time than the
 //                   task started. Blames the layer that held the final body
