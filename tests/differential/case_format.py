@@ -97,7 +97,7 @@ def validate_case(case: Any) -> None:
     endpoint = stack["endpoint"]
     path = "case.stack.endpoint"
     _expect_keys(endpoint, path, ("kind", "response", "chunks", "chunk_pause", "reads_body",
-                                  "raises", "background"))
+                                  "raises", "background"), ("cleanup",))
     _expect_enum(endpoint["kind"], path + ".kind", ENDPOINT_KINDS)
     _expect_enum(endpoint["response"], path + ".response", RESPONSE_KINDS)
     _expect_int(endpoint["chunks"], path + ".chunks", 0, 64)
@@ -121,6 +121,11 @@ def validate_case(case: Any) -> None:
             _fail(path + ".reads_body", "a sync endpoint cannot await the body (must be none)")
         if endpoint["chunk_pause"] != 0:
             _fail(path + ".chunk_pause", "a sync iterator cannot pause (must be 0)")
+    if "cleanup" in endpoint:
+        if not isinstance(endpoint["cleanup"], bool):
+            _fail(path + ".cleanup", "expected true or false")
+        if endpoint["cleanup"] and (endpoint["response"] != "streaming" or endpoint["kind"] != "async"):
+            _fail(path + ".cleanup", "only an async streaming endpoint's body iterator has a finally")
     if endpoint["raises"] == "in_background" and background is None:
         _fail(path + ".raises", "in_background needs a background task")
 
@@ -177,6 +182,7 @@ EVENT_FIELDS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     "endpoint_returned": ((), ()),
     "endpoint_raised": (("exception",), ()),
     "stream_chunk": (("index",), ()),
+    "stream_closed": (("how", "by"), ()),
     "background_started": ((), ()),
     "background_finished": ((), ()),
     "background_raised": (("exception",), ()),

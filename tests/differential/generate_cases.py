@@ -54,7 +54,7 @@ def case_id(case: Dict[str, Any]) -> str:
     bg = "-" if background is None else (
         "s" if background["kind"] == "sync" else f"a{background['pauses']}")
     ep_label = (f"{ep['kind'][0]}.{response}.rb-{ep['reads_body']}"
-                f".x-{RAISES_SHORT[ep['raises']]}.bg-{bg}")
+                f".x-{RAISES_SHORT[ep['raises']]}.bg-{bg}" + (".cl" if ep.get("cleanup") else ""))
     body = ",".join(str(size) for size in case["client"]["body_chunks"]) or "-"
     server = case["server"]
     return (f"{chain}/{ep_label}/b{body}.d-{case['client']['disconnect']}"
@@ -162,14 +162,26 @@ def grid(name: str) -> Iterator[Dict[str, Any]]:
         wanted = _regression_ids()
         found = set()
         for case in grid("large"):
-            if case["id"] in wanted:
-                found.add(case["id"])
-                yield case
+            for variant in (case, with_cleanup(case)):  # an id ending in .cl/... is the --cleanup one
+                if variant["id"] in wanted and variant["id"] not in found:
+                    found.add(variant["id"])
+                    yield variant
         missing = sorted(set(wanted) - found)
         if missing:
             raise ValueError(f"regressions.txt names cases the large grid lacks: {missing}")
     else:
         raise ValueError(f"unknown grid {name!r}")
+
+
+def with_cleanup(case: Dict[str, Any]) -> Dict[str, Any]:
+    """The case with `cleanup: true` when its endpoint streams from an async iterator."""
+    ep = case["stack"]["endpoint"]
+    if ep["kind"] != "async" or ep["response"] != "streaming":
+        return case
+    case = json.loads(json.dumps(case))
+    case["stack"]["endpoint"]["cleanup"] = True
+    case["id"] = case_id(case)
+    return case
 
 
 def _regression_ids() -> List[str]:
@@ -182,6 +194,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--grid", choices=("small", "large", "regressions"), default="small")
     parser.add_argument("-o", "--output", help="write here instead of stdout")
     parser.add_argument("--count", action="store_true", help="print the number of cases only")
+    parser.add_argument("--cleanup", action="store_true",
+                        help="give every async streaming endpoint's body iterator a finally that "
+                             "records stream_closed (ids gain .cl)")
     args = parser.parse_args(argv)
 
     seen = set()
@@ -190,6 +205,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                    if args.output else sys.stdout)
     try:
         for case in grid(args.grid):
+            if args.cleanup:
+                case = with_cleanup(case)
             validate_case(case)
             if case["id"] in seen:
                 raise AssertionError(f"duplicate case id {case['id']}")

@@ -14,7 +14,9 @@
 # /tmp/asgisim-differential), JOBS (real-side worker processes, default 2),
 # STARLETTE_MIRROR (a clone of encode/starlette, now Kludex/starlette; without it the other
 # versions skip), ANYIO (a tag of ANYIO_MIRROR, a clone of agronholm/anyio, for the real side
-# instead of Debian's anyio 3.6.2; e.g. ANYIO=4.14.2).
+# instead of Debian's anyio 3.6.2; e.g. ANYIO=4.14.2), CLEANUP=1 (every async streaming
+# endpoint's body iterator gets a finally that records stream_closed: generate_cases.py
+# --cleanup).
 set -eu
 
 model=$1
@@ -73,12 +75,18 @@ if [ -n "${ANYIO:-}" ]; then
     anyio_label=".anyio-$ANYIO"
 fi
 
-cases="$out/$grid.cases.jsonl"
-real="$out/$grid.$starlette$anyio_label.real.jsonl"
-observed="$out/$grid.$starlette$anyio_label.model.jsonl"
+cleanup_option=
+cleanup_label=
+if [ "${CLEANUP:-0}" = 1 ]; then
+    cleanup_option=--cleanup
+    cleanup_label=.cleanup
+fi
+cases="$out/$grid$cleanup_label.cases.jsonl"
+real="$out/$grid$cleanup_label.$starlette$anyio_label.real.jsonl"
+observed="$out/$grid$cleanup_label.$starlette$anyio_label.model.jsonl"
 start=$(date +%s)
-"$python" "$here/generate_cases.py" --grid "$grid" -o "$cases"
-echo "grid $grid: $(wc -l < "$cases") cases; Starlette $starlette${ANYIO:+, anyio $ANYIO}"
+"$python" "$here/generate_cases.py" --grid "$grid" $cleanup_option -o "$cases"
+echo "grid $grid: $(wc -l < "$cases") cases${CLEANUP:+ (with --cleanup)}; Starlette $starlette${ANYIO:+, anyio $ANYIO}"
 # shellcheck disable=SC2086 # each option is empty or two words without spaces
 "$python" "$here/starlette_runner.py" --cases "$cases" -j "$jobs" --no-meta $path_option $anyio_option -o "$real"
 echo "real side: $(( $(date +%s) - start )) s"

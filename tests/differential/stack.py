@@ -107,10 +107,23 @@ def _background(spec: Dict[str, Any], raises: bool, record: Recorder) -> Any:
     return BackgroundTask(work)
 
 
+def _closed_by() -> str:
+    """Who runs an async generator's finally: the task iterating it ("inline"), the task
+    asyncio's finalizer hook created for aclose() ("finalizer"), or shutdown_asyncgens
+    ("shutdown")."""
+    import asyncio
+    task = asyncio.current_task()
+    if task is None or type(task.get_coro()).__name__ != "async_generator_athrow":
+        return "inline"
+    return "shutdown" if getattr(asyncio.get_running_loop(), "_asyncgens_shutdown_called", False) \
+        else "finalizer"
+
+
 def _endpoint(spec: Dict[str, Any], record: Recorder) -> Callable[..., Any]:
     from starlette.responses import PlainTextResponse, StreamingResponse
 
     chunks, pause, raises = spec["chunks"], spec["chunk_pause"], spec["raises"]
+    cleanup = spec.get("cleanup", False)
 
     def make_response() -> Any:
         background = None
@@ -128,13 +141,21 @@ def _endpoint(spec: Dict[str, Any], record: Recorder) -> Callable[..., Any]:
             content: Any = sync_body()
         else:
             async def async_body() -> Any:
-                for index in range(chunks):
-                    for _ in range(pause):
-                        await anyio.sleep(0)
-                    record("stream_chunk", index=index)
-                    yield f"chunk-{index}".encode("ascii")
-                if raises == "in_stream":
-                    raise AppError("in_stream")
+                how = "exhausted"
+                try:
+                    for index in range(chunks):
+                        for _ in range(pause):
+                            await anyio.sleep(0)
+                        record("stream_chunk", index=index)
+                        yield f"chunk-{index}".encode("ascii")
+                    if raises == "in_stream":
+                        raise AppError("in_stream")
+                except BaseException as exc:  # GeneratorExit when closed at a yield
+                    how = exception_name(exc)
+                    raise
+                finally:
+                    if cleanup:
+                        record("stream_closed", how=how, by=_closed_by())
             content = async_body()
         return StreamingResponse(content, media_type="text/plain", background=background)
 

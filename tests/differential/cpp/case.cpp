@@ -83,6 +83,12 @@ EndpointSpec parse_endpoint(const nlohmann::json& json) {
                    .pauses = background.at("pauses").get<int>()};
   }
   if (endpoint.chunks < 0 || endpoint.chunk_pause < 0) throw CaseError("stack.endpoint: negative count");
+  if (json.contains("cleanup")) {
+    endpoint.cleanup = json.at("cleanup").get<bool>();
+    if (endpoint.cleanup && (endpoint.sync || !endpoint.streaming))
+      throw CaseError(
+          "stack.endpoint.cleanup: only an async streaming endpoint's body iterator has a finally");
+  }
   return endpoint;
 }
 

@@ -48,6 +48,9 @@ struct EndpointSpec {
   ReadsBody reads_body = ReadsBody::none;
   Raises raises = Raises::never;
   std::optional<Background> background{};
+  // async streaming only: the body iterator has a `finally` that records
+  // stream_closed (core::async_generator).
+  bool cleanup = false;
 };
 
 struct Disconnect {

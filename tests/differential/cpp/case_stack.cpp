@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/core/endpoints.hpp"
 #include "asgisim/core/middleware/errors.hpp"
 #include "asgisim/core/middleware/pure_asgi.hpp"
@@ -149,6 +150,17 @@ core::BodyIterator body_iterator(const EndpointSpec& spec, Recorder& record) {
   };
 }
 
+// cleanup: the iterator's `finally` records stream_closed, how (exhausted,
+// the exception's name, GeneratorExit) and by whom (inline, finalizer,
+// shutdown).
+core::BodyIterator with_cleanup(core::BodyIterator body, Recorder& record) {
+  return core::async_generator(std::move(body), [&record](const core::GeneratorClose& close) {
+    std::string how(core::to_string(close.kind));
+    if (close.kind == core::GeneratorExitKind::raised) how = exception_name(close.error).value_or(how);
+    record("stream_closed", {{"how", how}, {"by", std::string(core::to_string(close.by))}});
+  });
+}
+
 core::Response make_response(const EndpointSpec& spec, core::StreamingBehaviour streaming,
                              core::ThreadPoolRunner& pool, Recorder& record) {
   core::BackgroundTasks tasks;
@@ -156,6 +168,7 @@ core::Response make_response(const EndpointSpec& spec, core::StreamingBehaviour 
     tasks = background(*spec.background, spec.raises == Raises::in_background, pool, record);
   if (!spec.streaming) return core::PlainTextResponse("hello", {.background = std::move(tasks)});
   core::BodyIterator content = body_iterator(spec, record);
+  if (spec.cleanup) content = with_cleanup(std::move(content), record);
   if (spec.sync) content = core::iterate_in_threadpool(std::move(content), pool);
   return core::StreamingResponse(std::move(content),
                                  {.media_type = "text/plain", .background = std::move(tasks)}, streaming);

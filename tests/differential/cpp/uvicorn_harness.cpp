@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "asgisim/core/async_generator.hpp"
 #include "asgisim/sim/errors.hpp"
 
 namespace asgisim::differential {
@@ -150,6 +151,8 @@ void UvicornHarness::run_asgi(const core::App& app) {
     } catch (const core::ClientDisconnected&) {
       // uvicorn 0.28.0 let this escape its task; it is recorded as sent/raised.
     }
+    error = nullptr;
+    core::exception_handled();  // the end of the `except`: the exception and what it held go
     return;
   }
   record_("app_returned");
