@@ -149,7 +149,8 @@ void Response::stream_response(const Send& send) const {
       send(Message::body_chunk(std::move(*chunk), /*more_body=*/true));
     } catch (...) {
       // `async for chunk in self.body_iterator` left by an exception: the
-      // generator stays at its yield, held by the traceback's cycle.
+      // generator stays at its yield, held by the exception (until the loop's
+      // shutdown inside a task group, else until the server drops it).
       abandoned_by_exception(body_iterator_);
       throw;
     }
