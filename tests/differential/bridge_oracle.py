@@ -11,7 +11,8 @@ bridge: the same real Starlette stack (``stack.build_app``) as an asgisim Python
 on the bridge's SimLoop, stepped by the kernel with the ``fifo`` strategy, behind
 the model's server harness (``cpp/uvicorn_harness.cpp``, CASE_FORMAT.md 1.3), in
 ``_differential_bridge``. The two observations (CASE_FORMAT.md 2, summaries by
-``case_format.summarise``) must be equal at the events level, case by case; a
+``case_format.summarise``) must be equal at the events level, case by case, up to the
+loop's shutdown (``before_loop_shutdown``: the bridge runs no ``shutdown_asyncgens``); a
 difference names the case and the first differing part. Exit status 0 all agree, 1 a difference, 2 bad usage,
 77 skipped (no starlette, or the module is not built).
 """
@@ -88,9 +89,24 @@ def run_through_bridge(case: Dict[str, Any]) -> Dict[str, Any]:
     return observation
 
 
+def before_loop_shutdown(observation: Dict[str, Any]) -> Dict[str, Any]:
+    """The observation without what ``asyncio.run`` does after the case (iterators closed by
+    ``shutdown_asyncgens``: ``stream_closed`` by ``shutdown``, CASE_FORMAT.md 1.2). The bridge
+    ends a run when the kernel's does and runs no ``shutdown_asyncgens`` of its own, so those
+    closes never happen there; everything before them is compared."""
+    events = observation.get("events")
+    if not events or not any(event.get("by") == "shutdown" for event in events):
+        return observation
+    trimmed = dict(observation)
+    trimmed["events"] = [event for event in events
+                         if not (event["ev"] == "stream_closed" and event.get("by") == "shutdown")]
+    return trimmed
+
+
 def first_difference(real: Dict[str, Any], bridge: Dict[str, Any]) -> Optional[str]:
     """The first differing part of two observations (events level), or None."""
-    left, right = projection(real, "events"), projection(bridge, "events")
+    left = projection(before_loop_shutdown(real), "events")
+    right = projection(before_loop_shutdown(bridge), "events")
     if left == right:
         return None
     if "error" in left or "error" in right:
