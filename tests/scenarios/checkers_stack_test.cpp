@@ -184,30 +184,37 @@ TEST(RealStack, TruncatedNotCompleteCatchesBaseHttpFrom0460) {
   EXPECT_TRUE(run_stack({"truncated-not-complete"}, {}, make(std::nullopt)).empty());
 }
 
-// A StreamingResponse of Starlette 0.42+ whose body iterator has a finally
-// (core::async_generator): `chunks` chunks, a millisecond's sleep before each.
-core::App streaming_with_cleanup(int chunks) {
-  return core::request_response([chunks](core::Request& request) {
+// A StreamingResponse of Starlette 0.42+ over rows from a cursor that the
+// iterator's `finally` releases (`log` says when and by whom).
+// [doc:iterator-cleanup]
+core::App streaming_rows(int rows, std::vector<std::string>& log) {
+  return core::request_response([rows, &log](core::Request& request) {
+    log.push_back("cursor taken");
     auto next = std::make_shared<int>(0);
-    return core::StreamingResponse(core::async_generator(
-                                       [next, chunks]() -> std::optional<core::Bytes> {
-                                         if (*next == chunks) return std::nullopt;
-                                         sim::sleep(kMillisecond);
-                                         return std::to_string((*next)++);
-                                       },
-                                       nullptr, {.name = "rows", .request = request.scope().request_id}),
-                                   {}, core::StreamingBehaviour::by_spec_version);
+    core::BodyIterator body = core::async_generator(
+        [next, rows]() -> std::optional<core::Bytes> {  // the body between two yields
+          if (*next == rows) return std::nullopt;
+          sim::sleep(kMillisecond);  // await cursor.fetchone()
+          return "row " + std::to_string((*next)++) + "\n";
+        },
+        [&log](const core::GeneratorClose& close) {  // finally: release the cursor
+          log.push_back("cursor released by " + std::string(core::to_string(close.by)));
+        },
+        {.name = "rows", .request = request.scope().request_id});
+    return core::StreamingResponse(std::move(body), {.media_type = "text/plain"},
+                                   core::StreamingBehaviour::by_spec_version);
   });
 }
+// [/doc:iterator-cleanup]
 
 TEST(RealStack, IteratorClosedCatchesAnIteratorLeftToTheFinalizer) {
   // uvicorn 0.28.0 (ASGI 2.4, a send after the client left raises) under a
   // Starlette that then has no disconnect listener (0.42+).
-  const auto run = [](std::optional<core::Disconnect> disconnect) {
+  const auto run = [](std::optional<core::Disconnect> disconnect, std::vector<std::string>& log) {
     core::Observer observer;
     install_checkers(observer, {"iterator-closed"}, {});
     const core::AppRun result = core::run_app(
-        streaming_with_cleanup(5), {core::RequestSpec{.read_pause_ns = 0, .disconnect = disconnect}},
+        streaming_rows(5, log), {core::RequestSpec{.read_pause_ns = 0, .disconnect = disconnect}},
         {.server = {.spec_version = "2.4", .send_after_disconnect = core::SendAfterDisconnect::raise},
          .client = {.disconnect_one_in = 0},
          .observer = &observer});
@@ -218,12 +225,17 @@ TEST(RealStack, IteratorClosedCatchesAnIteratorLeftToTheFinalizer) {
   // iterator is left at its yield. The server drops the exception, the
   // finalizer hook schedules aclose(), and the run ends before that task's
   // first step: asyncio.run cancels it.
-  const auto leaves = run(core::Disconnect{.point = core::DisconnectPoint::after_body_chunks, .count = 1});
+  std::vector<std::string> left_log;
+  const auto leaves =
+      run(core::Disconnect{.point = core::DisconnectPoint::after_body_chunks, .count = 1}, left_log);
   ASSERT_EQ(only(leaves), "iterator-closed @StreamingResponse");
   EXPECT_NE(leaves[0].detail.find("body iterator 'rows'"), std::string::npos) << leaves[0].detail;
   EXPECT_NE(leaves[0].detail.find("finalizer hook"), std::string::npos) << leaves[0].detail;
+  EXPECT_EQ(left_log, (std::vector<std::string>{"cursor taken", "cursor released by finalizer"}));
   // A client that reads it all: the iterator ends and its finally runs inline.
-  EXPECT_TRUE(run(core::Disconnect{}).empty());
+  std::vector<std::string> stayed_log;
+  EXPECT_TRUE(run(core::Disconnect{}, stayed_log).empty());
+  EXPECT_EQ(stayed_log, (std::vector<std::string>{"cursor taken", "cursor released by inline"}));
 }
 
 TEST(RealStack, RequestLatencyAgainstTheBudget) {
