@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
 
@@ -99,27 +101,40 @@ namespace {
 
 constexpr std::size_t kContentMax = 2'000;  // bytes of a body or text kept in the trace
 
-std::string clipped(std::string_view text) {
-  if (text.size() <= kContentMax) return std::string(text);
-  return fmt::format("{}... ({} bytes)", text.substr(0, kContentMax), text.size());
+// Appends `text`, clipped to kContentMax bytes.
+void append_clipped(std::string& out, std::string_view text) {
+  if (text.size() <= kContentMax) {
+    out.append(text);
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "{}... ({} bytes)", text.substr(0, kContentMax), text.size());
 }
 
 // What an observation carried, for the trace's exports (a message's status,
-// headers and body; the detail and value of anything else).
-std::string content(const Observation& observation) {
-  std::string out;
+// headers and body; the detail and value of anything else), appended to `out`
+// (the trace's annotation text).
+void append_content(std::string& out, const Observation& observation) {
+  const std::size_t start = out.size();
+  const auto line = [&out](std::string_view text) {
+    append_clipped(out, text);
+    out.append(1, '\n');
+  };
   if (const std::optional<Message>& message = observation.message) {
-    if (message->status != 0) out += fmt::format("status {}\n", message->status);
-    for (const auto& [name, value] : message->headers) out += fmt::format("{}: {}\n", name, clipped(value));
-    if (message->type == MessageType::http_request || message->type == MessageType::http_response_body)
-      out += fmt::format("body ({} bytes{}): {}\n", message->body.size(),
-                         message->more_body ? ", more_body" : "", clipped(message->body));
-    if (!message->text.empty()) out += clipped(message->text) + "\n";
+    if (message->status != 0) fmt::format_to(std::back_inserter(out), "status {}\n", message->status);
+    for (const auto& [name, value] : message->headers) {
+      out.append(name).append(": ");
+      line(value);
+    }
+    if (message->type == MessageType::http_request || message->type == MessageType::http_response_body) {
+      fmt::format_to(std::back_inserter(out), "body ({} bytes{}): ", message->body.size(),
+                     message->more_body ? ", more_body" : "");
+      line(message->body);
+    }
+    if (!message->text.empty()) line(message->text);
   }
-  if (!observation.detail.empty()) out += clipped(observation.detail) + "\n";
-  if (observation.value != 0) out += fmt::format("value {}\n", observation.value);
-  if (!out.empty()) out.pop_back();
-  return out;
+  if (!observation.detail.empty()) line(observation.detail);
+  if (observation.value != 0) fmt::format_to(std::back_inserter(out), "value {}\n", observation.value);
+  if (out.size() > start) out.pop_back();  // the last line's newline
 }
 
 // The run's Observer, kept with the Simulation (sim/extensions.hpp).
@@ -158,7 +173,7 @@ void Observer::observe(Observation observation) {
     label.append(kind).append(1, ' ').append(observation.layer);
     if (observation.message) label.append(1, ' ').append(type);
     sim->note(label, observation.request);
-    if (sim->trace().keeps_records()) sim->trace().annotate(content(observation));
+    sim->trace().annotate_with([&](std::string& out) { append_content(out, observation); });
   }
   for (auto& checker : checkers_) checker->observe(observation, *this);
   if (keep_log_) log_.push_back(std::move(observation));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
@@ -143,12 +144,15 @@ QueuePoolStats QueuePool::stats() const {
                         .closed = closed_};
 }
 
-std::string QueuePool::state() const {
-  const std::string limit = options_.max_overflow < 0
-                                ? std::string("unlimited")
-                                : fmt::format("{}+{}", options_.pool_size, options_.max_overflow);
-  return fmt::format("{}/{} connections checked out, {} idle, {} waiting", in_use_.size(), limit,
-                     idle_.size(), waiters_.size());
+void QueuePool::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "{}/", in_use_.size());
+  if (options_.max_overflow < 0) {
+    out.append("unlimited");
+  } else {
+    fmt::format_to(std::back_inserter(out), "{}+{}", options_.pool_size, options_.max_overflow);
+  }
+  fmt::format_to(std::back_inserter(out), " connections checked out, {} idle, {} waiting", idle_.size(),
+                 waiters_.size());
 }
 
 void QueuePool::holders(std::vector<sim::TaskId>& out) const {

@@ -25,7 +25,7 @@ class LoopIdle final : public sim::Waitable {
  public:
   LoopIdle() : sim::Waitable("asyncio loop") {}
   std::string_view kind() const override { return "asyncio loop"; }
-  std::string state() const override { return "no ready handle"; }
+  void append_state(std::string& out) const override { out.append("no ready handle"); }
 };
 
 class BridgeRun : public std::enable_shared_from_this<BridgeRun> {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "asgisim/sim/detail/runtime_hooks.hpp"
@@ -36,9 +37,10 @@ AppCall::AppCall(std::shared_ptr<BridgeRun> run, core::RequestId request, std::s
 
 AppCall::~AppCall() = default;
 
-std::string AppCall::state() const {
-  return fmt::format("app call {}: {} sends, {} receives pending{}", done_ ? "done" : "running",
-                     sends_.size(), receives_.size(), done_ ? "" : "; waits on its asyncio Task");
+void AppCall::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "app call {}: {} sends, {} receives pending{}",
+                 done_ ? "done" : "running", sends_.size(), receives_.size(),
+                 done_ ? "" : "; waits on its asyncio Task");
 }
 
 void AppCall::wake(sim::Task* task, bool& waiting) {

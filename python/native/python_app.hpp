@@ -57,7 +57,7 @@ class AppCall final : public sim::Waitable,
 
   std::string_view kind() const override { return "asyncio.Task"; }
   void deferred(sim::Task& task) override;
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   core::RequestId request() const { return request_; }
 
  private:

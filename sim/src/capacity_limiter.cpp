@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -248,13 +249,17 @@ CapacityLimiterStatistics CapacityLimiter::statistics() const {
   };
 }
 
-std::string CapacityLimiter::state() const {
-  const std::string total =
-      total_tokens_ == kInfiniteTokens ? std::string("inf") : fmt::format("{}", total_tokens_);
-  std::string text = fmt::format("{}/{} tokens borrowed, {} waiting", borrowers_.size(), total, queue_size_);
+void CapacityLimiter::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "{}/", borrowers_.size());
+  if (total_tokens_ == kInfiniteTokens) {
+    out.append("inf");
+  } else {
+    fmt::format_to(std::back_inserter(out), "{}", total_tokens_);
+  }
+  fmt::format_to(std::back_inserter(out), " tokens borrowed, {} waiting", queue_size_);
   if (!stale_.empty())
-    text += fmt::format(" ({} stale entries left by the total_tokens setter)", stale_.size());
-  return text;
+    fmt::format_to(std::back_inserter(out), " ({} stale entries left by the total_tokens setter)",
+                   stale_.size());
 }
 
 void CapacityLimiter::holders(std::vector<TaskId>& out) const {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <exception>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -90,8 +91,9 @@ void Condition::wait() {
   if (cancelled) std::rethrow_exception(cancelled);
 }
 
-std::string Condition::state() const {
-  return fmt::format("{} waiting; lock {}", waiters_.size(), lock_->state());
+void Condition::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "{} waiting; lock ", waiters_.size());
+  lock_->append_state(out);
 }
 
 }  // namespace asgisim::sim

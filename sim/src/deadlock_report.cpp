@@ -14,12 +14,21 @@ bool Simulation::is_live(TaskId id) const {
   return std::any_of(live_.begin(), live_.end(), [id](const Task* t) { return t->id_ == id; });
 }
 
-std::string Simulation::describe_waitable(const Waitable& on) const {
+void Simulation::append_waitable(std::string& out, const Waitable& on) const {
   auto* self = const_cast<Simulation*>(this);  // object ids are assigned lazily
   const ObjectId object = on.object_id(*self);
+  out.append(on.kind());
+  if (!on.name().empty()) out.append(" '").append(on.name()).append(1, '\'');
+  out.append(" #");
+  append_decimal(out, object);
   const std::string state = on.state();
-  return fmt::format("{}{} #{}{}", on.kind(), on.name().empty() ? "" : fmt::format(" '{}'", on.name()),
-                     object, state.empty() ? "" : fmt::format(" ({})", state));
+  if (!state.empty()) out.append(" (").append(state).append(1, ')');
+}
+
+std::string Simulation::describe_waitable(const Waitable& on) const {
+  std::string out;
+  append_waitable(out, on);
+  return out;
 }
 
 void Simulation::collect_blocked(RunResult& result) const {

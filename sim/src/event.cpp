@@ -2,14 +2,13 @@
 // primitive shares (declared in event.hpp): finish_event_wait and friends.
 #include "asgisim/sim/event.hpp"
 
-#include <fmt/format.h>
-
 #include <string>
 #include <string_view>
 
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/trace.hpp"
 
 namespace asgisim::sim {
 
@@ -76,8 +75,10 @@ void Event::wait() {
   if (sim.options().task_group_errors == TaskGroupErrors::anyio3) sim.checkpoint();
 }
 
-std::string Event::state() const {
-  return fmt::format("{}, {} waiting", set_ ? "set" : "not set", waiters_.size());
+void Event::append_state(std::string& out) const {
+  out.append(set_ ? "set, " : "not set, ");
+  append_decimal(out, waiters_.size());
+  out.append(" waiting");
 }
 
 void Event::check_invariants() const {

@@ -2,14 +2,13 @@
 // waiter on release.
 #include "asgisim/sim/lock.hpp"
 
-#include <fmt/format.h>
-
 #include <string>
 #include <vector>
 
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/trace.hpp"
 #include "primitive_support.hpp"
 
 namespace asgisim::sim {
@@ -64,9 +63,10 @@ void Lock::hand_over(Simulation& sim) {
   check_invariants();
 }
 
-std::string Lock::state() const {
-  if (owner_ == kNoTask) return fmt::format("unlocked, {} waiting", waiters_.size());
-  return fmt::format("locked, {} waiting", waiters_.size());
+void Lock::append_state(std::string& out) const {
+  out.append(owner_ == kNoTask ? "unlocked, " : "locked, ");
+  append_decimal(out, waiters_.size());
+  out.append(" waiting");
 }
 
 void Lock::holders(std::vector<TaskId>& out) const {

@@ -37,13 +37,17 @@ void thread_sync_point(Simulation* sim) {
 
 LoopFutureCore::~LoopFutureCore() { ASGISIM_ASSERT(waiters_.empty()); }
 
-std::string LoopFutureCore::state() const {
-  if (!set_called) return "pending";
-  if (!done)
-    return error ? "exception set by the thread, not yet delivered to the loop"
-                 : "result set by the thread, not yet delivered to the loop";
-  if (retrieved) return "done, retrieved";
-  return error ? "done (exception)" : "done (result)";
+void LoopFutureCore::append_state(std::string& out) const {
+  if (!set_called) {
+    out.append("pending");
+  } else if (!done) {
+    out.append(error ? "exception set by the thread, not yet delivered to the loop"
+                     : "result set by the thread, not yet delivered to the loop");
+  } else if (retrieved) {
+    out.append("done, retrieved");
+  } else {
+    out.append(error ? "done (exception)" : "done (result)");
+  }
 }
 
 void LoopFutureCore::holders(std::vector<TaskId>& out) const {

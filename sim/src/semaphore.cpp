@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -58,9 +59,12 @@ void Semaphore::release() {
   check_invariants();
 }
 
-std::string Semaphore::state() const {
-  if (max_value_) return fmt::format("value {}/{}, {} waiting", value_, *max_value_, waiters_.size());
-  return fmt::format("value {}, {} waiting", value_, waiters_.size());
+void Semaphore::append_state(std::string& out) const {
+  if (max_value_) {
+    fmt::format_to(std::back_inserter(out), "value {}/{}, {} waiting", value_, *max_value_, waiters_.size());
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "value {}, {} waiting", value_, waiters_.size());
 }
 
 void Semaphore::check_invariants() const {

@@ -2,12 +2,11 @@
 // the waiting protocol of send() and receive(), invariants and descriptions.
 #include "asgisim/sim/stream.hpp"
 
-#include <fmt/format.h>
-
 #include <string>
 #include <utility>
 
 #include "asgisim/sim/assert.hpp"
+#include "asgisim/sim/trace.hpp"
 
 namespace asgisim::sim::detail {
 
@@ -18,7 +17,7 @@ std::string_view StreamSide::kind() const {
   return send_side_ ? "MemoryObjectSendStream" : "MemoryObjectReceiveStream";
 }
 
-std::string StreamSide::state() const { return core_.describe(); }
+void StreamSide::append_state(std::string& out) const { core_.describe(out); }
 
 StreamCore::StreamCore(std::size_t max_buffer_size, std::string name)
     : max_buffer_size_(max_buffer_size), send_side_(*this, true, name), receive_side_(*this, false, name) {}
@@ -39,12 +38,26 @@ MemoryObjectStreamStatistics StreamCore::statistics() const {
   };
 }
 
-std::string StreamCore::describe() const {
-  const std::string max =
-      max_buffer_size_ == kUnboundedBuffer ? std::string("inf") : fmt::format("{}", max_buffer_size_);
-  std::string text =
-      fmt::format("buffer {}/{}, open clones: {} send {} receive, waiting: {} send {} receive", buffer_used(),
-                  max, open_send_, open_receive_, waiting_senders.size(), waiting_receivers.size());
+void StreamCore::describe(std::string& text) const {
+  // Appended piece by piece: every block on a stream writes this into the
+  // trace when records are kept.
+  text.append("buffer ");
+  append_decimal(text, buffer_used());
+  text.append(1, '/');
+  if (max_buffer_size_ == kUnboundedBuffer) {
+    text.append("inf");
+  } else {
+    append_decimal(text, max_buffer_size_);
+  }
+  text.append(", open clones: ");
+  append_decimal(text, open_send_);
+  text.append(" send ");
+  append_decimal(text, open_receive_);
+  text.append(" receive, waiting: ");
+  append_decimal(text, waiting_senders.size());
+  text.append(" send ");
+  append_decimal(text, waiting_receivers.size());
+  text.append(" receive");
   // Spell out the situations a deadlock report is usually about.
   if (!waiting_senders.empty() && waiting_receivers.empty()) {
     text += open_receive_ == 0 ? " (senders woken: every receive clone is closed)"
@@ -52,7 +65,6 @@ std::string StreamCore::describe() const {
   } else if (!waiting_receivers.empty() && waiting_senders.empty() && buffer_used() == 0) {
     text += " (a receive waits: buffer empty and no sender waiting)";
   }
-  return text;
 }
 
 void StreamCore::open_send_stream() {

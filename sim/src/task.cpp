@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <exception>
+#include <iterator>
 #include <utility>
 
 #include "asgisim/sim/simulation.hpp"
@@ -13,7 +14,9 @@
 
 namespace asgisim::sim {
 
-std::string Task::JoinTarget::state() const { return fmt::format("task #{} '{}'", task_.id_, *task_.name_); }
+void Task::JoinTarget::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "task #{} '{}'", task_.id_, *task_.name_);
+}
 
 TaskHandle::TaskHandle(Simulation* sim, Task* task) : sim_(sim), task_(task), id_(task->id_) {
   ++task_->handles_;

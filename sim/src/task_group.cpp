@@ -2,11 +2,10 @@
 // error, waiting for every child, and raising per the anyio convention.
 #include "asgisim/sim/task_group.hpp"
 
-#include <fmt/format.h>
-
 #include "asgisim/sim/assert.hpp"
 #include "asgisim/sim/errors.hpp"
 #include "asgisim/sim/simulation.hpp"
+#include "asgisim/sim/trace.hpp"
 
 namespace asgisim::sim {
 
@@ -20,7 +19,10 @@ TaskGroup::~TaskGroup() {
   ASGISIM_ASSERT(live_children_ == 0);
 }
 
-std::string TaskGroup::state() const { return fmt::format("{} child task(s) running", live_children_); }
+void TaskGroup::append_state(std::string& out) const {
+  append_decimal(out, live_children_);
+  out.append(" child task(s) running");
+}
 
 void TaskGroup::holders(std::vector<TaskId>& out) const {
   for (TaskId id : children_) {

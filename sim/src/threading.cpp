@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "asgisim/sim/assert.hpp"
 #include "calling_task.hpp"
@@ -92,9 +93,9 @@ SimpleQueueBase::~SimpleQueueBase() {
   ASGISIM_ASSERT(getters_.empty());
 }
 
-std::string SimpleQueueBase::describe(std::size_t items) const {
-  return fmt::format("{} item{}, {} getter{} waiting", items, items == 1 ? "" : "s", getters_.size(),
-                     getters_.size() == 1 ? "" : "s");
+void SimpleQueueBase::describe(std::string& out, std::size_t items) const {
+  fmt::format_to(std::back_inserter(out), "{} item{}, {} getter{} waiting", items, items == 1 ? "" : "s",
+                 getters_.size(), getters_.size() == 1 ? "" : "s");
 }
 
 bool SimpleQueueBase::wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns) {
@@ -152,9 +153,12 @@ void ThreadLock::release() {
   detail::thread_sync_point(sim);
 }
 
-std::string ThreadLock::state() const {
-  if (!locked_) return "unlocked";
-  return fmt::format("locked by task {}, {} waiting", owner_, waiters_.size());
+void ThreadLock::append_state(std::string& out) const {
+  if (!locked_) {
+    out.append("unlocked");
+    return;
+  }
+  fmt::format_to(std::back_inserter(out), "locked by task {}, {} waiting", owner_, waiters_.size());
 }
 
 void ThreadLock::holders(std::vector<TaskId>& out) const {
@@ -233,8 +237,8 @@ void ThreadSemaphore::retire_holder(TaskId releaser) {
   holders_.erase(it != holders_.end() ? it : holders_.begin());
 }
 
-std::string ThreadSemaphore::state() const {
-  return fmt::format("value {}/{}, {} waiting", value_, initial_value_, waiters_.size());
+void ThreadSemaphore::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "value {}/{}, {} waiting", value_, initial_value_, waiters_.size());
 }
 
 void ThreadSemaphore::holders(std::vector<TaskId>& out) const {
@@ -285,8 +289,8 @@ bool ThreadEvent::wait(Nanoseconds timeout_ns) {
   return handed;
 }
 
-std::string ThreadEvent::state() const {
-  return fmt::format("{}, {} waiting", flag_ ? "set" : "not set", waiters_.size());
+void ThreadEvent::append_state(std::string& out) const {
+  fmt::format_to(std::back_inserter(out), "{}, {} waiting", flag_ ? "set" : "not set", waiters_.size());
 }
 
 void ThreadEvent::check_invariants() const { ASGISIM_ASSERT(!flag_ || waiters_.empty()); }
@@ -299,7 +303,9 @@ class ThreadSleep final : public Waitable {
  public:
   explicit ThreadSleep(Nanoseconds until_ns) : until_ns_(until_ns) {}
   std::string_view kind() const override { return "time.sleep"; }
-  std::string state() const override { return fmt::format("until {} ns", until_ns_); }
+  void append_state(std::string& out) const override {
+    fmt::format_to(std::back_inserter(out), "until {} ns", until_ns_);
+  }
 
  private:
   Nanoseconds until_ns_;

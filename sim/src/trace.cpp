@@ -2,6 +2,7 @@
 // inline in the header because it sits on the hot path.
 #include "asgisim/sim/trace.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <limits>
 
@@ -47,18 +48,44 @@ std::uint32_t Trace::intern(std::string_view text) {
   return id;
 }
 
-void Trace::annotate(std::string_view text) {
-  if (ring_.empty() || count_ == 0 || text.empty()) return;
-  // Forget the annotations of records the ring has overwritten.
+void Trace::open_annotation() {
+  const std::uint64_t index = count_ - 1;
+  if (annotations_.size() > annotations_head_ && annotations_.back().index == index) {
+    annotation_text_.resize(annotations_.back().start);  // replaced
+    return;
+  }
+  // Forget the annotations of records the ring has overwritten, and once they
+  // are half the entries, their text and entries in one move.
   const std::uint64_t oldest = count_ > ring_.size() ? count_ - ring_.size() : 0;
-  while (!annotations_.empty() && annotations_.begin()->first < oldest)
-    annotations_.erase(annotations_.begin());
-  annotations_[count_ - 1] = std::string(text);
+  while (annotations_head_ < annotations_.size() && annotations_[annotations_head_].index < oldest)
+    ++annotations_head_;
+  if (annotations_head_ >= 64 && annotations_head_ * 2 >= annotations_.size()) {
+    const std::size_t cut = annotations_head_ < annotations_.size() ? annotations_[annotations_head_].start
+                                                                    : annotation_text_.size();
+    annotation_text_.erase(0, cut);
+    annotations_.erase(annotations_.begin(),
+                       annotations_.begin() + static_cast<std::ptrdiff_t>(annotations_head_));
+    for (Annotation& a : annotations_) a.start -= cut;
+    annotations_head_ = 0;
+  }
+  annotations_.push_back({index, annotation_text_.size()});
+}
+
+void Trace::close_annotation() {
+  ASGISIM_ASSERT(annotations_.size() > annotations_head_ &&
+                 annotation_text_.size() >= annotations_.back().start);
+  if (annotation_text_.size() == annotations_.back().start) annotations_.pop_back();  // nothing written
 }
 
 std::string_view Trace::annotation(std::uint64_t index) const {
-  const auto found = annotations_.find(index);
-  return found != annotations_.end() ? std::string_view(found->second) : std::string_view();
+  const std::uint64_t oldest = count_ > ring_.size() ? count_ - ring_.size() : 0;
+  if (index < oldest || index >= count_) return {};
+  const auto first = annotations_.begin() + static_cast<std::ptrdiff_t>(annotations_head_);
+  const auto found = std::lower_bound(first, annotations_.end(), index,
+                                      [](const Annotation& a, std::uint64_t i) { return a.index < i; });
+  if (found == annotations_.end() || found->index != index) return {};
+  const std::size_t end = found + 1 != annotations_.end() ? (found + 1)->start : annotation_text_.size();
+  return std::string_view(annotation_text_).substr(found->start, end - found->start);
 }
 
 std::string_view Trace::string(std::uint32_t id) const {

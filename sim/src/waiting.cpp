@@ -83,7 +83,7 @@ WakeReason Simulation::block(const Waitable& on, Nanoseconds deadline_ns, bool c
   self->wake_reason_ = WakeReason::notified;
   ++self->wait_generation_;
   trace_.record({now_ns_, self->id_, TraceKind::block, 0, on.object_id(*this), 0});
-  if (trace_.keeps_records()) trace_.annotate(describe_waitable(on));
+  trace_.annotate_with([&](std::string& out) { append_waitable(out, on); });
   if (deadline_ns != kNoDeadline) {
     timers_.push(Timer{std::max(deadline_ns, now_ns_), ++timer_sequence_, self, self->wait_generation_, 0});
   }

@@ -129,11 +129,34 @@ TEST(TraceTest, AnnotationsAreKeptApartFromTheHash) {
   EXPECT_EQ(annotated.annotation(2), "record 2");
   EXPECT_EQ(annotated.annotation(1), "") << "the ring dropped record 1: its annotation goes too";
   EXPECT_EQ(annotated.annotation(6), "");
+  annotated.record(kBase);  // record 6 reuses record 2's slot and says nothing
+  EXPECT_EQ(annotated.annotation(6), "") << "a slot's older text is not the new record's";
+  EXPECT_EQ(annotated.annotation(2), "");
+  annotated.annotate_with([](std::string& out) { out.append("written in place"); });
+  EXPECT_EQ(annotated.annotation(6), "written in place");
+  annotated.annotate("replaced");
+  EXPECT_EQ(annotated.annotation(6), "replaced");
+  EXPECT_EQ(annotated.annotation(5), "record 5");
   Trace none(TraceOptions{0});
   none.record(kBase);
   EXPECT_FALSE(none.keeps_records());
   none.annotate("kept nowhere");
   EXPECT_EQ(none.annotation(0), "");
+  bool written = false;
+  none.annotate_with([&written](std::string&) { written = true; });
+  EXPECT_FALSE(written) << "no text is built for a trace that keeps no records";
+}
+
+TEST(TraceTest, AnnotationsFollowTheRingOverManyTurns) {
+  Trace trace(TraceOptions{128});
+  const auto text = [](std::uint64_t i) { return std::string("record ").append(std::to_string(i)); };
+  for (std::uint64_t i = 0; i < 10'000; ++i) {
+    trace.record(kBase);
+    if (i % 3 != 0) trace.annotate(text(i));  // every third record says nothing
+  }
+  for (std::uint64_t i = 0; i < 10'000 - 128; i += 97) EXPECT_EQ(trace.annotation(i), "") << i;
+  for (std::uint64_t i = 10'000 - 128; i < 10'000; ++i)
+    EXPECT_EQ(trace.annotation(i), i % 3 != 0 ? text(i) : "") << i;
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ class QueuePool final : public sim::Waitable {
   std::uint64_t overflow() const { return open_ > options_.pool_size ? open_ - options_.pool_size : 0; }
 
   std::string_view kind() const override { return "sqlalchemy.QueuePool"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<sim::TaskId>& out) const override;
 
  private:

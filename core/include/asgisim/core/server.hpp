@@ -108,7 +108,7 @@ class AsyncioEvent final : public sim::Waitable {
   void wait();  // loop side only
 
   std::string_view kind() const override { return "asyncio.Event"; }
-  std::string state() const override { return set_ ? "set" : "not set"; }
+  void append_state(std::string& out) const override { out.append(set_ ? "set" : "not set"); }
 
  private:
   sim::WaitQueue waiters_;

@@ -110,7 +110,7 @@ class CapacityLimiter final : public Waitable {
   std::uint64_t over_lent_count() const { return over_lent_count_; }
 
   std::string_view kind() const override { return "anyio.CapacityLimiter"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   // Borrowers that are tasks.
   void holders(std::vector<TaskId>& out) const override;
 

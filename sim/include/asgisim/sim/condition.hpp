@@ -53,7 +53,7 @@ class Condition final : public Waitable {
   }
 
   std::string_view kind() const override { return "anyio.Condition"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override { lock_->holders(out); }
 
  private:

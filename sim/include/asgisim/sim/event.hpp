@@ -70,7 +70,7 @@ class Event final : public Waitable {
   EventStatistics statistics() const { return EventStatistics{.tasks_waiting = waiters_.size()}; }
 
   std::string_view kind() const override { return "anyio.Event"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
 
  private:
   void check_invariants() const;

@@ -61,7 +61,7 @@ class Lock final : public Waitable {
   }
 
   std::string_view kind() const override { return "anyio.Lock"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override;
 
  private:

@@ -49,7 +49,7 @@ class LoopFutureCore : public Waitable {
   ~LoopFutureCore() override;
 
   std::string_view kind() const override { return "LoopFuture"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override;
 
   // Claims the one-shot result; UsageError if it was already set.

@@ -56,7 +56,7 @@ class Semaphore final : public Waitable {
   SemaphoreStatistics statistics() const { return SemaphoreStatistics{.tasks_waiting = waiters_.size()}; }
 
   std::string_view kind() const override { return "anyio.Semaphore"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
 
  private:
   void check_invariants() const;

@@ -247,7 +247,9 @@ class Simulation {
   void fail_now();
   void dispatch(Task* self);  // self is ready or blocked: run whoever is next
   void collect_blocked(RunResult& result) const;
-  // "anyio.Lock 'db' #3 (state)": a waitable as reports name it.
+  // "anyio.Lock 'db' #3 (state)": a waitable as reports name it, appended to
+  // `out` (no formatting or allocation of its own beyond the state's text).
+  void append_waitable(std::string& out, const Waitable& on) const;
   std::string describe_waitable(const Waitable& on) const;
   std::string describe_blocked() const;
   void unwind_remaining();

@@ -46,7 +46,7 @@ class StreamSide final : public Waitable {
  public:
   StreamSide(const StreamCore& core, bool send_side, std::string name);
   std::string_view kind() const override;
-  std::string state() const override;
+  void append_state(std::string& out) const override;
 
  private:
   const StreamCore& core_;
@@ -69,7 +69,7 @@ class StreamCore {
   std::size_t open_send_streams() const { return open_send_; }
   std::size_t open_receive_streams() const { return open_receive_; }
   MemoryObjectStreamStatistics statistics() const;
-  std::string describe() const;
+  void describe(std::string& text) const;  // appends
 
   void open_send_stream();
   void open_receive_stream();

@@ -96,7 +96,7 @@ class Task {
    public:
     explicit JoinTarget(const Task& task) : task_(task) {}
     std::string_view kind() const override { return "join"; }
-    std::string state() const override;
+    void append_state(std::string& out) const override;
     void holders(std::vector<TaskId>& out) const override { out.push_back(task_.id_); }
 
    private:

@@ -44,7 +44,7 @@ class TaskGroup final : public Waitable {
   CancelScope& cancel_scope() { return scope_; }
 
   std::string_view kind() const override { return "TaskGroup"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override;
 
  private:

@@ -86,7 +86,7 @@ class ThreadLock final : public Waitable {
   std::size_t waiting() const { return waiters_.size(); }
 
   std::string_view kind() const override { return "threading.Lock"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override;
 
  private:
@@ -116,7 +116,7 @@ class ThreadSemaphore : public Waitable {
   std::size_t waiting() const { return waiters_.size(); }
 
   std::string_view kind() const override { return "threading.Semaphore"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
   void holders(std::vector<TaskId>& out) const override;
 
  protected:
@@ -160,7 +160,7 @@ class ThreadEvent final : public Waitable {
   std::size_t waiting() const { return waiters_.size(); }
 
   std::string_view kind() const override { return "threading.Event"; }
-  std::string state() const override;
+  void append_state(std::string& out) const override;
 
  private:
   void check_invariants() const;
@@ -184,7 +184,7 @@ class SimpleQueueBase : public Waitable {
  protected:
   explicit SimpleQueueBase(std::string name) : Waitable(std::move(name)) {}
   ~SimpleQueueBase() override;
-  std::string describe(std::size_t items) const;
+  void describe(std::string& out, std::size_t items) const;
   // Waits (thread side) until put() hands this getter an item; false on timeout.
   bool wait_for_item(Simulation& sim, Waiter& waiter, Nanoseconds timeout_ns);
   // Wakes `waiter`, into whose slot put() has just moved an item.
@@ -211,7 +211,7 @@ class SimpleQueue final : public detail::SimpleQueueBase {
   std::size_t qsize() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
 
-  std::string state() const override { return describe(items_.size()); }
+  void append_state(std::string& out) const override { describe(out, items_.size()); }
 
  private:
   void check_invariants() const {

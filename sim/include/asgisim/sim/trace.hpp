@@ -4,10 +4,10 @@
 // of the last `records_max` steps) for the timeline and Chrome export.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +49,15 @@ struct TraceOptions {
   std::size_t records_max = std::size_t{1} << 16;
 };
 
+// Appends `value` in decimal: annotation text is built on the hot path of a
+// run whose trace keeps records, where format strings cost more than the
+// text is worth.
+inline void append_decimal(std::string& out, std::uint64_t value) {
+  char digits[20];
+  const char* end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, static_cast<std::size_t>(end - digits));
+}
+
 class Trace {
  public:
   explicit Trace(TraceOptions options = {});
@@ -85,13 +94,27 @@ class Trace {
   std::uint32_t intern(std::string_view text);
   std::string_view string(std::uint32_t id) const;
 
-  // Whether records are kept at all: text for annotate() is only worth
+  // Whether records are kept at all: text for an annotation is only worth
   // building when this is true.
   bool keeps_records() const { return !ring_.empty(); }
-  // Attaches `text` to the last record appended (a message's content, what a
-  // task blocks on) for the exports. No part of the hash, so it never changes
-  // a run; ignored when no records are kept. Dropped with its record.
-  void annotate(std::string_view text);
+  // Attaches text to the last record appended (a message's content, what a
+  // task blocks on) for the exports: `write(std::string& out)` appends it to
+  // `out`, which holds other records' texts before it (append only).
+  // Texts are kept back to back in one buffer that is reused as the ring
+  // turns, so a warm trace annotates without allocating. No part of the
+  // hash, so it never changes a run; not called when no records are kept.
+  // Dropped with its record; a second text for the same record replaces the
+  // first.
+  template <class Write>
+  void annotate_with(Write&& write) {
+    if (ring_.empty() || count_ == 0) return;
+    open_annotation();
+    write(annotation_text_);
+    close_annotation();
+  }
+  void annotate(std::string_view text) {
+    annotate_with([text](std::string& out) { out.append(text); });
+  }
   // The text attached to record number `index` (counting from 0 over every
   // record ever appended), or empty.
   std::string_view annotation(std::uint64_t index) const;
@@ -106,7 +129,20 @@ class Trace {
   std::deque<std::string> strings_;  // a deque: the keys below point into it
   // Looked up only, never iterated, so its order cannot reach a run.
   std::unordered_map<std::string_view, std::uint32_t> string_ids_;
-  std::map<std::uint64_t, std::string> annotations_;  // by record index, retained records only
+  void open_annotation();
+  void close_annotation();
+
+  // The annotations of retained records, oldest first: each names its record
+  // and where its text starts in annotation_text_ (it ends where the next one
+  // starts). Entries before annotations_head_ belong to overwritten records
+  // and are compacted away in bulk.
+  struct Annotation {
+    std::uint64_t index;
+    std::size_t start;
+  };
+  std::vector<Annotation> annotations_;
+  std::size_t annotations_head_ = 0;
+  std::string annotation_text_;
 };
 
 }  // namespace asgisim::sim

@@ -37,8 +37,15 @@ class Waitable {
   // The primitive's kind as a Python user knows it: "anyio.Lock",
   // "threading.Lock", "MemoryObjectSendStream", ...
   virtual std::string_view kind() const = 0;
-  // Extra state worth showing in a report ("3/40 tokens borrowed").
-  virtual std::string state() const { return {}; }
+  // Extra state worth showing in a report ("3/40 tokens borrowed"), appended
+  // to `out`: a block's trace annotation is written in place, so a kept
+  // trace does not allocate a string per wait.
+  virtual void append_state(std::string& out) const { (void)out; }
+  std::string state() const {
+    std::string out;
+    append_state(out);
+    return out;
+  }
   // Tasks currently holding the resource (lock owner, limiter borrowers).
   virtual void holders(std::vector<TaskId>& out) const { (void)out; }
 
