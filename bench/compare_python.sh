@@ -4,7 +4,8 @@
 #      Router -> async endpoint with PlainTextResponse + BackgroundTask(sleep 0):
 #      Debian's Starlette 0.26.1 driven at raw ASGI level (bench/starlette_bench.py,
 #      no sockets) against asgisim's BM_FullStackRequest/no_break (0.26.1's
-#      behaviour), both per CPU second, and the ratio;
+#      behaviour; trace hash on and no records kept, as a sweep runs a seed),
+#      both per CPU second, and the ratio;
 #   2. time to find encode/starlette#1438: asgisim's BM_FirstFailure_1438 (buggy
 #      background-cancelled, median over 100 sweeps) against a Hypothesis property
 #      over raw ASGI on Starlette 0.20.4 from the mirror (median over R runs), and

@@ -113,10 +113,15 @@ void report_ratio_to_raw(benchmark::State& state, const LoopClock& clock) {
   state.counters["x_raw"] = clock.ns_per_iteration(state) / raw_round_trip_ns;
 }
 
-// Options for runs that last as long as the benchmark wants: no step budget.
-sim::SimulationOptions long_run_options() {
+enum class Records { none, kept };
+
+// Options for runs that last as long as the benchmark wants: no step budget;
+// the trace hash always, its records (for a timeline) when `records` says: a
+// sweep's seeds keep none, a replay with --timeline keeps them.
+sim::SimulationOptions long_run_options(Records records) {
   sim::SimulationOptions options;
   options.strategy = sim::Strategy::fifo;
+  if (records == Records::none) options.trace.records_max = 0;
   options.steps_max = std::numeric_limits<std::uint64_t>::max();
   return options;
 }
@@ -138,10 +143,11 @@ void BM_RawContextSwitch(benchmark::State& state) {
 }
 BENCHMARK(BM_RawContextSwitch);
 
-// Two tasks yielding to each other through the scheduler (fifo, trace on);
-// one iteration is one round trip: A's checkpoint switches to B, B's back to A.
-void BM_SchedulerSwitch(benchmark::State& state) {
-  sim::Simulation simulation(long_run_options());
+// Two tasks yielding to each other through the scheduler (fifo, trace hash
+// on; records kept in the `Traced` variant); one iteration is one round trip:
+// A's checkpoint switches to B, B's back to A.
+void run_scheduler_switch(benchmark::State& state, Records records) {
+  sim::Simulation simulation(long_run_options(records));
   LoopClock clock;
   bool stop = false;
   simulation.spawn("a", [&] {
@@ -156,12 +162,15 @@ void BM_SchedulerSwitch(benchmark::State& state) {
   check_completed(state, simulation.run());
   report_ratio_to_raw(state, clock);
 }
+void BM_SchedulerSwitch(benchmark::State& state) { run_scheduler_switch(state, Records::none); }
 BENCHMARK(BM_SchedulerSwitch);
+void BM_SchedulerSwitchTraced(benchmark::State& state) { run_scheduler_switch(state, Records::kept); }
+BENCHMARK(BM_SchedulerSwitchTraced);
 
 // A driver task spawns a task that returns at once and joins it; one
 // iteration is one spawn + join (two switches, a stack from the pool).
 void BM_SpawnJoin(benchmark::State& state) {
-  sim::Simulation simulation(long_run_options());
+  sim::Simulation simulation(long_run_options(Records::none));
   LoopClock clock;
   simulation.spawn("driver", [&] {
     clock.start();

@@ -2,8 +2,9 @@
 // second through a full Starlette-like stack behind the uvicorn model, one
 // whole seed of each catalogue scenario (checkers, trace hash and the
 // determinism re-run included), many concurrent connections, and the time to
-// the first failure of the #1438 scenario. Trace and determinism checks stay
-// on in every figure.
+// the first failure of the #1438 scenario. Trace hash and determinism checks
+// stay on in every figure; trace records are kept only where the name says
+// `Traced` (a sweep's seeds keep none, a replay with --timeline keeps them).
 //
 //   build/h-bench/bench/asgisim-bench --benchmark_filter='FullStack|ScenarioSeed|Connections|FirstFailure'
 //
@@ -102,10 +103,14 @@ std::string get_once(core::Connection& connection) {
   }
 }
 
-// Options for a run as long as the benchmark wants (trace and hash on).
-sim::SimulationOptions long_run_options() {
+enum class Records { none, kept };
+
+// Options for a run as long as the benchmark wants: the trace hash always,
+// the records (with their annotations, for a timeline) when `records` says.
+sim::SimulationOptions long_run_options(Records records) {
   sim::SimulationOptions options;
   options.strategy = sim::Strategy::fifo;
+  if (records == Records::none) options.trace.records_max = 0;
   options.steps_max = std::numeric_limits<std::uint64_t>::max();
   options.time_max_ns = std::numeric_limits<sim::Nanoseconds>::max() / 2;
   return options;
@@ -115,8 +120,9 @@ sim::SimulationOptions long_run_options() {
 // connection; an iteration ends when the response was read and the
 // request's background task has finished (with `fixed`, after the response;
 // with `no_break`, before it, as the response waits for it).
-void run_full_stack(benchmark::State& state, std::optional<core::BaseHttpBehaviour> behaviour) {
-  sim::Simulation simulation(long_run_options());
+void run_full_stack(benchmark::State& state, std::optional<core::BaseHttpBehaviour> behaviour,
+                    Records records = Records::none) {
+  sim::Simulation simulation(long_run_options(records));
   core::Observer observer;
   observer.set_keep_log(false);
   auto count = std::make_shared<BackgroundCount>();
@@ -155,6 +161,13 @@ BENCHMARK_CAPTURE(BM_FullStackRequest, no_break, core::BaseHttpBehaviour::no_bre
 void BM_FullStackRequestNoMiddleware(benchmark::State& state) { run_full_stack(state, std::nullopt); }
 BENCHMARK(BM_FullStackRequestNoMiddleware);
 
+// The same requests with the trace's records and annotations kept, as a
+// replay with --timeline, --trace or --html runs: what they add per request.
+void BM_FullStackRequestTraced(benchmark::State& state, core::BaseHttpBehaviour behaviour) {
+  run_full_stack(state, behaviour, Records::kept);
+}
+BENCHMARK_CAPTURE(BM_FullStackRequestTraced, no_break, core::BaseHttpBehaviour::no_break);
+
 // ---- many connections ---------------------------------------------------------------
 
 // n clients start at once, each opening its own connection for one GET
@@ -162,7 +175,7 @@ BENCHMARK(BM_FullStackRequestNoMiddleware);
 // whole run. Canary stacks for every task (as the 100k kernel test), from a
 // pool kept warm across runs, so that 1k, 10k and 100k pay the same per stack.
 sim::RunResult run_connections(sim::Runner& runner, std::int64_t connections, std::string& error) {
-  sim::Simulation simulation(long_run_options(), nullptr, runner);
+  sim::Simulation simulation(long_run_options(Records::none), nullptr, runner);
   core::Observer observer;
   observer.set_keep_log(false);
   auto count = std::make_shared<BackgroundCount>();
