@@ -56,3 +56,28 @@ def test_cyclic_garbage_is_finalized_at_fixed_points_of_a_run():
     assert len(first) >= 150, len(first)
     assert first == second
     assert len(set(first)) > 1, first  # at several points, not one
+
+
+def test_the_parent_freezes_what_it_imported_once_and_collects_what_it_makes_later():
+    import gc
+    import weakref
+
+    from asgisim import forking
+
+    forking.run_forked(dict)
+    frozen = gc.get_freeze_count()
+    # Everything alive at the first fork (the app and its imports) is out of the
+    # collector's reach: each fork's start collection skips it.
+    assert frozen > 0
+    forking.run_forked(dict)
+    assert gc.get_freeze_count() == frozen, "frozen once, not at every fork"
+
+    class Later:
+        def __init__(self):
+            self.me = self
+
+    later = Later()
+    gone = weakref.ref(later)
+    del later
+    gc.collect()
+    assert gone() is None, "an object made after the freeze is still collected"
