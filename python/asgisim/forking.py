@@ -10,7 +10,6 @@ code) costs one seed, not the sweep: ``run_many`` reports it as ``{"crashed": ..
 from __future__ import annotations
 
 import ctypes
-import gc
 import json
 import os
 import selectors
@@ -18,6 +17,7 @@ import signal
 import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 
+from . import pins
 from .interruption import SweepControl, ignore_in_child
 from .spec import UsageError
 
@@ -64,25 +64,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
-_frozen = False
-
-
-def _freeze_imports() -> None:
-    """Before the first fork: collect, then move every object alive (the app's and its
-    imports') out of the collector's reach with ``gc.freeze()``. Each run starts with a
-    full collection (pins.pin_run), which otherwise traverses all of them again in every
-    fresh fork; frozen, they are also never written by the collector, so the forks keep
-    sharing their pages. Once per process: objects the parent makes later (results) stay
-    collectable."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.collect()
-        gc.freeze()
-
-
 def _start(work: Callable[[], Dict[str, Any]]) -> Tuple[int, int]:
-    _freeze_imports()
+    pins.prepare_parent()
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()

@@ -85,6 +85,34 @@ def install_cancel_order(order: str = "insertion") -> None:
     scope_class._probe_installed = True
 
 
+_parent_prepared = False
+
+
+def prepare_parent() -> None:
+    """Once in the parent, before its first fork (forking.py): what every fork would
+    otherwise do again. The imports a run makes lazily (anyio's asyncio backend, which
+    pin_process patches; ``importlib.metadata`` and the package versions the decision
+    log's header names), then a collection and ``gc.freeze()``: each run starts with a
+    full collection (pin_run), which would otherwise traverse the app's and its imports'
+    objects again in every fork; frozen, they are also never written by the collector, so
+    the forks keep sharing their pages. A frozen object is never collected, which changes
+    nothing here: nothing is garbage right after the collection, and a run never collects
+    the oldest generation after its start. Objects the parent makes later (results) stay
+    collectable."""
+    global _parent_prepared
+    if _parent_prepared:
+        return
+    _parent_prepared = True
+    try:
+        import anyio._backends._asyncio  # noqa: F401
+    except ImportError:
+        pass
+    from .session import package_versions
+    package_versions()
+    gc.collect()
+    gc.freeze()
+
+
 def pin_process() -> None:
     """Once per forked child, before its first run."""
     gc.disable()

@@ -7,6 +7,7 @@ the C++ engine (asgisim._native) does the run, the checks, replay and shrinking.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass, field
@@ -26,7 +27,9 @@ def native():
     return _native
 
 
+@functools.lru_cache(maxsize=None)
 def package_versions() -> str:
+    """Read once per process (pins.prepare_parent reads it before the first fork)."""
     from importlib import metadata
     parts = []
     for name in ("starlette", "anyio", "fastapi"):
