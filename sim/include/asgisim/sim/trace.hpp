@@ -121,6 +121,8 @@ class Trace {
 
  private:
   static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  void open_annotation();   // an entry for the last record, its text empty
+  void close_annotation();  // drops the entry again when nothing was written
 
   std::vector<TraceRecord> ring_;
   std::size_t mask_ = 0;
@@ -129,9 +131,6 @@ class Trace {
   std::deque<std::string> strings_;  // a deque: the keys below point into it
   // Looked up only, never iterated, so its order cannot reach a run.
   std::unordered_map<std::string_view, std::uint32_t> string_ids_;
-  void open_annotation();
-  void close_annotation();
-
   // The annotations of retained records, oldest first: each names its record
   // and where its text starts in annotation_text_ (it ends where the next one
   // starts). Entries before annotations_head_ belong to overwritten records
