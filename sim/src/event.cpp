@@ -14,18 +14,21 @@ namespace asgisim::sim {
 
 namespace detail {
 
-void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint) {
+bool event_wait_cancelled(Simulation& sim, WakeReason reason) {
   // Primitives never pass a deadline to block(): timeouts are cancel scopes.
   ASGISIM_ASSERT(reason != WakeReason::timed_out);
-  if (reason == WakeReason::cancelled) throw Cancelled{};
+  if (reason == WakeReason::cancelled) return true;
   // Woken, but the scope was cancelled before the task resumed: anyio 3's
   // _deliver_cancellation cancels it all the same, and asyncio throws
   // CancelledError into the `await` of the completed future. anyio 4 skips a
   // task whose future is done; it hears of it at its next checkpoint.
-  const bool anyio3 = sim.options().task_group_errors == TaskGroupErrors::anyio3;
-  if (anyio3 && sim.is_cancelled(sim.current_task())) throw Cancelled{};
+  return sim.options().task_group_errors == TaskGroupErrors::anyio3 && sim.is_cancelled(sim.current_task());
+}
+
+void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint) {
+  if (event_wait_cancelled(sim, reason)) throw Cancelled{};
   // anyio 3's Event.wait checkpoints after a wake-up; anyio 4's does not.
-  if (trailing_checkpoint && anyio3) sim.checkpoint();
+  if (trailing_checkpoint && sim.options().task_group_errors == TaskGroupErrors::anyio3) sim.checkpoint();
 }
 
 void require_loop_if_in_task(std::string_view operation) {

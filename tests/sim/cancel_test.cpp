@@ -288,6 +288,41 @@ TEST(CancelledType, CancelledCaughtIsReportedOnlyWhenTheScopeSwallowedItsOwnCanc
   });
 }
 
+// ---- BodyEnd: a cancellation as a value ------------------------------------------------
+
+TEST(BodyEnd, CancelledIsSwallowedByTheScopeThatWasCancelledAsAThrownCancelledWouldBe) {
+  bool after = false;
+  run_task([&] {
+    EXPECT_TRUE(cancel_scope([](CancelScope& scope) {
+      scope.cancel();
+      return BodyEnd::cancelled;
+    }));
+    EXPECT_FALSE(cancel_scope([](CancelScope& scope) {
+      scope.cancel();
+      return BodyEnd::returned;
+    }));
+    checkpoint();  // both scopes were left cleanly
+    after = true;
+  });
+  EXPECT_TRUE(after);
+}
+
+TEST(BodyEnd, CancelledInAScopeThatWasNotCancelledIsRaisedToTheEnclosingOne) {
+  bool inner_swallowed = true;
+  bool after_inner = false;
+  bool outer_swallowed = false;
+  run_task([&] {
+    outer_swallowed = cancel_scope([&](CancelScope& outer) {
+      outer.cancel();
+      inner_swallowed = cancel_scope([] { return BodyEnd::cancelled; });
+      after_inner = true;  // not reached: the inner scope raised Cancelled
+    });
+  });
+  EXPECT_TRUE(outer_swallowed);
+  EXPECT_TRUE(inner_swallowed) << "unchanged: cancel_scope raised instead of returning";
+  EXPECT_FALSE(after_inner);
+}
+
 TEST(CancelledType, AnExceptionOtherThanCancelledPassesThroughACancelledScope) {
   run_task([&] {
     EXPECT_THROW(cancel_scope([](CancelScope& scope) {

@@ -25,9 +25,16 @@ class RuntimeHooks;
 
 inline constexpr Nanoseconds kNoDeadline = std::numeric_limits<Nanoseconds>::max();
 
-// Runs `body` (callable with no argument or with CancelScope&) inside a new
-// cancel scope of the current task. Returns true if the scope was cancelled
-// and swallowed the resulting Cancelled.
+// How a cancel scope's body may end without throwing: `cancelled` is the
+// value form of a Cancelled raised out of the body, for internal paths that
+// read a waiter's cancellation as a value (core::receive_or_cancelled()). The
+// scope treats it exactly as that Cancelled: swallowed if the scope was
+// cancelled itself, otherwise raised on from the scope.
+enum class BodyEnd { returned, cancelled };
+
+// Runs `body` (callable with no argument or with CancelScope&; returning void
+// or a BodyEnd) inside a new cancel scope of the current task. Returns true if
+// the scope was cancelled and swallowed the resulting Cancelled.
 template <class Body>
 bool cancel_scope(Body&& body, Nanoseconds deadline_ns = kNoDeadline, bool shield = false);
 

@@ -26,6 +26,12 @@ namespace detail {
 // (the cancellation waits for the next checkpoint) nor that checkpoint.
 void finish_event_wait(Simulation& sim, WakeReason reason, bool trailing_checkpoint);
 
+// finish_event_wait() without a trailing checkpoint, with the cancellation as
+// a value: true where finish_event_wait() would raise Cancelled. For the
+// waits whose callers can pass a cancellation on without unwinding (the
+// server's receive, core::receive_or_cancelled()).
+[[nodiscard]] bool event_wait_cancelled(Simulation& sim, WakeReason reason);
+
 // For synchronous operations that may wake tasks (set, release, close):
 // raises WrongSideError when called from a simulated thread. Code outside any
 // task (setup before run(), inspection after it) is allowed: nothing can be

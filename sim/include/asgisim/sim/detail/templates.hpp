@@ -81,9 +81,14 @@ template <class Body>
 bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield) {
   Simulation& sim = Simulation::current();
   CancelScope scope(sim, &sim.current_task(), deadline_ns, shield);
+  BodyEnd end = BodyEnd::returned;
   try {
-    if constexpr (std::is_invocable_v<Body&, CancelScope&>) {
+    if constexpr (std::is_invocable_r_v<BodyEnd, Body&, CancelScope&>) {
+      end = body(scope);
+    } else if constexpr (std::is_invocable_v<Body&, CancelScope&>) {
       body(scope);
+    } else if constexpr (std::is_invocable_r_v<BodyEnd, Body&>) {
+      end = body();
     } else {
       body();
     }
@@ -93,6 +98,10 @@ bool cancel_scope(Body&& body, Nanoseconds deadline_ns, bool shield) {
   } catch (...) {
     scope.exit(false);
     throw;
+  }
+  if (end == BodyEnd::cancelled) {
+    if (scope.exit(true)) return true;
+    throw Cancelled{};  // an enclosing scope's cancellation: raised on, as the catch above does
   }
   scope.exit(false);
   return false;
