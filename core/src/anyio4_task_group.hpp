@@ -47,7 +47,9 @@ class Anyio4TaskGroup : public AnyioGroupBase<Anyio4TaskGroup> {
   // finds none left, and raises what must be raised).
   template <class Body>
   void run(Body& body) {
-    const std::exception_ptr body_error = raised_by([&] { body(*this); });
+    sim::BodyEnd end = sim::BodyEnd::returned;
+    std::exception_ptr body_error = raised_by([&] { end = run_group_body(body, *this); });
+    if (end == sim::BodyEnd::cancelled) body_error = std::make_exception_ptr(sim::Cancelled{});
     if (body_error && !sim::is_cancellation(body_error)) cancel();
     const bool wait_cancelled = wait_for_children();
     if (body_error) std::rethrow_exception(body_error);

@@ -5,12 +5,27 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <utility>
 
+#include "asgisim/sim/cancel.hpp"
 #include "asgisim/sim/simulation.hpp"
 #include "asgisim/sim/task_group.hpp"
 
 namespace asgisim::core::detail {
+
+// Runs a group's body: one returning sim::BodyEnd may end with its
+// cancellation as a value (a receive_or_cancelled() that returned nullopt),
+// which the group treats as the Cancelled it stands for.
+template <class Body, class Group>
+sim::BodyEnd run_group_body(Body& body, Group& group) {
+  if constexpr (std::is_same_v<std::invoke_result_t<Body&, Group&>, sim::BodyEnd>) {
+    return body(group);
+  } else {
+    body(group);
+    return sim::BodyEnd::returned;
+  }
+}
 
 template <class Derived>
 class AnyioGroupBase {

@@ -100,7 +100,7 @@ class AnyioTaskGroup : public AnyioGroupBase<AnyioTaskGroup> {
           sim::CancelScope& scope;
           ~LeaveBody() { group.leave_body(scope); }
         } leave{*this, scope};
-        body(*this);
+        return run_group_body(body, *this);
       });
       // anyio's CancelScope.__exit__ swallows its own cancellation only when
       // no enclosing scope is cancelled too (_parent_cancelled); otherwise the

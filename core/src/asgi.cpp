@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "asgisim/sim/errors.hpp"
+
 namespace asgisim::core {
 
 namespace {
@@ -39,6 +41,18 @@ std::optional<std::string_view> find_header(const Headers& headers, std::string_
     if (key == name) return std::string_view(value);
   }
   return std::nullopt;
+}
+
+std::optional<Message> receive_or_cancelled(const Receive& receive) {
+  if (const auto* sourced = receive.target<detail::SourcedReceive>())
+    return sourced->source->receive_or_cancelled();
+  return receive();
+}
+
+Message detail::SourcedReceive::operator()() const {
+  std::optional<Message> message = source->receive_or_cancelled();
+  if (!message) throw sim::Cancelled{};
+  return std::move(*message);
 }
 
 }  // namespace asgisim::core

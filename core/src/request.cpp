@@ -27,6 +27,11 @@ Message Request::receive_message() {
   return receive_();
 }
 
+std::optional<Message> Request::receive_message_or_cancelled() {
+  if (!receive_) throw std::runtime_error("Receive channel has not been made available");
+  return receive_or_cancelled(receive_);
+}
+
 std::optional<Bytes> Request::Stream::next() {
   Request& request = *request_;
   const bool on_last = request.rule_ == StreamConsumedRule::on_last;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "asgisim/sim/assert.hpp"
+#include "asgisim/sim/errors.hpp"
 
 namespace asgisim::core {
 
@@ -47,9 +48,15 @@ void RequestResponseCycle::fail(std::string message) {
 }
 
 Message RequestResponseCycle::receive() {
+  std::optional<Message> message = receive_or_cancelled();
+  if (!message) throw sim::Cancelled{};
+  return std::move(*message);
+}
+
+std::optional<Message> RequestResponseCycle::receive_or_cancelled() {
   if (!disconnected && !response_complete) {
     connection.resume_reading();
-    message_event.wait();
+    if (!message_event.wait_unless_cancelled()) return std::nullopt;
     message_event.clear();
   }
   Message message = Message::disconnect();

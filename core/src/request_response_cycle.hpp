@@ -65,6 +65,8 @@ class RequestResponseCycle {
         keep_alive(this->core->options.keep_alive) {}
 
   Message receive();
+  // receive() with the cancellation of its wait as a value (nullopt).
+  std::optional<Message> receive_or_cancelled();
   // Returns false if the message was dropped because the client had left.
   bool send(Message message, bool from_server);
 

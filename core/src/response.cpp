@@ -203,10 +203,16 @@ void Response::call_streaming(Scope& scope, const Receive& receive, const Send& 
           stream_response(send);
           group.cancel();
         });
-        // listen_for_disconnect, in the task group's own body.
-        while (receive().type != MessageType::http_disconnect) {
+        // listen_for_disconnect, in the task group's own body. Its receive is
+        // cancelled as a matter of course once the body is out: read as a
+        // value, the group takes it as the CancelledError it stands for.
+        for (;;) {
+          const std::optional<Message> message = receive_or_cancelled(receive);
+          if (!message) return sim::BodyEnd::cancelled;
+          if (message->type == MessageType::http_disconnect) break;
         }
         group.cancel();
+        return sim::BodyEnd::returned;
       },
       detail::Collapse::single);
 }

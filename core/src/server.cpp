@@ -84,13 +84,17 @@ void AsyncioEvent::set() {
 }
 
 void AsyncioEvent::wait() {
+  if (!wait_unless_cancelled()) throw sim::Cancelled{};
+}
+
+bool AsyncioEvent::wait_unless_cancelled() {
   sim::Simulation& sim = sim::Simulation::current();
   sim.require_domain(sim::Domain::loop, "asyncio.Event.wait");
-  if (set_) return;
+  if (set_) return true;
   sim::Waiter waiter{.task = &sim.current_task()};
   waiters_.push_back(waiter);
   sim::WaiterGuard guard(waiters_, waiter);
-  sim::detail::finish_event_wait(sim, sim.block(*this), /*trailing_checkpoint=*/false);
+  return !sim::detail::event_wait_cancelled(sim, sim.block(*this));
 }
 
 }  // namespace detail
@@ -245,6 +249,23 @@ void Connection::check_invariants() const {
 
 namespace detail {
 
+namespace {
+
+// The receive the server hands the app. It owns the cycle and its connection,
+// so an app may keep it past its return (in a background task).
+class CycleReceive final : public ReceiveSource {
+ public:
+  CycleReceive(std::shared_ptr<Connection> connection, std::shared_ptr<RequestResponseCycle> cycle)
+      : connection_(std::move(connection)), cycle_(std::move(cycle)) {}
+  std::optional<Message> receive_or_cancelled() const override { return cycle_->receive_or_cancelled(); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  std::shared_ptr<RequestResponseCycle> cycle_;
+};
+
+}  // namespace
+
 void ServerCore::start_cycle(std::shared_ptr<Connection> connection,
                              std::shared_ptr<RequestResponseCycle> cycle) {
   sim.spawn(fmt::format("request {}", cycle->id), [core = cycle->core, connection = std::move(connection),
@@ -258,7 +279,7 @@ void ServerCore::run_asgi(const std::shared_ptr<Connection>& connection,
           fmt::format("{} {}", cycle.scope.method, cycle.scope.path));
   // The callables own the cycle and its connection, so an app may keep them
   // past its return (in a background task).
-  const Receive receive = [connection, cycle_ptr] { return cycle_ptr->receive(); };
+  const Receive receive = detail::SourcedReceive{std::make_shared<CycleReceive>(connection, cycle_ptr)};
   const Send send = [connection, cycle_ptr](Message message) { cycle_ptr->send(std::move(message), false); };
   std::exception_ptr error;
   try {

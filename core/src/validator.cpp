@@ -48,6 +48,40 @@ std::pair<std::string_view, std::string_view> split_boundary(std::string_view la
   return {layer.substr(0, arrow), layer.substr(arrow + 2)};
 }
 
+// A boundary's receive: reports each message the inner app receives. A
+// cancelled receive reports nothing, thrown or as a value.
+class ObservedReceive final : public detail::ReceiveSource {
+ public:
+  ObservedReceive(std::shared_ptr<Boundary> boundary, Receive receive, RequestId request, std::uint64_t call,
+                  std::string detail)
+      : boundary_(std::move(boundary)),
+        receive_(std::move(receive)),
+        request_(request),
+        call_(call),
+        detail_(std::move(detail)) {}
+
+  std::optional<Message> receive_or_cancelled() const override {
+    std::optional<Message> message = core::receive_or_cancelled(receive_);
+    if (message) {
+      boundary_->observer->observe({.kind = ObservationKind::received,
+                                    .request = request_,
+                                    .layer = boundary_->layer,
+                                    .message = *message,
+                                    .detail = detail_,
+                                    .value = call_,
+                                    .reporter = Reporter::boundary});
+    }
+    return message;
+  }
+
+ private:
+  std::shared_ptr<Boundary> boundary_;
+  Receive receive_;
+  RequestId request_;
+  std::uint64_t call_;
+  std::string detail_;
+};
+
 }  // namespace
 
 // ---- the boundary wrapper ----------------------------------------------------------
@@ -63,17 +97,8 @@ App validate_boundary(App inner, std::string outer_name, std::string inner_name,
     std::string detail = scope.type + " " + scope.method;
     // The wrappers copy what they use: an inner app may keep receive/send
     // (a task it spawned) past the end of this call.
-    Receive observed_receive = [boundary, receive, request, call, detail]() {
-      Message message = receive();
-      boundary->observer->observe({.kind = ObservationKind::received,
-                                   .request = request,
-                                   .layer = boundary->layer,
-                                   .message = message,
-                                   .detail = detail,
-                                   .value = call,
-                                   .reporter = Reporter::boundary});
-      return message;
-    };
+    const Receive observed_receive =
+        detail::SourcedReceive{std::make_shared<ObservedReceive>(boundary, receive, request, call, detail)};
     Send observed_send = [boundary, send, request, call, detail](Message message) {
       boundary->observer->observe({.kind = ObservationKind::sent,
                                    .request = request,

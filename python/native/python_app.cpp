@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <utility>
 
 #include "asgisim/sim/detail/runtime_hooks.hpp"
@@ -170,7 +171,12 @@ void AppCall::serve_receive(std::list<ReceiveJob>::iterator job) {
     try {
       const bool cut = sim::cancel_scope([&](sim::CancelScope& scope) {
         job->scope = &scope;
-        message = receive_();
+        // Cancelled whenever the app gives up a receive (the disconnect
+        // listener, once the response is out): read as a value, not unwound.
+        std::optional<core::Message> received = core::receive_or_cancelled(receive_);
+        if (!received) return sim::BodyEnd::cancelled;
+        message = std::move(*received);
+        return sim::BodyEnd::returned;
       });
       job->scope = nullptr;
       if (cut) return;  // its future was cancelled: the message was not taken

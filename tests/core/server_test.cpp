@@ -7,11 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "asgisim/core/client.hpp"
+#include "asgisim/core/validator.hpp"
+#include "asgisim/sim/cancel.hpp"
 #include "core/server_test_support.hpp"
 
 namespace asgisim::core {
@@ -58,6 +61,57 @@ TEST(Server, ScopeCarriesTheRequestAndIdsInArrivalOrder) {
 }
 
 // ---- receive -------------------------------------------------------------------------
+
+// receive_or_cancelled() (asgi.hpp): the server's receive and a validated
+// boundary's report the cancellation of their wait as nullopt, observe
+// nothing for it, and their call form still raises; a receive the stack did
+// not make is called as it is.
+TEST(Server, ACancelledReceiveIsAValueThroughTheServerAndABoundaryAndRaisedElsewhere) {
+  std::optional<Message> first;
+  std::optional<Message> cancelled = Message{};
+  bool value_scope_swallowed = false;
+  int raised = 0;
+  App inner = [&](Scope&, const Receive& receive, const Send& send) {
+    first = receive_or_cancelled(receive);  // the GET's empty body: no wait
+    value_scope_swallowed = sim::move_on_after(ms, [&] {
+      cancelled = receive_or_cancelled(receive);  // waits for a disconnect that does not come
+      return cancelled ? sim::BodyEnd::returned : sim::BodyEnd::cancelled;
+    });
+    const Receive own = [&] { return receive(); };
+    for (const Receive* form : {&receive, &own}) {
+      sim::move_on_after(ms, [&] {
+        try {
+          if (form == &own) {
+            receive_or_cancelled(own);
+          } else {
+            (*form)();
+          }
+        } catch (const sim::Cancelled&) {
+          ++raised;
+          throw;
+        }
+      });
+    }
+    respond(send);
+  };
+  Observer observer;
+  ASSERT_TRUE(in_sim([&](sim::Simulation& sim) {
+                const App app = validate_boundary(inner, "server", "app", observer);
+                TestClient client(sim, observer, app);
+                EXPECT_EQ(client.get("/").status, 200);
+              }).ok());
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->type, MessageType::http_request);
+  EXPECT_FALSE(cancelled.has_value());
+  EXPECT_TRUE(value_scope_swallowed);
+  EXPECT_EQ(raised, 2);
+  int received_at_boundary = 0;
+  for (const Observation& o : observer.log()) {
+    if (o.kind == ObservationKind::received && o.layer == "server->app") ++received_at_boundary;
+  }
+  EXPECT_EQ(received_at_boundary, 1);
+  EXPECT_TRUE(observer.violations().empty());
+}
 
 TEST(Server, ReceiveMergesEverythingThatArrivedSinceTheLastCall) {
   std::vector<Message> got;

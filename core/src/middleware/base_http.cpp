@@ -26,6 +26,19 @@ namespace asgisim::core {
 
 namespace {
 
+// `request.wrapped_receive` of the middleware's _CachedRequest, as a Receive
+// with a value form (receive_or_cancelled()).
+class WrappedReceive final : public detail::ReceiveSource {
+ public:
+  explicit WrappedReceive(CachedRequest& request) : request_(request) {}
+  std::optional<Message> receive_or_cancelled() const override {
+    return request_.wrapped_receive_or_cancelled();
+  }
+
+ private:
+  CachedRequest& request_;
+};
+
 // The zero-buffer stream between the downstream app and body_stream, and
 // the downstream exception (`app_exc`): one per call_next, or (#2813) one
 // per middleware call.
@@ -140,7 +153,8 @@ class MiddlewareCall {
             response.background() = {};  // call_next's _StreamingResponse.__call__ never looked at it
           }
           if (traits_.cache_request_body) {
-            const Receive wrapped_receive = [this] { return cached_request_->wrapped_receive(); };
+            const Receive wrapped_receive =
+                detail::SourcedReceive{std::make_shared<WrappedReceive>(*cached_request_)};
             response(scope_, wrapped_receive, send_);
           } else {
             response(scope_, receive_, send_);
@@ -186,9 +200,10 @@ class MiddlewareCall {
     } else {
       // 0.28 reads the middleware's own _CachedRequest whatever request
       // call_next was given; before, request.receive.
-      Receive inner = traits_.cache_request_body
-                          ? Receive([this] { return cached_request_->wrapped_receive(); })
-                          : request.receive();
+      Receive inner =
+          traits_.cache_request_body
+              ? Receive(detail::SourcedReceive{std::make_shared<WrappedReceive>(*cached_request_)})
+              : request.receive();
       downstream_receive = [this, inner = std::move(inner)] { return receive_or_disconnect(inner); };
       downstream_send = [streams](Message message) {  // send_no_error
         try {

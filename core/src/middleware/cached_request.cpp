@@ -8,7 +8,7 @@
 
 namespace asgisim::core {
 
-Message CachedRequest::wrapped_receive() {
+std::optional<Message> CachedRequest::wrapped_receive_or_cancelled() {
   if (wrapped_receive_disconnected_) {
     // "we've already sent a disconnect to the downstream app"
     return Message::disconnect();
@@ -19,9 +19,10 @@ Message CachedRequest::wrapped_receive() {
       wrapped_receive_disconnected_ = true;
       return Message::disconnect();
     }
-    Message message = receive_message();
-    if (message.type != MessageType::http_disconnect) {
-      throw std::runtime_error("Unexpected message received: " + std::string(to_string(message.type)));
+    std::optional<Message> message = receive_message_or_cancelled();
+    if (!message) return std::nullopt;
+    if (message->type != MessageType::http_disconnect) {
+      throw std::runtime_error("Unexpected message received: " + std::string(to_string(message->type)));
     }
     if (remembers_disconnect_) wrapped_receive_disconnected_ = true;
     return message;

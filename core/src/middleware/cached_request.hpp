@@ -6,6 +6,7 @@
 // that remember what it has passed on.
 #pragma once
 
+#include <optional>
 #include <utility>
 
 #include "asgisim/core/asgi.hpp"
@@ -31,7 +32,9 @@ class CachedRequest : public Request {
   //   - stream() was read to the end in dispatch: b"", more_body false;
   //   - otherwise the next chunk, read through a new stream(); a
   //     ClientDisconnect becomes http.disconnect.
-  Message wrapped_receive();
+  // The cancellation of its wait for the disconnect comes back as nullopt
+  // (receive_or_cancelled()); any other Cancelled is raised.
+  std::optional<Message> wrapped_receive_or_cancelled();
 
  private:
   bool wrapped_receive_disconnected_ = false;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -103,6 +104,32 @@ struct Scope {
 using Receive = std::function<Message()>;
 using Send = std::function<void(Message)>;
 using App = std::function<void(Scope& scope, const Receive& receive, const Send& send)>;
+
+// receive() with the cancellation of its wait as a value: nullopt where
+// receive() would raise sim::Cancelled. The receives the stack itself makes
+// (the server's, the validator's boundary wrappers) answer without throwing,
+// which spares the unwinding of a waiter cancelled as a matter of course
+// (StreamingResponse's disconnect listener, once the body is out); any other
+// Receive (an app's own wrapper) is called as it is, and a Cancelled it raises
+// goes on. Either way the same waits, wake-ups and observations happen.
+std::optional<Message> receive_or_cancelled(const Receive& receive);
+
+namespace detail {
+
+// A receive with a value form, for receive_or_cancelled(). Held in a Receive
+// as a SourcedReceive, whose call raises sim::Cancelled for a nullopt.
+class ReceiveSource {
+ public:
+  virtual ~ReceiveSource() = default;
+  virtual std::optional<Message> receive_or_cancelled() const = 0;
+};
+
+struct SourcedReceive {
+  std::shared_ptr<const ReceiveSource> source;
+  Message operator()() const;
+};
+
+}  // namespace detail
 
 // The first value of header `name` (lower-case), if present.
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name);

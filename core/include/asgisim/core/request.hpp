@@ -111,6 +111,8 @@ class Request {
   const std::optional<Bytes>& cached_body() const { return body_; }
   // await self._receive(), raising like empty_receive() without a channel.
   Message receive_message();
+  // The same with its cancellation as a value (receive_or_cancelled()).
+  std::optional<Message> receive_message_or_cancelled();
 
  private:
   Scope* scope_;

@@ -106,6 +106,8 @@ class AsyncioEvent final : public sim::Waitable {
   void clear() { set_ = false; }
   bool is_set() const { return set_; }
   void wait();  // loop side only
+  // wait() with its cancellation as a value: false where wait() raises Cancelled.
+  [[nodiscard]] bool wait_unless_cancelled();
 
   std::string_view kind() const override { return "asyncio.Event"; }
   void append_state(std::string& out) const override { out.append(set_ ? "set" : "not set"); }
