@@ -10,7 +10,6 @@
 #include <string_view>
 
 #include "asgisim/sim/assert.hpp"
-#include "asgisim/sim/errors.hpp"
 
 namespace asgisim::core {
 
@@ -45,12 +44,6 @@ void RequestResponseCycle::fail(std::string message) {
   protocol_error_raised = true;
   core->observe(ObservationKind::protocol_error, id, message);
   throw ProtocolError(message);
-}
-
-Message RequestResponseCycle::receive() {
-  std::optional<Message> message = receive_or_cancelled();
-  if (!message) throw sim::Cancelled{};
-  return std::move(*message);
 }
 
 std::optional<Message> RequestResponseCycle::receive_or_cancelled() {

@@ -64,8 +64,8 @@ class RequestResponseCycle {
         message_event(fmt::format("request {} message_event", id)),
         keep_alive(this->core->options.keep_alive) {}
 
-  Message receive();
-  // receive() with the cancellation of its wait as a value (nullopt).
+  // uvicorn's receive(), with the cancellation of its wait as a value
+  // (nullopt): the Receive the app gets raises Cancelled for it.
   std::optional<Message> receive_or_cancelled();
   // Returns false if the message was dropped because the client had left.
   bool send(Message message, bool from_server);

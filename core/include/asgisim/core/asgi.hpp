@@ -107,7 +107,8 @@ using App = std::function<void(Scope& scope, const Receive& receive, const Send&
 
 // receive() with the cancellation of its wait as a value: nullopt where
 // receive() would raise sim::Cancelled. The receives the stack itself makes
-// (the server's, the validator's boundary wrappers) answer without throwing,
+// (the server's, the validator's boundary wrappers, BaseHTTPMiddleware's
+// _CachedRequest.wrapped_receive) answer without throwing,
 // which spares the unwinding of a waiter cancelled as a matter of course
 // (StreamingResponse's disconnect listener, once the body is out); any other
 // Receive (an app's own wrapper) is called as it is, and a Cancelled it raises
