@@ -111,25 +111,44 @@ struct Call {
   bool distinct = true;        // no parameter name repeats along the chain
   bool all_renderable = true;  // every value passes its convertor's to_string()
   bool all_matchable = true;   // ... and prints as text its regex accepts
-  bool braces = false;         // a value holds '{' (replace_params may then substitute inside it)
-  std::string what{};          // the call, for messages
+  // A value holds the "{name}" of another parameter its replace_params sees
+  // (a Route's own; a Mount's, the chain's and "path"): it then substitutes
+  // inside the value, or raises KeyError when that name has no convertor
+  // there, as in Python (Kludex/starlette#3478).
+  bool rewritten = false;
+  std::string what{};  // the call, for messages
 };
 
 inline Call choose_call(const Leaf& leaf) {
   Call call{.leaf = &leaf, .templates = chain_templates(leaf)};
   std::set<std::string> names;
+  std::vector<std::string> chain_placeholders{"{path}"};
   for (const auto& [entry, compiled] : call.templates) {
+    for (const auto& [name, type] : compiled.params) chain_placeholders.push_back("{" + name + "}");
+  }
+  for (const auto& [entry, compiled] : call.templates) {
+    std::vector<std::string> placeholders;
+    if (entry->mount) {
+      placeholders = chain_placeholders;
+    } else {
+      for (const auto& [name, type] : compiled.params) placeholders.push_back("{" + name + "}");
+    }
     for (const auto& [name, type] : compiled.params) {
       GivenParam param{.name = name, .type = type, .value = choose_value(type)};
+      std::string text = core::python_str(param.value);
       try {
-        param.matchable = core::convertor_accepts(type, core::convertor_to_string(type, param.value));
+        text = core::convertor_to_string(type, param.value);
+        param.matchable = core::convertor_accepts(type, text);
         param.renderable = true;
       } catch (const std::exception&) {
+      }
+      for (const std::string& placeholder : placeholders) {
+        call.rewritten = call.rewritten ||
+                         (placeholder != "{" + name + "}" && text.find(placeholder) != std::string::npos);
       }
       call.distinct = names.insert(name).second && call.distinct;
       call.all_renderable = call.all_renderable && param.renderable;
       call.all_matchable = call.all_matchable && param.matchable;
-      call.braces = call.braces || core::python_str(param.value).find('{') != std::string::npos;
       call.params.emplace_back(name, param.value);
       call.given.push_back(std::move(param));
     }
@@ -145,7 +164,7 @@ inline Call choose_call(const Leaf& leaf) {
 // url_path_for: each piece printed, parameters through to_string(), a
 // Mount's part without its trailing slashes.
 inline void check_printed(const Call& call, const std::string& path) {
-  if (!call.distinct || call.braces) return;
+  if (!call.distinct || call.rewritten) return;
   std::string expected;
   for (const auto& [entry, compiled] : call.templates) {
     std::string part;
@@ -178,7 +197,8 @@ inline bool reach_applies(const Call& call, const std::string& path, const std::
   }
   // A '\n' lets Python's "$" end a Mount's {path:path} early (Starlette's behaviour, kept).
   const bool newline = path.find('\n') != std::string::npos;
-  return call.distinct && call.all_matchable && accepted && !mount_has_path_param && !newline;
+  return call.distinct && !call.rewritten && call.all_matchable && accepted && !mount_has_path_param &&
+         !newline;
 }
 
 // reach: every route of the chain fully matches what remains of the path;
@@ -246,7 +266,8 @@ inline std::optional<Generated> url_path_for_request(Fixture& fixture) {
   } catch (const std::exception& error) {
     count("url_path_for raised");
     // Unnamed Mounts print their own parameters from the same arguments (as in Python).
-    if (call.distinct && call.all_renderable && !unnamed_mount_with_params(fixture.top())) {
+    if (call.distinct && !call.rewritten && call.all_renderable &&
+        !unnamed_mount_with_params(fixture.top())) {
       property_failed(kTarget, "url_path_for", call.what + " raised: " + error.what());
     }
     return std::nullopt;

@@ -279,11 +279,14 @@ std::string replace_params(std::string_view format, const CompiledPath& compiled
   std::string path(format);
   for (auto it = params.begin(); it != params.end();) {
     const std::string token = "{" + it->first + "}";
-    const auto type = compiled.convertor_of(it->first);
-    if (path.find(token) == std::string::npos || !type) {
+    if (path.find(token) == std::string::npos) {
       ++it;
       continue;
     }
+    const auto type = compiled.convertor_of(it->first);
+    // The token came from an earlier value (the format holds only its own
+    // names): Python's param_convertors[key] raises KeyError.
+    if (!type) throw PlaceholderKeyError(it->first);
     const std::string value = convertor_to_string(*type, it->second);
     for (std::size_t at = path.find(token); at != std::string::npos;
          at = path.find(token, at + value.size())) {

@@ -134,6 +134,19 @@ TEST(Convertors, ReplaceParamsConsumesWhatItUses) {
   EXPECT_THAT(params, ElementsAre(Pair("extra", PathParam("y"))));
 }
 
+// Python's loop of str.replace calls: a later parameter also replaces its
+// "{name}" inside an earlier value, so the order of the arguments matters
+// (Kludex/starlette#3478).
+TEST(Convertors, ReplaceParamsSubstitutesInsideAnEarlierValue) {
+  const CompiledPath compiled = compile_path("/{name}/users/{id}");
+  PathParams name_first{{"name", "{id}"}, {"id", "100"}};
+  EXPECT_EQ(replace_params(compiled.format, compiled, name_first), "/100/users/100");
+  PathParams id_first{{"id", "100"}, {"name", "{id}"}};
+  EXPECT_EQ(replace_params(compiled.format, compiled, id_first), "/{id}/users/100");
+  PathParams unknown{{"name", "{other}"}, {"other", "1"}, {"id", "7"}};
+  EXPECT_EQ(error_of([&] { replace_params(compiled.format, compiled, unknown); }), "KeyError: 'other'");
+}
+
 // ---- the router on bad or unusual input -------------------------------------------------
 
 App user_app() {

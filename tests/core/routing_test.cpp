@@ -202,6 +202,23 @@ TEST(Mount, ReverseUrls) {
   EXPECT_EQ(nested.url_path_for("users", {{"subpath", "test"}, {"path", "/tom"}}), "/test/users/tom");
 }
 
+// A value holding another parameter's "{name}" is substituted into, as
+// Starlette's replace_params does (Kludex/starlette#3478; PR #3480 open). The
+// expected values are what Starlette 0.26.1 and 1.x main print for
+// Router([Mount("/{m}", routes=[Route("/{id}", ..., name="r")], name="mo")]).
+TEST(Mount, ReverseUrlsSubstituteInsideAValueAsStarletteDoes) {
+  auto routes = std::make_shared<Router>(Routes{Route("/{id}", ok, {.name = "r"})});
+  Router mounted(Routes{Mount("/{m}", routes, "mo")});
+  EXPECT_EQ(mounted.url_path_for("mo:r", {{"id", "5"}, {"m", "{id}"}}), "/{id}/5");
+  EXPECT_EQ(mounted.url_path_for("mo:r", {{"m", "{path}"}, {"id", "5"}}), "/5");
+  try {
+    mounted.url_path_for("mo:r", {{"m", "{id}"}, {"id", "5"}});
+    ADD_FAILURE() << "no KeyError";
+  } catch (const PlaceholderKeyError& error) {
+    EXPECT_STREQ(error.what(), "KeyError: 'id'");
+  }
+}
+
 // Port of test_mount_at_root.
 TEST(Mount, AtRoot) {
   EXPECT_EQ(get(as_app(std::make_shared<Router>(Routes{Mount("/", ok, "users")})), "/").status, 200);

@@ -28,6 +28,8 @@ EXPECTED: List[Tuple[str, str, int]] = [
     ("iterator_cleanup.py", "debian", 1),
     ("iterator_cleanup.py", "0.20.4", 1),
     ("iterator_cleanup.py", "1.3.1", 1),
+    ("placeholder_in_value.py", "debian", 1),
+    ("placeholder_in_value.py", "1.3.1", 1),
 ]
 
 # Starlette from 0.47 imports typing_extensions names Debian 12's 4.4.0 lacks, for type

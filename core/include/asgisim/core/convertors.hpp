@@ -88,9 +88,19 @@ CompiledPath compile_path(std::string_view path);
 std::optional<std::vector<std::pair<std::string, std::string>>> match_path(const CompiledPath& compiled,
                                                                            std::string_view path);
 
-// routing.replace_params: substitutes every "{name}" of `format` whose name
-// is in `params` and has a convertor, removing those entries from `params`
-// (Python mutates the dict it was given); returns the new text.
+// Python's KeyError out of replace_params (below): a value put "{name}" into
+// the path and `name`, a later parameter, has no convertor in this template.
+class PlaceholderKeyError : public std::out_of_range {
+ public:
+  explicit PlaceholderKeyError(const std::string& name) : std::out_of_range("KeyError: '" + name + "'") {}
+};
+
+// routing.replace_params: substitutes every "{name}" of the path being built
+// whose name is in `params`, one parameter at a time in the order of
+// `params`, removing those entries from `params` (Python mutates the dict it
+// was given); returns the new text. As in Python, a value holding another
+// parameter's "{name}" is substituted into by that later parameter, and raises
+// PlaceholderKeyError when that name has no convertor here (Kludex/starlette#3478).
 std::string replace_params(std::string_view format, const CompiledPath& compiled, PathParams& params);
 
 }  // namespace asgisim::core
