@@ -204,7 +204,7 @@ TEST(Mount, ReverseUrls) {
 
 // A value holding another parameter's "{name}" is substituted into, as
 // Starlette's replace_params does (Kludex/starlette#3478; PR #3480 open). The
-// expected values are what Starlette 0.26.1 and 1.x main print for
+// expected values are what Starlette 0.26.1 and 1.3.1 print for
 // Router([Mount("/{m}", routes=[Route("/{id}", ..., name="r")], name="mo")]).
 TEST(Mount, ReverseUrlsSubstituteInsideAValueAsStarletteDoes) {
   auto routes = std::make_shared<Router>(Routes{Route("/{id}", ok, {.name = "r"})});
