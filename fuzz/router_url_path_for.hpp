@@ -127,12 +127,9 @@ inline Call choose_call(const Leaf& leaf) {
     for (const auto& [name, type] : compiled.params) chain_placeholders.push_back("{" + name + "}");
   }
   for (const auto& [entry, compiled] : call.templates) {
-    std::vector<std::string> placeholders;
-    if (entry->mount) {
-      placeholders = chain_placeholders;
-    } else {
-      for (const auto& [name, type] : compiled.params) placeholders.push_back("{" + name + "}");
-    }
+    std::vector<std::string> own_placeholders;
+    for (const auto& [name, type] : compiled.params) own_placeholders.push_back("{" + name + "}");
+    const std::vector<std::string>& seen = entry->mount ? chain_placeholders : own_placeholders;
     for (const auto& [name, type] : compiled.params) {
       GivenParam param{.name = name, .type = type, .value = choose_value(type)};
       std::string text = core::python_str(param.value);
@@ -142,9 +139,10 @@ inline Call choose_call(const Leaf& leaf) {
         param.renderable = true;
       } catch (const std::exception&) {
       }
-      for (const std::string& placeholder : placeholders) {
-        call.rewritten = call.rewritten ||
-                         (placeholder != "{" + name + "}" && text.find(placeholder) != std::string::npos);
+      const std::string own = "{" + name + "}";
+      for (const std::string& placeholder : seen) {
+        call.rewritten =
+            call.rewritten || (placeholder != own && text.find(placeholder) != std::string::npos);
       }
       call.distinct = names.insert(name).second && call.distinct;
       call.all_renderable = call.all_renderable && param.renderable;
